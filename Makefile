@@ -1,0 +1,39 @@
+# focusd: `make run` (daemon on the simulated camera and mock buttons) and `make test`.
+# Both create .venv on first use; afterwards they only re-install when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# picamera2's own source, for the contract tests (tests/hw): installed without its dependencies
+# (its libcamera binding only exists on a Pi) into a folder that is never imported, only read.
+PICAMERA2_VERSION := 0.3.38
+PICAMERA2_REF := $(VENV)/picamera2-ref
+
+.PHONY: run demo interactive test bench install uninstall clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(PICAMERA2_REF) picamera2==$(PICAMERA2_VERSION)
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/focusd demo --config systemd/focusd.toml --captures ./captures
+
+interactive: $(STAMP)
+	$(BIN)/focusd demo --config systemd/focusd.toml --captures ./captures --interactive
+
+test: $(STAMP)
+	PICAMERA2_REF=$(PICAMERA2_REF) $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/focusd bench --json bench.json --plot bench.png
+
+install:
+	bash systemd/install.sh install
+
+uninstall:
+	bash systemd/install.sh uninstall
+
+clean:
+	rm -rf $(VENV) captures bench.json bench.png

@@ -1,0 +1,43 @@
+"""The ``focusd`` command line: one sub-command per module in ``focusd.commands``.
+
+Each command module provides ``HELP`` (one line), ``add_arguments(parser)`` and
+``main(args) -> int`` (the exit status). Modules are imported only when their command runs, so
+``focusd check-config`` never pays for numpy-heavy imports it does not need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: command name -> module under focusd.commands
+COMMANDS = {
+    "run": "run",
+    "demo": "demo",
+    "check-config": "check_config",
+    "bench": "bench",
+    "probe": "probe",
+    "record-sweep": "record_sweep",
+    "measure-latency": "measure_latency",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="focusd", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"focusd.commands.{module_name}")
+        command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

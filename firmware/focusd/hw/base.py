@@ -1,0 +1,173 @@
+"""What every camera, lens, button and indicator adapter must provide.
+
+The daemon talks only to these interfaces, so the Pi (picamera2, lgpio, smbus2), the desktop
+(the simulator, gpiozero's MockFactory) and the tests differ in one place: which adapter is built.
+This boundary exists so that nothing above it can come to depend on a device library, and so
+that every adapter can be checked against the same few methods.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class CameraFrame:
+    """One frame from the running camera, valid until :meth:`release`.
+
+    ``y`` is the lores Y plane (2-D uint8, ``[:h, :w]`` of the YUV420 buffer); on the Pi it is a
+    view into the camera's buffer, not a copy, so it must not be kept after ``release``.
+    ``lens_position`` is the metadata's LensPosition: the *commanded* position in dioptres.
+    ``timestamp_ns`` is the start of the exposure on the camera's clock (:meth:`Camera.now_ns`).
+    """
+
+    y: np.ndarray
+    sequence: int
+    lens_position: float
+    timestamp_ns: int
+    exposure_time_us: float = 0.0
+    analogue_gain: float = 1.0
+    frame_duration_us: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    grab_main: Callable[[], np.ndarray] | None = None
+    release_callback: Callable[[], None] | None = None
+
+    def main_image(self) -> np.ndarray:
+        """A copy of the main stream of this frame (H, W, 3) RGB or (H, W) grey uint8.
+
+        Taken on the camera thread, so it must be quick: a copy, no encoding.
+        """
+        if self.grab_main is None:
+            return np.array(self.y, copy=True)
+        return self.grab_main()
+
+    def release(self) -> None:
+        """Give the buffer back to the camera. Safe to call twice."""
+        callback, self.release_callback = self.release_callback, None
+        if callback is not None:
+            callback()
+
+    def __enter__(self) -> "CameraFrame":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Camera(abc.ABC):
+    """A running camera with a motorized lens.
+
+    Subclasses must provide every abstract method. ``next_frame`` and ``set_lens_position`` are
+    called from one thread only (the daemon's camera thread); ``now_ns`` from any thread.
+    """
+
+    #: the module's name for logs and ``focusd probe`` ("imx708", "sim:imx708")
+    name: str = "camera"
+
+    @property
+    @abc.abstractmethod
+    def lens_range(self) -> tuple[float, float]:
+        """The lens's (nearest-to-infinity, nearest) positions in dioptres, e.g. (0.0, 15.0)."""
+
+    @property
+    @abc.abstractmethod
+    def frame_duration_ns(self) -> int:
+        """The nominal time between frames of the running sensor mode."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Configure and start streaming. Raises CameraError."""
+
+    @abc.abstractmethod
+    def next_frame(self, timeout_s: float) -> CameraFrame:
+        """Block until the next frame. Raises CameraError on failure or after ``timeout_s``."""
+
+    @abc.abstractmethod
+    def set_lens_position(self, dioptres: float) -> None:
+        """Command the lens; the command travels with the next request (DESIGN.md latency)."""
+
+    @abc.abstractmethod
+    def now_ns(self) -> int:
+        """The clock that frame timestamps use (CLOCK_MONOTONIC on the Pi)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop streaming and release the device. Safe to call twice."""
+
+    def full_resolution_capture(self) -> np.ndarray | None:
+        """Optionally capture at full resolution by a mode switch (slow); None if unsupported."""
+        return None
+
+
+class ButtonId(enum.Enum):
+    """The physical inputs."""
+
+    AF_ON = "af_on"
+    SHUTTER = "shutter"
+    REMOTE = "remote"  #: the remote-release jack: behaves as the shutter
+
+
+@dataclass(frozen=True, slots=True)
+class RawEdge:
+    """One edge of a button contact as the GPIO callback saw it, stamped on the camera clock.
+
+    ``pressed`` is the logical level after the edge (True: contact closed). Bounces are not
+    filtered here: ``focusd.buttons.Debouncer`` does that on the camera thread.
+    """
+
+    button: ButtonId
+    pressed: bool
+    time_ns: int
+
+
+class LedPattern(enum.Enum):
+    """What the status LED shows (see ``focusd.controller`` for when)."""
+
+    OFF = "off"  #: idle
+    BLINK = "blink"  #: scanning: 0.25 s on, 0.25 s off
+    STEADY = "steady"  #: focused
+    FAST_BLINK = "fast_blink"  #: focus failed: 0.05 s on, 0.05 s off
+    FLASH = "flash"  #: one short flash on each capture, then back to the AF pattern
+    ERROR = "error"  #: a capture or camera error: three short flashes, a pause, repeated
+
+
+class Indicator(abc.ABC):
+    """The status LED."""
+
+    @abc.abstractmethod
+    def show(self, pattern: LedPattern) -> None:
+        """Show ``pattern`` until the next call. Must return at once (no blocking)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Turn the LED off and release the pin."""
+
+
+class Buttons(abc.ABC):
+    """The button inputs. Edges go to ``sink`` (which must only queue them)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the pins; no edge reaches the sink afterwards."""
+
+
+class Lens(abc.ABC):
+    """A focus motor driven directly (I2C VCM), for modules without libcamera lens control."""
+
+    @property
+    @abc.abstractmethod
+    def lens_range(self) -> tuple[float, float]:
+        """Range in dioptres."""
+
+    @abc.abstractmethod
+    def move_to(self, dioptres: float) -> None:
+        """Move the lens. Raises LensError."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the bus."""

@@ -1,0 +1,123 @@
+"""``focusd demo``: the daemon on the simulated camera with gpiozero mock pins (``make run``).
+
+A button script (default: the shipped ``demo/default.buttons``) or the keyboard presses the mock
+buttons in real time while a status line shows the AF state, the lens position and the captures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+HELP = "run the daemon on the simulated camera with mock buttons, scripted or from the keyboard"
+
+KEYS_HELP = "keys: a = AF-ON hold/let go, s or space = shutter tap, h = shutter hold/let go, q = quit"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="systemd/focusd.toml", help="configuration file")
+    parser.add_argument("--captures", default="./captures", help="where the captures go (default ./captures)")
+    parser.add_argument("--script", default="default", help="button script file (default: the shipped demo)")
+    parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key (as focusd run)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from focusd.commands.run import install_signal_handlers, load
+    from focusd.errors import EX_CONFIG, ConfigError, ScriptError
+
+    args.set = ["camera.backend=sim", f"capture.directory={_toml_string(args.captures)}", *args.set]
+    try:
+        config = load(args)
+    except ConfigError as error:
+        print(f"focusd: bad configuration: {error}", file=sys.stderr)
+        return EX_CONFIG
+    from focusd.script import load_script
+
+    try:
+        steps = None if args.interactive else load_script(args.script)
+    except ScriptError as error:
+        print(f"focusd: {error}", file=sys.stderr)
+        return 2
+
+    from focusd.cameras import build_camera
+    from focusd.daemon import Daemon
+    from focusd.hw.gpio import MockPinDriver, mock_pin_factory
+    from focusd.logs import setup_logging
+
+    setup_logging("warning" if config.logging.level == "info" else config.logging.level)
+    factory = mock_pin_factory()
+    daemon = Daemon(config, build_camera(config), pin_factory=factory)
+    install_signal_handlers(daemon)
+    finger = MockPinDriver(config.pins, factory)
+    done = threading.Event()
+    if args.interactive:
+        driver = threading.Thread(target=_keyboard, args=(finger, daemon, done), daemon=True)
+        print(KEYS_HELP, file=sys.stderr)
+    else:
+        driver = threading.Thread(target=_scripted, args=(steps, finger, daemon, done), daemon=True)
+    status = threading.Thread(target=_status_line, args=(daemon, done), daemon=True)
+    driver.start()
+    status.start()
+    try:
+        code = daemon.run()
+    finally:
+        done.set()
+        status.join(2)
+    stats = daemon.stats
+    print(file=sys.stderr)
+    print(
+        f"focusd demo: {stats.frames} frames, {stats.presses} shutter presses, "
+        f"{stats.captures_written} captures written to {config.capture.directory}, "
+        f"{stats.captures_failed} failed, {stats.af_locks} focus locks, final lens {stats.lens_position:.2f} D"
+    )
+    return code if stats.captures_failed == 0 else 1
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _scripted(steps, finger, daemon, done: threading.Event) -> None:
+    from focusd.script import play
+
+    daemon.wait_until(lambda s: s.frames > 0, timeout=30)
+    play(steps, finger, done)
+    # let the last presses reach a frame and the writer before stopping
+    daemon.wait_until(lambda s: s.captures_written + s.captures_failed >= s.captures_requested, timeout=10)
+    daemon.request_stop()
+
+
+def _status_line(daemon, done: threading.Event) -> None:
+    while not done.wait(0.1):
+        sys.stderr.write("\r" + daemon.stats.status_line() + "   ")
+        sys.stderr.flush()
+
+
+def _keyboard(finger, daemon, done: threading.Event) -> None:
+    import termios
+    import tty
+
+    from focusd.hw.base import ButtonId
+
+    held = {ButtonId.AF_ON: False, ButtonId.SHUTTER: False}
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        while not done.is_set():
+            key = sys.stdin.read(1)
+            if key in ("q", ""):
+                break
+            if key in ("a", "h"):
+                button = ButtonId.AF_ON if key == "a" else ButtonId.SHUTTER
+                held[button] = not held[button]
+                (finger.press if held[button] else finger.release)(button)
+            elif key in ("s", " "):
+                finger.press(ButtonId.SHUTTER)
+                done.wait(0.06)
+                finger.release(ButtonId.SHUTTER)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        daemon.request_stop()

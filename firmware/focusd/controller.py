@@ -1,0 +1,293 @@
+"""The controller: a pure state machine that turns button and camera events into commands.
+
+It owns the meaning of the two buttons, and nothing else:
+
+- **AF-ON** owns focus. In ``continuous`` mode a press starts continuous AF and the release stops
+  it, after which nothing moves the lens until the next press. In ``single`` mode a press runs one
+  scan that locks; holding changes nothing; the release also stops the engine (the lens stays where
+  the scan left it, exactly as after a continuous release); the next press scans again.
+- **Shutter** (and the remote release, which behaves as the shutter) owns capture, and never sends
+  anything to the autofocus. With priority ``release`` a press captures now, in every AF state.
+  With priority ``focus`` a press made while AF-ON is scanning waits for FOCUSED or FAILED or the
+  timeout and then fires all the same, recording why. Held with burst on, it captures at the burst
+  rate until release or the limit.
+- **LED**: off when idle, blinking while scanning, steady when focused, fast blink when focus
+  failed, a short flash on each capture, a distinct pattern on errors.
+
+The controller has no threads, no clock and no hardware: time arrives inside events (``Tick`` once
+per frame, and every event carries the camera-clock time), and the commands it returns are carried
+out by the daemon. That is why it can be tested exhaustively, event by event, in a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from focusd.af.types import AfMode, AfState
+from focusd.config import AfConfig, ShutterConfig
+from focusd.hw.base import ButtonId, LedPattern
+
+#: how long the capture flash and the error pattern are shown before the AF pattern returns
+FLASH_NS = 80_000_000
+ERROR_NS = 2_000_000_000
+
+# ---------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent:
+    """A debounced press (``pressed=True``) or release of one input."""
+
+    button: ButtonId
+    pressed: bool
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AfStateChanged:
+    """The engine's state changed (reported by the camera thread after ``update``)."""
+
+    state: AfState
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One frame went by; lets time-based behaviour (burst, timeouts, LED flashes) advance."""
+
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFinished:
+    """The writer finished a capture: ``error`` is None on success."""
+
+    press_id: int
+    error: str | None
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFault:
+    """The camera failed (``recovered=False``) or came back (``recovered=True``)."""
+
+    recovered: bool
+    time_ns: int
+    message: str = ""
+
+
+Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault
+
+# -------------------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class StartAf:
+    mode: AfMode
+
+
+@dataclass(frozen=True, slots=True)
+class StopAf:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """Capture the first frame exposed at or after ``press_time_ns`` (burst: ``due_ns``)."""
+
+    press_id: int
+    press_time_ns: int
+    due_ns: int
+    reason: str
+    burst_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ShowLed:
+    pattern: LedPattern
+
+
+Command = StartAf | StopAf | Capture | ShowLed
+
+# ------------------------------------------------------------------------------------ controller
+
+_CAPTURE_BUTTONS = (ButtonId.SHUTTER, ButtonId.REMOTE)
+
+
+@dataclass
+class _Burst:
+    press_id: int
+    press_time_ns: int
+    next_due_ns: int
+    taken: int
+
+
+@dataclass
+class _FocusWait:
+    """A focus-priority press waiting for the scan to finish."""
+
+    press_id: int
+    press_time_ns: int
+    deadline_ns: int
+
+
+@dataclass
+class ControllerState:
+    af_held: bool = False
+    af_state: AfState = AfState.IDLE
+    capture_held: set[ButtonId] = field(default_factory=set)
+    burst: _Burst | None = None
+    focus_wait: _FocusWait | None = None
+    led: LedPattern = LedPattern.OFF
+    flash_until_ns: int | None = None
+    error_until_ns: int | None = None
+    camera_down: bool = False
+    next_press_id: int = 1
+
+
+class Controller:
+    """Events in, commands out. See the module docstring for the behaviour."""
+
+    def __init__(self, af: AfConfig, shutter: ShutterConfig):
+        self.af_mode = AfMode(af.mode)
+        self.shutter = shutter
+        self.state = ControllerState()
+
+    # public ---------------------------------------------------------------------------------
+
+    def reconfigure(self, af: AfConfig, shutter: ShutterConfig) -> None:
+        """Take new settings (SIGHUP); they apply from the next press."""
+        self.af_mode = AfMode(af.mode)
+        self.shutter = shutter
+
+    def handle(self, event: Event) -> list[Command]:
+        commands: list[Command] = []
+        match event:
+            case ButtonEvent(button=ButtonId.AF_ON, pressed=pressed):
+                self._af_button(pressed, commands)
+            case ButtonEvent(button=button, pressed=pressed, time_ns=t):
+                self._capture_button(button, pressed, t, commands)
+            case AfStateChanged(state=new_state, time_ns=t):
+                self.state.af_state = new_state
+                self._focus_wait_on_state(t, commands)
+            case Tick(time_ns=t):
+                self._tick(t, commands)
+            case CaptureFinished(error=error, time_ns=t):
+                if error is not None:
+                    self.state.error_until_ns = t + ERROR_NS
+            case CameraFault(recovered=recovered, time_ns=t):
+                self.state.camera_down = not recovered
+                if not recovered:
+                    self.state.error_until_ns = t + ERROR_NS
+        self._update_led(self._event_time(event), commands)
+        return commands
+
+    # AF-ON ----------------------------------------------------------------------------------
+
+    def _af_button(self, pressed: bool, commands: list[Command]) -> None:
+        if pressed == self.state.af_held:
+            return  # a second press without a release (cannot happen after debouncing)
+        self.state.af_held = pressed
+        if pressed:
+            commands.append(StartAf(self.af_mode))
+            self.state.af_state = AfState.SCANNING
+        else:
+            commands.append(StopAf())
+            self.state.af_state = AfState.IDLE
+
+    # shutter and remote ---------------------------------------------------------------------
+
+    def _capture_button(self, button: ButtonId, pressed: bool, t: int, commands: list[Command]) -> None:
+        held = self.state.capture_held
+        if not pressed:
+            held.discard(button)
+            if not held:
+                self.state.burst = None  # a focus wait still fires: a press is a press
+            return
+        if held:  # the other input is already holding a capture: this press adds nothing
+            held.add(button)
+            return
+        held.add(button)
+        press_id = self.state.next_press_id
+        self.state.next_press_id += 1
+        if self.shutter.priority == "focus" and self.state.af_held and self.state.af_state == AfState.SCANNING:
+            deadline = t + int(self.shutter.focus_timeout_ms * 1e6)
+            self.state.focus_wait = _FocusWait(press_id, t, deadline)
+            return
+        reason = "release" if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
+        self._fire(press_id, t, t, reason, commands)
+
+    def _focus_word(self) -> str:
+        if not self.state.af_held and self.state.af_state == AfState.IDLE:
+            return "AF-ON not held"
+        return self.state.af_state.name
+
+    def _fire(self, press_id: int, press_t: int, now: int, reason: str, commands: list[Command]) -> None:
+        commands.append(Capture(press_id, press_t, now, reason, 0))
+        self.state.flash_until_ns = now + FLASH_NS
+        if self.shutter.burst and self.state.capture_held:
+            period = int(1e9 / self.shutter.burst_fps)
+            self.state.burst = _Burst(press_id, press_t, now + period, taken=1)
+
+    def _focus_wait_on_state(self, t: int, commands: list[Command]) -> None:
+        wait = self.state.focus_wait
+        if wait is not None and self.state.af_state in (AfState.FOCUSED, AfState.FAILED):
+            self.state.focus_wait = None
+            self._fire(wait.press_id, wait.press_time_ns, t, f"focus: {self.state.af_state.name}", commands)
+
+    # time -----------------------------------------------------------------------------------
+
+    def _tick(self, t: int, commands: list[Command]) -> None:
+        wait = self.state.focus_wait
+        if wait is not None:
+            if not self.state.af_held:
+                # AF-ON let go while waiting: the scan is over, fire now
+                self.state.focus_wait = None
+                self._fire(wait.press_id, wait.press_time_ns, t, "focus: AF-ON released", commands)
+            elif t >= wait.deadline_ns:
+                self.state.focus_wait = None
+                self._fire(wait.press_id, wait.press_time_ns, t, "focus: timeout", commands)
+        burst = self.state.burst
+        if burst is not None and t >= burst.next_due_ns:
+            limit = self.shutter.burst_limit
+            if limit and burst.taken >= limit:
+                self.state.burst = None
+            else:
+                commands.append(Capture(burst.press_id, burst.press_time_ns, burst.next_due_ns, "burst", burst.taken))
+                burst.taken += 1
+                period = int(1e9 / self.shutter.burst_fps)
+                # keep the rate, but never queue a catch-up volley after a stall
+                burst.next_due_ns = max(burst.next_due_ns + period, t + period // 2)
+                self.state.flash_until_ns = t + FLASH_NS
+
+    # LED ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event_time(event: Event) -> int:
+        return event.time_ns
+
+    def _af_pattern(self) -> LedPattern:
+        if not self.state.af_held:
+            return LedPattern.OFF
+        return {
+            AfState.IDLE: LedPattern.OFF,
+            AfState.SCANNING: LedPattern.BLINK,
+            AfState.FOCUSED: LedPattern.STEADY,
+            AfState.FAILED: LedPattern.FAST_BLINK,
+        }[self.state.af_state]
+
+    def _update_led(self, t: int, commands: list[Command]) -> None:
+        state = self.state
+        if state.error_until_ns is not None and t >= state.error_until_ns and not state.camera_down:
+            state.error_until_ns = None
+        if state.flash_until_ns is not None and t >= state.flash_until_ns:
+            state.flash_until_ns = None
+        if state.camera_down or state.error_until_ns is not None:
+            wanted = LedPattern.ERROR
+        elif state.flash_until_ns is not None:
+            wanted = LedPattern.FLASH
+        else:
+            wanted = self._af_pattern()
+        if wanted != state.led:
+            state.led = wanted
+            commands.append(ShowLed(wanted))

@@ -1,0 +1,427 @@
+"""The daemon: wiring only. One thread owns the camera and the engine; GPIO callbacks only queue.
+
+Start-up happens in one function (:meth:`Daemon.run`), in the order writer, camera, LED, buttons,
+READY, so that the first press is only accepted once everything that serves it is up; shutdown is
+the same list in reverse, in ``finally``. The camera thread (whichever thread calls ``run``) does,
+once per frame: drain the button edges and debounce them, feed the controller, carry out its
+commands, hand due captures to the writer, run the autofocus engine on the frame and command the
+lens, and feed the systemd watchdog. Nothing else touches the camera or the engine, which is why
+neither needs a lock.
+
+The capture writer runs on its own thread behind a bounded queue (:mod:`focusd.capture`), so a
+slow card never stalls focusing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from focusd.af import AfMode, AfState, AutofocusEngine, Frame
+from focusd.buttons import Debouncer, EdgeQueue
+from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.config import Config, load_config
+from focusd.controller import (
+    AfStateChanged,
+    ButtonEvent,
+    CameraFault,
+    Capture,
+    CaptureFinished,
+    Controller,
+    ShowLed,
+    StartAf,
+    StopAf,
+    Tick,
+)
+from focusd.errors import CameraError, ConfigError
+from focusd.hw.base import ButtonId, Camera, CameraFrame, Indicator
+from focusd.notify import SystemdNotifier
+from focusd.profiles import load_profile
+
+log = logging.getLogger("focusd.daemon")
+
+#: a capture whose press is older than this when a frame finally arrives is reported failed
+#: instead of taken late (a camera outage must not produce a photo of a later moment)
+MAX_CAPTURE_DELAY_NS = 500_000_000
+#: frames still processed after SIGTERM so that presses waiting for a frame are captured
+DRAIN_FRAMES = 30
+
+
+@dataclass
+class DaemonStats:
+    """Counters, for the systemd STATUS line, the demo's status line and the tests."""
+
+    frames: int = 0
+    presses: int = 0
+    captures_requested: int = 0
+    captures_written: int = 0
+    captures_failed: int = 0
+    af_locks: int = 0
+    af_failures: int = 0
+    lens_commands: int = 0
+    camera_faults: int = 0
+    reloads: int = 0
+    af_state: str = "IDLE"
+    lens_position: float = math.nan
+    last_error: str | None = None
+
+    def status_line(self) -> str:
+        lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
+        return (
+            f"af={self.af_state} lens={lens} frames={self.frames} presses={self.presses} "
+            f"captures={self.captures_written} failed={self.captures_failed} locks={self.af_locks}"
+        )
+
+
+class Daemon:
+    """focusd's daemon. Build it, call :meth:`run` on the thread that will own the camera."""
+
+    def __init__(
+        self,
+        config: Config,
+        camera: Camera,
+        *,
+        pin_factory=None,
+        notifier: SystemdNotifier | None = None,
+        indicator_factory: Callable[[Config], Indicator] | None = None,
+        backoff_s: tuple[float, float] = (0.1, 10.0),
+    ):
+        self.config = config
+        self.camera = camera
+        self.pin_factory = pin_factory
+        self.notifier = notifier or SystemdNotifier.from_environment()
+        self.indicator_factory = indicator_factory or _gpio_indicator(pin_factory)
+        self.backoff_s = backoff_s
+        self.stats = DaemonStats()
+        self.edges = EdgeQueue()
+        self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
+        self.controller = Controller(config.af, config.shutter)
+        self.engine = self._build_engine(config)
+        self.engine_active = False
+        self.indicator: Indicator | None = None
+        self.writer: CaptureWriter | None = None
+        self._pending: list[Capture] = []
+        self._commanded: float | None = None
+        self._control: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self.stopped = threading.Event()
+
+    # ------------------------------------------------------------------ called from other threads
+
+    def request_stop(self) -> None:
+        """Stop taking presses, write what is queued, and return from :meth:`run` (SIGTERM)."""
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        """Re-read the configuration file at the next frame (SIGHUP)."""
+        self._control.put(("reload", None))
+
+    def wait_until(self, predicate: Callable[[DaemonStats], bool], timeout: float) -> bool:
+        """Block until ``predicate(stats)`` holds (checked after each frame and capture)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.stats):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.stopped.is_set():
+                    return predicate(self.stats)
+                self._changed.wait(remaining)
+            return True
+
+    def _notify_changed(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------------------ start-up, shutdown
+
+    def run(self) -> int:
+        """Start everything, run the frame loop until stopped, shut down in reverse. Exit status."""
+        config = self.config
+        with contextlib.ExitStack() as started:
+            try:
+                self.writer = CaptureWriter(config.capture, self._on_capture_done, camera_name=self.camera.name)
+                self.writer.start()
+                started.callback(self._close_writer)
+                self._start_camera()
+                started.callback(self.camera.stop)
+                self.indicator = self.indicator_factory(config)
+                started.callback(self.indicator.close)
+                buttons = self._open_buttons()
+                started.callback(buttons.close)
+                started.callback(self._stop_taking_presses)
+                self.notifier.ready(self.stats.status_line())
+                log.info("focusd ready: camera %s, AF %s, shutter priority %s",
+                         self.camera.name, config.af.mode, config.shutter.priority)
+                self._frame_loop()
+                self._stop_taking_presses()
+                self._drain_pending()
+            finally:
+                self.notifier.stopping()
+                log.info("focusd stopping: %s", self.stats.status_line())
+        self.stopped.set()
+        self._notify_changed()
+        return 0
+
+    def _open_buttons(self):
+        from focusd.hw.gpio import GpioButtons
+
+        return GpioButtons(self.config.pins, self.edges.put, self.camera.now_ns, pin_factory=self.pin_factory)
+
+    def _stop_taking_presses(self) -> None:
+        self.edges.accepting = False
+
+    def _close_writer(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self._drain_control()
+
+    def _build_engine(self, config: Config) -> AutofocusEngine:
+        profile = load_profile(config.camera.profile)
+        low, high = profile.af_ranges[config.af.range]
+        camera_low, camera_high = self.camera.lens_range
+        latency = config.af.lens_latency_frames
+        if latency is None:
+            latency = profile.lens_latency_frames
+        return AutofocusEngine(
+            lens_range=(max(low, camera_low), min(high, camera_high)),
+            latency_frames=latency,
+            window=tuple(config.af.window),
+        )
+
+    # ----------------------------------------------------------------------------- frame loop
+
+    def _start_camera(self) -> None:
+        """Start the camera, retrying with backoff until it works or we are told to stop."""
+        delay, longest = self.backoff_s
+        while True:
+            try:
+                self.camera.start()
+                return
+            except CameraError as error:
+                log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
+                self.stats.last_error = str(error)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, longest)
+
+    def _frame_loop(self) -> None:
+        frame_timeout = max(1.0, 20 * self.camera.frame_duration_ns / 1e9)
+        while not self._stop.is_set():
+            try:
+                frame = self.camera.next_frame(frame_timeout)
+            except CameraError as error:
+                self._camera_failed(error)
+                continue
+            with frame:
+                self._process(frame)
+            self.notifier.watchdog()
+            if self.stats.frames % 60 == 0:
+                self.notifier.status(self.stats.status_line())
+            self._notify_changed()
+
+    def _drain_pending(self) -> None:
+        """After a stop request: a few more frames so that presses already made are captured."""
+        for _ in range(DRAIN_FRAMES):
+            self._drain_control()
+            if not self._pending:
+                return
+            try:
+                frame = self.camera.next_frame(1.0)
+            except CameraError as error:
+                self._fail_pending(f"camera unavailable at shutdown: {error}")
+                return
+            with frame:
+                self._take_captures(frame)
+        self._fail_pending("daemon stopped before a frame came")
+
+    def _camera_failed(self, error: CameraError) -> None:
+        """Log, report, fail the presses waiting for a frame, reopen with backoff.
+
+        While this runs the watchdog is not fed: if the camera never comes back, systemd acts.
+        """
+        self.stats.camera_faults += 1
+        self.stats.last_error = str(error)
+        log.error("camera failed: %s; reopening", error)
+        self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
+        self._fail_pending(f"camera unavailable: {error}")
+        with contextlib.suppress(CameraError):
+            self.camera.stop()
+        try:
+            self._start_camera()
+        except CameraError:
+            return  # stop requested while the camera was down
+        log.info("camera back after a fault")
+        self._dispatch(self.controller.handle(CameraFault(True, self.camera.now_ns())))
+        if self.engine_active and self._commanded is not None:
+            self.camera.set_lens_position(self._commanded)
+
+    def _process(self, frame: CameraFrame) -> None:
+        now = frame.timestamp_ns
+        self.stats.frames += 1
+        edges, levels = self.edges.drain()
+        for event in self.debouncer.feed(edges, levels) + self.debouncer.poll(now):
+            if event.pressed and event.button is not ButtonId.AF_ON:
+                self.stats.presses += 1
+            log.info("%s %s", event.button.value, "pressed" if event.pressed else "released")
+            self._dispatch(self.controller.handle(event), frame)
+        self._drain_control()
+        self._dispatch(self.controller.handle(Tick(now)), frame)
+        self._take_captures(frame)
+        if self.engine_active:
+            self._focus(frame)
+
+    def _focus(self, frame: CameraFrame) -> None:
+        before = self.engine.state
+        target = self.engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
+        if target is not None:
+            self.camera.set_lens_position(target)
+            self._commanded = target
+            self.stats.lens_commands += 1
+            self.stats.lens_position = target
+        state = self.engine.state
+        if state != before:
+            self.stats.af_state = state.name
+            if state == AfState.FOCUSED:
+                self.stats.af_locks += 1
+            elif state == AfState.FAILED:
+                self.stats.af_failures += 1
+                log.warning("focus failed: %s", getattr(self.engine, "failure_reason", None))
+            self._dispatch(self.controller.handle(AfStateChanged(state, frame.timestamp_ns)), frame)
+
+    # ------------------------------------------------------------------------------ commands
+
+    def _dispatch(self, commands, frame: CameraFrame | None = None) -> None:
+        for command in commands:
+            match command:
+                case StartAf(mode=mode):
+                    start = self._commanded
+                    if start is None:
+                        start = frame.lens_position if frame is not None else self.camera.lens_range[0]
+                    self.engine.start(AfMode(mode), lens_position=start)
+                    self.engine_active = True
+                    self.stats.af_state = self.engine.state.name
+                case StopAf():
+                    # the lens stays exactly where it is: no command after the release
+                    self.engine.stop()
+                    self.engine_active = False
+                    self.stats.af_state = self.engine.state.name
+                case Capture():
+                    self.stats.captures_requested += 1
+                    self._pending.append(command)
+                case ShowLed(pattern=pattern):
+                    if self.indicator is not None:
+                        self.indicator.show(pattern)
+
+    def _take_captures(self, frame: CameraFrame) -> None:
+        """Hand every capture whose moment has come to the writer, from this frame."""
+        due = [c for c in self._pending if frame.timestamp_ns >= c.due_ns]
+        if not due:
+            return
+        self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
+        image = None
+        for capture in due:
+            if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
+                self._report_failed(capture, "no frame within 500 ms of the press")
+                continue
+            if image is None:
+                image = frame.main_image()
+            request = CaptureRequest(
+                image=image,
+                press_id=capture.press_id,
+                press_time_ns=capture.press_time_ns,
+                frame_time_ns=frame.timestamp_ns,
+                sequence=frame.sequence,
+                lens_position=float(frame.lens_position),
+                af_state=self.engine.state.name,
+                reason=capture.reason,
+                burst_index=capture.burst_index,
+                extra={
+                    "exposure_time_us": frame.exposure_time_us,
+                    "analogue_gain": frame.analogue_gain,
+                    **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
+                },
+            )
+            assert self.writer is not None
+            self.writer.submit(request)  # a full queue is reported through _on_capture_done
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, []
+        for capture in pending:
+            self._report_failed(capture, reason)
+
+    def _report_failed(self, capture: Capture, reason: str) -> None:
+        self.stats.captures_failed += 1
+        self.stats.last_error = reason
+        log.error("capture of press %d failed: %s", capture.press_id, reason)
+        self._dispatch(self.controller.handle(CaptureFinished(capture.press_id, reason, self.camera.now_ns())))
+
+    # ------------------------------------------------------------------- writer and control queue
+
+    def _on_capture_done(self, result: CaptureResult) -> None:
+        """Runs on the writer thread: only queue."""
+        self._control.put(("capture", result))
+
+    def _drain_control(self) -> None:
+        while True:
+            try:
+                kind, payload = self._control.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "capture":
+                self._capture_done(payload)
+            elif kind == "reload":
+                self._reload()
+
+    def _capture_done(self, result: CaptureResult) -> None:
+        if result.error is None:
+            self.stats.captures_written += 1
+        else:
+            self.stats.captures_failed += 1
+            self.stats.last_error = result.error
+        self._dispatch(self.controller.handle(
+            CaptureFinished(result.request.press_id, result.error, self.camera.now_ns())))
+        self._notify_changed()
+
+    def _reload(self) -> None:
+        """SIGHUP: re-read the file; a bad new file is refused and the old configuration kept."""
+        source = self.config.source
+        if source is None:
+            log.warning("reload requested but the configuration was not read from a file")
+            return
+        self.notifier.reloading()
+        try:
+            new = load_config(source)
+        except ConfigError as error:
+            log.error("reload refused, keeping the running configuration: %s", error)
+            self.stats.last_error = str(error)
+            self.notifier.ready(self.stats.status_line())
+            return
+        for section in ("pins", "camera"):
+            if getattr(new, section) != getattr(self.config, section):
+                log.warning("[%s] changed: takes effect after a restart", section)
+        self.controller.reconfigure(new.af, new.shutter)
+        if new.capture != self.config.capture and self.writer is not None:
+            self.writer.close()
+            self.writer = CaptureWriter(new.capture, self._on_capture_done, camera_name=self.camera.name)
+            self.writer.start()
+        self.config = new
+        self.stats.reloads += 1
+        log.info("configuration re-read from %s", source)
+        self.notifier.ready(self.stats.status_line())
+
+
+def _gpio_indicator(pin_factory) -> Callable[[Config], Indicator]:
+    def build(config: Config) -> Indicator:
+        from focusd.hw.gpio import GpioIndicator, NoIndicator
+
+        if config.pins.led is None:
+            return NoIndicator()
+        return GpioIndicator(config.pins.led, pin_factory=pin_factory)
+
+    return build

@@ -1,0 +1,95 @@
+"""Button scripts: timed presses and releases, for the desktop demo (``make run``) and tests.
+
+One step a line: ``TIME BUTTON ACTION`` with TIME in seconds from the start, BUTTON one of
+``af_on``, ``shutter``, ``remote`` and ACTION ``press`` or ``release``; ``TIME end`` ends the
+script. ``#`` starts a comment. Steps must be in time order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from focusd.errors import ScriptError
+from focusd.hw.base import ButtonId
+
+
+@dataclass(frozen=True)
+class Step:
+    time_s: float
+    button: ButtonId | None  #: None for the end step
+    pressed: bool = False
+
+
+class Finger(Protocol):
+    """What presses the buttons (``focusd.hw.gpio.MockPinDriver`` drives mock pins)."""
+
+    def press(self, button: ButtonId) -> None: ...
+
+    def release(self, button: ButtonId) -> None: ...
+
+
+def parse_script(text: str, name: str = "<script>") -> list[Step]:
+    steps: list[Step] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        where = f"{name}:{number}"
+        try:
+            time_s = float(words[0])
+        except ValueError:
+            raise ScriptError(f"{where}: time {words[0]!r} is not a number of seconds") from None
+        if steps and time_s < steps[-1].time_s:
+            raise ScriptError(f"{where}: time {time_s} is before the previous step")
+        if words[1:] == ["end"]:
+            steps.append(Step(time_s, None))
+            continue
+        if len(words) != 3:
+            raise ScriptError(f"{where}: expected 'TIME BUTTON press|release' or 'TIME end'")
+        try:
+            button = ButtonId(words[1])
+        except ValueError:
+            raise ScriptError(f"{where}: unknown button {words[1]!r} (af_on, shutter, remote)") from None
+        if words[2] not in ("press", "release"):
+            raise ScriptError(f"{where}: action {words[2]!r} must be press or release")
+        steps.append(Step(time_s, button, words[2] == "press"))
+    if not steps:
+        raise ScriptError(f"{name}: no steps")
+    return steps
+
+
+def load_script(path: str | Path | None) -> list[Step]:
+    """A script file, or the shipped demo (``None`` or ``"default"``)."""
+    if path in (None, "default"):
+        text = (resources.files("focusd") / "demo" / "default.buttons").read_text()
+        return parse_script(text, "default.buttons")
+    path = Path(path)
+    try:
+        return parse_script(path.read_text(), str(path))
+    except OSError as error:
+        raise ScriptError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def play(steps: list[Step], finger: Finger, stop: threading.Event) -> bool:
+    """Play the steps in real time; True if it ran to the end, False if ``stop`` was set."""
+    clock = _Clock()
+    for step in steps:
+        if stop.wait(max(0.0, step.time_s - clock.elapsed())):
+            return False
+        if step.button is None:
+            break
+        (finger.press if step.pressed else finger.release)(step.button)
+    return True
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start

@@ -192,6 +192,7 @@ class Daemon:
             lens_range=(max(low, camera_low), min(high, camera_high)),
             latency_frames=latency,
             window=tuple(config.af.window),
+            fallback=config.af.fallback,
         )
 
     # ----------------------------------------------------------------------------- frame loop

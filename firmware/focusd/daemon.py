@@ -148,7 +148,8 @@ class Daemon:
                 self.writer = CaptureWriter(config.capture, self._on_capture_done, camera_name=self.camera.name)
                 self.writer.start()
                 started.callback(self._close_writer)
-                self._start_camera()
+                if not self._start_camera():
+                    return 0  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self.indicator.close)
@@ -197,18 +198,18 @@ class Daemon:
 
     # ----------------------------------------------------------------------------- frame loop
 
-    def _start_camera(self) -> None:
-        """Start the camera, retrying with backoff until it works or we are told to stop."""
+    def _start_camera(self) -> bool:
+        """Start the camera, retrying with backoff; False if told to stop before it worked."""
         delay, longest = self.backoff_s
         while True:
             try:
                 self.camera.start()
-                return
+                return True
             except CameraError as error:
                 log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
                 self.stats.last_error = str(error)
                 if self._stop.wait(delay):
-                    raise
+                    return False
                 delay = min(delay * 2, longest)
 
     def _frame_loop(self) -> None:
@@ -253,9 +254,7 @@ class Daemon:
         self._fail_pending(f"camera unavailable: {error}")
         with contextlib.suppress(CameraError):
             self.camera.stop()
-        try:
-            self._start_camera()
-        except CameraError:
+        if not self._start_camera():
             return  # stop requested while the camera was down
         log.info("camera back after a fault")
         self._dispatch(self.controller.handle(CameraFault(True, self.camera.now_ns())))

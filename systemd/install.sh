@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# focusd's installer: `make install` / `make uninstall` call it (see systemd/README.md).
+#
+#   bash systemd/install.sh install   [--root DIR] [--pi|--no-pi] [--no-venv] [--no-apt]
+#   bash systemd/install.sh uninstall [--root DIR] [--purge]
+#
+# install puts in place, in this order:
+#   1. the package, in its own virtual environment /opt/focusd/venv (pip, from this checkout;
+#      with the [pi] extra on a Raspberry Pi or any aarch64 machine, plain elsewhere)
+#   2. the default configuration /etc/focusd/focusd.toml (never overwrites an existing one)
+#   3. the system user focusd, in the groups video, gpio and i2c (groups missing on this machine
+#      are created empty: systemd refuses to start a unit whose SupplementaryGroups do not exist)
+#   4. the unit /etc/systemd/system/focusd.service, then daemon-reload and enable (and a restart
+#      if it was already running, so an upgrade takes effect)
+# uninstall stops and disables the unit and removes it and /opt/focusd; the configuration, the
+# captures in /var/lib/focusd and the user stay, unless --purge.
+#
+# --root DIR does all of it inside DIR instead of this machine (user and groups written to
+# DIR/etc/passwd and DIR/etc/group with useradd --prefix, the unit enabled with systemctl --root,
+# nothing started): that is how the tests run it. DESTDIR=DIR in the environment means the same.
+set -euo pipefail
+
+ACTION="${1:-}"
+[ $# -gt 0 ] && shift
+ROOT="${DESTDIR:-}"
+PURGE=0
+PI=auto
+VENV=1
+APT=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
+        --root=*) ROOT="${1#--root=}"; shift ;;
+        --purge) PURGE=1; shift ;;
+        --pi) PI=1; shift ;;
+        --no-pi) PI=0; shift ;;
+        --no-venv) VENV=0; shift ;;
+        --no-apt) APT=0; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+if [ -n "$ROOT" ]; then
+    ROOT="$(cd "$ROOT" && pwd)"   # absolute, must exist
+    [ "$ROOT" = "/" ] && ROOT=""
+fi
+
+CHECKOUT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME=focusd
+PREFIX=/opt/focusd
+VENV_DIR=$PREFIX/venv
+CONFIG=/etc/focusd/focusd.toml
+UNIT=/etc/systemd/system/focusd.service
+STATE=/var/lib/focusd
+GROUPS_NEEDED=(video gpio i2c)
+PYTHON="${PYTHON:-python3}"
+
+say() { echo "focusd install: $*"; }
+
+# --- the user database, on this machine or under --root -----------------------------------
+has_user() {
+    if [ -n "$ROOT" ]; then grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null
+    else getent passwd "$1" >/dev/null; fi
+}
+has_group() {
+    if [ -n "$ROOT" ]; then grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null
+    else getent group "$1" >/dev/null; fi
+}
+prefix_opt() { if [ -n "$ROOT" ]; then echo "--prefix=$ROOT"; fi; }
+
+systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
+
+on_a_pi() {
+    case "$PI" in
+        1) return 0 ;;
+        0) return 1 ;;
+    esac
+    grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null && return 0
+    [ "$(uname -m)" = aarch64 ]
+}
+
+# --- install -------------------------------------------------------------------------------
+install_venv() {
+    if [ "$VENV" = 0 ]; then say "skipping the virtual environment (--no-venv)"; return; fi
+    local extra="" system_site=()
+    if on_a_pi; then
+        extra="[pi]"
+        # picamera2's libcamera binding exists only as a Debian package (python3-libcamera), so the
+        # venv sees the system's site-packages; lgpio too (its PyPI build needs liblgpio).
+        system_site=(--system-site-packages)
+        if [ "$APT" = 1 ] && [ -z "$ROOT" ] && ! dpkg -s python3-picamera2 python3-lgpio >/dev/null 2>&1; then
+            say "installing python3-picamera2 and python3-lgpio with apt-get"
+            apt-get install -y python3-picamera2 python3-lgpio
+        fi
+    fi
+    say "package into $ROOT$VENV_DIR ${extra:-(no Pi extra)}"
+    mkdir -p "$ROOT$PREFIX"
+    "$PYTHON" -m venv "${system_site[@]}" "$ROOT$VENV_DIR"
+    # pip builds in the source tree; build from a copy so that no root-owned build/ or egg-info is
+    # left in the developer's checkout
+    local source status=0
+    source="$(mktemp -d)"
+    tar -C "$CHECKOUT" --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./captures -cf - . \
+        | tar -C "$source" -xf -
+    "$ROOT$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check --upgrade "$source$extra" || status=$?
+    rm -rf "$source"
+    return "$status"
+}
+
+install_config() {
+    install -d -m 0755 "$ROOT/etc/focusd"
+    if [ -e "$ROOT$CONFIG" ]; then
+        say "keeping the existing $CONFIG"
+    else
+        install -m 0644 "$CHECKOUT/systemd/focusd.toml" "$ROOT$CONFIG"
+        say "default configuration at $CONFIG"
+    fi
+}
+
+install_user() {
+    local group file
+    if [ -n "$ROOT" ]; then
+        # a staging root may have no user database yet
+        install -d -m 0755 "$ROOT/etc"
+        for file in passwd group shadow gshadow; do [ -e "$ROOT/etc/$file" ] || : > "$ROOT/etc/$file"; done
+    fi
+    for group in "${GROUPS_NEEDED[@]}"; do
+        if ! has_group "$group"; then
+            # on a Pi these exist (udev gives the device nodes to them); elsewhere an empty group
+            # grants nothing but lets the unit start
+            groupadd $(prefix_opt) --system "$group"
+            say "created the missing group $group"
+        fi
+    done
+    local list
+    list="$(IFS=,; echo "${GROUPS_NEEDED[*]}")"
+    if has_user "$NAME"; then
+        usermod $(prefix_opt) --append --groups "$list" "$NAME"
+        say "user $NAME exists; in groups $list"
+    else
+        useradd $(prefix_opt) --system --user-group --no-create-home --home-dir "$STATE" \
+            --shell /usr/sbin/nologin --comment "focusd camera daemon" --groups "$list" "$NAME"
+        say "created the system user $NAME (groups $list)"
+    fi
+}
+
+install_unit() {
+    install -d -m 0755 "$ROOT/etc/systemd/system"
+    install -m 0644 "$CHECKOUT/systemd/focusd.service" "$ROOT$UNIT"
+    install -d -m 0755 "$ROOT$PREFIX"
+    install -m 0644 "$CHECKOUT/systemd/README.md" "$ROOT$PREFIX/DEPLOYMENT.md"
+    if [ -n "$ROOT" ]; then
+        systemctl --root="$ROOT" enable focusd.service
+    elif systemd_running; then
+        systemctl daemon-reload
+        systemctl enable focusd.service
+        if systemctl is-active --quiet focusd.service; then
+            systemctl restart focusd.service
+            say "restarted the running service"
+        else
+            say "enabled; start it now with: sudo systemctl start focusd"
+        fi
+    else
+        systemctl enable focusd.service   # offline (an image being built): links only
+        say "systemd is not running here: enabled for the next boot"
+    fi
+}
+
+do_install() {
+    if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
+        echo "focusd install: run as root (sudo make install)" >&2; exit 1
+    fi
+    [ -f "$CHECKOUT/systemd/focusd.toml" ] || { echo "focusd install: systemd/focusd.toml is missing" >&2; exit 1; }
+    install_venv
+    install_config
+    install_user
+    install_unit
+    say "done. Status: systemctl status focusd   Logs: journalctl -u focusd -f"
+}
+
+# --- uninstall -----------------------------------------------------------------------------
+do_uninstall() {
+    if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
+        echo "focusd uninstall: run as root (sudo make uninstall)" >&2; exit 1
+    fi
+    if [ -n "$ROOT" ]; then
+        if [ -e "$ROOT$UNIT" ]; then systemctl --root="$ROOT" disable focusd.service; fi
+    elif systemd_running; then
+        systemctl disable --now focusd.service 2>/dev/null || true
+    else
+        systemctl disable focusd.service 2>/dev/null || true
+    fi
+    rm -f "$ROOT$UNIT"
+    if systemd_running; then systemctl daemon-reload; fi
+    rm -rf "$ROOT$PREFIX"
+    say "removed the unit and $PREFIX"
+    if [ "$PURGE" = 1 ]; then
+        rm -rf "$ROOT/etc/focusd" "$ROOT$STATE"
+        if has_user "$NAME"; then
+            userdel $(prefix_opt) "$NAME"
+        fi
+        # userdel drops the user's own group only where login.defs says USERGROUPS_ENAB (Debian does;
+        # a bare --root has no login.defs)
+        if has_group "$NAME"; then
+            groupdel $(prefix_opt) "$NAME"
+        fi
+        say "purged $CONFIG, $STATE (captures) and the user $NAME"
+    else
+        say "kept $CONFIG, the captures in $STATE and the user $NAME (--purge removes them)"
+    fi
+}
+
+case "$ACTION" in
+    install) do_install ;;
+    uninstall) do_uninstall ;;
+    *) echo "usage: install.sh install|uninstall [--root DIR] [--purge] [--pi|--no-pi] [--no-venv] [--no-apt]" >&2; exit 2 ;;
+esac

@@ -142,6 +142,14 @@ class Daemon:
 
     def run(self) -> int:
         """Start everything, run the frame loop until stopped, shut down in reverse. Exit status."""
+        try:
+            self._run()
+        finally:
+            self.stopped.set()
+            self._notify_changed()
+        return 0
+
+    def _run(self) -> None:
         config = self.config
         with contextlib.ExitStack() as started:
             try:
@@ -149,7 +157,7 @@ class Daemon:
                 self.writer.start()
                 started.callback(self._close_writer)
                 if not self._start_camera():
-                    return 0  # told to stop before the camera ever came up
+                    return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self.indicator.close)
@@ -165,9 +173,6 @@ class Daemon:
             finally:
                 self.notifier.stopping()
                 log.info("focusd stopping: %s", self.stats.status_line())
-        self.stopped.set()
-        self._notify_changed()
-        return 0
 
     def _open_buttons(self):
         from focusd.hw.gpio import GpioButtons

@@ -255,6 +255,7 @@ class Daemon:
         self.stats.camera_faults += 1
         self.stats.last_error = str(error)
         log.error("camera failed: %s; reopening", error)
+        self._notify_changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
         self._fail_pending(f"camera unavailable: {error}")
         with contextlib.suppress(CameraError):

@@ -1,0 +1,125 @@
+"""The real daemon, on the simulated camera in stepped pacing and gpiozero's MockFactory pins.
+
+The test moves time: ``step(n)`` lets the simulated camera deliver n frames and waits (on the
+daemon's condition, with a timeout) until the daemon has processed them. Buttons are pressed on
+the mock pins from the test thread, so their callbacks run inside ``drive_low()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory
+
+from focusd.cameras import build_camera
+from focusd.config import Config, default_config
+from focusd.daemon import Daemon
+from focusd.hw.base import ButtonId
+from focusd.hw.gpio import MockPinDriver
+
+TIMEOUT = 30.0
+
+
+class RecordingCamera:
+    """Wraps a camera and records every lens command with the sequence of the frame before it."""
+
+    def __init__(self, camera):
+        self._camera = camera
+        self.lens_commands: list[tuple[int, float]] = []
+        self.last_sequence = -1
+
+    def __getattr__(self, name):
+        return getattr(self._camera, name)
+
+    def next_frame(self, timeout_s):
+        frame = self._camera.next_frame(timeout_s)
+        self.last_sequence = frame.sequence
+        return frame
+
+    def set_lens_position(self, dioptres):
+        self.lens_commands.append((self.last_sequence, dioptres))
+        self._camera.set_lens_position(dioptres)
+
+
+def test_config(tmp_path: Path, **sections) -> Config:
+    """The default configuration on the simulator, capturing to ``tmp_path``; ``sections`` maps a
+    section name to a dict of replaced fields."""
+    config = default_config()
+    changes = {"camera": {"backend": "sim"}, "capture": {"directory": str(tmp_path / "captures")}}
+    for name, fields in sections.items():
+        changes.setdefault(name, {}).update(fields)
+    for name, fields in changes.items():
+        config = dataclasses.replace(config, **{name: dataclasses.replace(getattr(config, name), **fields)})
+    return config
+
+
+class DaemonHarness:
+    def __init__(self, config: Config, scene=None, seed: int = 0, light: str = "bright", notifier=None):
+        self.config = config
+        self.factory = MockFactory()
+        self.sim = build_camera(config, pacing="stepped", scene=scene, seed=seed, light=light)
+        self.camera = RecordingCamera(self.sim)
+        kwargs = {"notifier": notifier} if notifier is not None else {}
+        self.daemon = Daemon(config, self.camera, pin_factory=self.factory, **kwargs)
+        self.finger = MockPinDriver(config.pins, self.factory)
+        self.exit_status: int | None = None
+        self._thread = threading.Thread(target=self._run, name="camera-thread", daemon=True)
+
+    def _run(self) -> None:
+        self.exit_status = self.daemon.run()
+
+    def __enter__(self) -> "DaemonHarness":
+        self._thread.start()
+        self.step(1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.factory.reset()
+
+    @property
+    def stats(self):
+        return self.daemon.stats
+
+    def step(self, frames: int = 1) -> None:
+        target = self.stats.frames + frames
+        self.sim.step(frames)
+        assert self.daemon.wait_until(lambda s: s.frames >= target, TIMEOUT), f"daemon stuck before frame {target}"
+
+    def press(self, button: ButtonId) -> None:
+        self.finger.press(button)
+
+    def release(self, button: ButtonId) -> None:
+        self.finger.release(button)
+
+    def wait(self, predicate, timeout: float = TIMEOUT) -> bool:
+        """Let frames come one at a time until ``predicate(stats)`` holds: the daemon learns of
+        finished captures on its camera thread, at the next frame, as it does on the device."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.stats):
+            if time.monotonic() > deadline:
+                return False
+            self.step(1)
+        return True
+
+    def stop(self) -> int | None:
+        if self._thread.is_alive():
+            self.daemon.request_stop()
+            while self._thread.is_alive():
+                self.sim.step(5)  # frames for the loop to notice and to drain pending captures
+                self._thread.join(0.05)
+        return self.exit_status
+
+    def journal(self) -> list[dict]:
+        path = Path(self.config.capture.directory) / self.config.capture.journal
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def images(self) -> list[Path]:
+        folder = Path(self.config.capture.directory)
+        return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png")) if folder.exists() else []

@@ -1,0 +1,145 @@
+"""The whole daemon on the simulated camera and gpiozero mock pins (issue: runs end to end)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from daemon_harness import DaemonHarness, test_config as make_config
+from focusd.hw.base import ButtonId
+
+AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
+
+
+def run_scan(tmp_path, press_shutter_at: int | None, frames: int = 40):
+    """AF-ON held from frame 3; optionally a shutter tap at a given frame. Returns the harness
+    (stopped), the lens commands, and the frame sequence seen just before the shutter press."""
+    config = make_config(tmp_path, shutter={"burst": False})
+    with DaemonHarness(config, seed=11) as rig:
+        rig.step(2)
+        rig.press(AF)
+        press_seq = None
+        for index in range(frames):
+            if index == press_shutter_at:
+                press_seq = rig.camera.last_sequence
+                press_time = rig.sim.now_ns()
+                rig.press(SHUT)
+            if press_shutter_at is not None and index == press_shutter_at + 2:
+                rig.release(SHUT)
+            rig.step(1)
+        scanning_at_press = press_shutter_at is not None
+        if scanning_at_press:
+            assert rig.wait(lambda s: s.captures_written == 1)
+    result = {"commands": list(rig.camera.lens_commands), "journal": rig.journal(), "stats": rig.stats}
+    if press_shutter_at is not None:
+        result.update(press_seq=press_seq, press_time=press_time)
+    return result
+
+
+def test_shutter_during_scan_captures_next_frame_and_leaves_scan_undisturbed(tmp_path):
+    without = run_scan(tmp_path / "a", press_shutter_at=None)
+    with_press = run_scan(tmp_path / "b", press_shutter_at=3)
+    # the scan was still going when the shutter was pressed (commands came after the press)
+    assert any(seq > with_press["press_seq"] for seq, _ in with_press["commands"])
+    # the very same lens commands, at the very same frames, with and without the press
+    assert with_press["commands"] == without["commands"]
+    (entry,) = with_press["journal"]
+    frame_ns = 1e9 / 56.03
+    # captured from the first frame whose exposure started after the press: within one frame
+    assert entry["frame_time_ns"] >= with_press["press_time"]
+    assert entry["frame_time_ns"] - with_press["press_time"] <= frame_ns
+    assert entry["sequence"] == with_press["press_seq"] + 1
+    assert entry["af_state"] == "SCANNING"
+
+
+def test_no_lens_command_after_af_on_release_until_next_press(tmp_path):
+    config = make_config(tmp_path, shutter={"burst": True, "burst_fps": 10.0, "burst_limit": 5})
+    with DaemonHarness(config, seed=3) as rig:
+        rig.press(AF)
+        rig.step(6)  # release while the lens is still moving
+        rig.release(AF)
+        rig.step(1)
+        released_at = rig.camera.last_sequence
+        count = len(rig.camera.lens_commands)
+        assert count > 0
+        for index in range(300):
+            if index % 50 == 10:
+                rig.press(SHUT)
+            if index % 50 == 30:
+                rig.release(SHUT)
+            rig.step(1)
+        assert rig.camera.lens_commands[count:] == []  # not one command after the release
+        assert all(seq < released_at for seq, _ in rig.camera.lens_commands)
+        assert rig.wait(lambda s: s.captures_written == s.captures_requested and s.captures_written >= 6)
+        rig.press(AF)
+        rig.step(4)
+        assert len(rig.camera.lens_commands) > count  # the next press focuses again
+
+
+def test_500_bouncing_presses_give_500_files(tmp_path):
+    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "jpeg"})
+    with DaemonHarness(config, seed=5) as rig:
+        for _ in range(500):
+            rig.finger.bounce(SHUT, pressed=True, chatter=2)
+            rig.step(2)  # 36 ms at 56 fps: longer than the 20 ms bounce window
+            rig.finger.bounce(SHUT, pressed=False, chatter=2)
+            rig.step(2)
+            # quick succession, but never more presses in flight than the writer's queue holds
+            rig.wait(lambda s: s.captures_requested - s.captures_written - s.captures_failed < 48)
+        assert rig.wait(lambda s: s.captures_written == 500)
+        stats = rig.stats
+    assert stats.presses == 500
+    assert stats.captures_failed == 0
+    journal = rig.journal()
+    assert sorted(entry["press_id"] for entry in journal) == list(range(1, 501))
+    assert len(rig.images()) == 500
+    assert len({entry["file"] for entry in journal}) == 500
+
+
+def test_sigterm_with_captures_queued_writes_them_all_and_exits_0(tmp_path):
+    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "png"})
+    rig = DaemonHarness(config, seed=9)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    from focusd.commands.run import install_signal_handlers
+
+    install_signal_handlers(rig.daemon)
+    try:
+        with rig:
+            for _ in range(30):
+                rig.press(SHUT)
+                rig.step(2)
+                rig.release(SHUT)
+                rig.step(2)
+            assert rig.daemon.writer.pending > 0  # captures are still queued at the signal
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert rig.stop() == 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert rig.stats.captures_written == 30
+    folder = tmp_path / "captures"
+    assert len(rig.images()) == 30
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("priority", ["release", "focus"])
+def test_capture_records_lens_and_af_state(tmp_path, priority):
+    config = make_config(tmp_path, shutter={"priority": priority, "burst": False})
+    with DaemonHarness(config, seed=2) as rig:
+        rig.press(AF)
+        rig.step(1)
+        rig.press(SHUT)
+        rig.step(1)
+        rig.release(SHUT)
+        for _ in range(60):
+            rig.step(1)
+        assert rig.wait(lambda s: s.captures_written == 1)
+    (entry,) = rig.journal()
+    if priority == "release":
+        assert entry["af_state"] == "SCANNING" and entry["reason"] == "release"
+    else:
+        assert entry["reason"] in ("focus: FOCUSED", "focus: FAILED", "focus: timeout")
+        assert entry["af_state"] == entry["reason"].split(": ")[1] or entry["reason"] == "focus: timeout"
+    assert 0.0 <= entry["lens_position"] <= 12.0

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PICAMERA2_VERSION := 0.3.38
 PICAMERA2_REF := $(VENV)/picamera2-ref
 
-.PHONY: run demo interactive test bench install uninstall clean
+.PHONY: run interactive test bench soak install uninstall clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/focusd bench --json bench.json --plot bench.png
 
+soak: $(STAMP)
+	$(BIN)/python tests/soak.py --minutes 60
+
 install:
 	bash systemd/install.sh install
 
-uninstall:
+unsoak: $(STAMP)
+	$(BIN)/python tests/soak.py --minutes 60
+
+install:
 	bash systemd/install.sh uninstall
 
 clean:

@@ -1,0 +1,303 @@
+"""The capture writer: a bounded queue between the shutter and the card, and one writer thread.
+
+It exists so that encoding and fsync (tens of milliseconds on an SD card, seconds when the card
+stalls) never run on the camera thread, and so that what a press leaves on the card is decided in
+one place. The file-level guarantees (complete files only, never an overwrite, whole journal lines)
+live in :mod:`focusd.capture_files`.
+
+Every request ends in exactly one :class:`CaptureResult` passed to ``on_done``, and in one journal
+line (``capture.journal`` next to the images):
+
+- written: ``{"file": "IMG_....jpg", "error": null, "press_id": .., "lens_position": .., ...}``,
+  appended after the image is published;
+- failed (disk full, write error, bad image, queue full, writer closed): the same fields with
+  ``"file": null`` and ``"error"`` set. A failure line is best effort: when the disk is full it
+  usually cannot be written either (the failure is then in the log and the result only);
+- ``"recovered": true``: at start, the newest image had no line (the process was killed between
+  publishing it and journaling it); the line is rebuilt from the metadata inside the image.
+
+If the image is published but its journal line cannot be written, the capture still counts as
+written (the image carries the same metadata in EXIF / PNG text); the loss is logged.
+
+``on_done`` is called on the writer thread, except for a refused submit ("queue full", "writer
+closed"), where it is called at once on the submitting thread. Either way it must only queue.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from focusd.capture_files import (
+    EXTENSIONS,
+    FilenamePattern,
+    Journal,
+    describe_os_error,
+    encode,
+    fsync_folder,
+    highest_counter,
+    publish,
+    read_metadata,
+    remove_stale_temps,
+    write_temp,
+)
+from focusd.config import CaptureConfig
+from focusd.errors import CaptureError, ConfigError
+
+log = logging.getLogger("focusd.capture")
+
+#: the request fields recorded inside the image (EXIF ImageDescription / PNG text) and in the journal
+METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_position", "af_state",
+                   "reason", "burst_index")
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
+class CaptureRequest:
+    """One frame to write. ``image`` is a copy the request owns: the writer reads it later."""
+
+    image: np.ndarray  #: (H, W, 3) RGB or (H, W) grey uint8
+    press_id: int  #: one per accepted press (a burst shares it)
+    press_time_ns: int  #: camera clock time of the press
+    frame_time_ns: int  #: camera clock start of exposure of the captured frame
+    sequence: int  #: frame sequence number
+    lens_position: float  #: dioptres, what the frame's metadata reported
+    af_state: str  #: "IDLE" / "SCANNING" / "FOCUSED" / "FAILED"
+    reason: str  #: "release" | "focus: FOCUSED" | "focus: FAILED" | "focus: timeout" | "burst"
+    burst_index: int = 0
+    wall_time: datetime | None = None  #: local time of the press for names and EXIF (None: at submit)
+    extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
+
+
+@dataclass(frozen=True, eq=False)
+class CaptureResult:
+    request: CaptureRequest
+    path: Path | None  #: the final file, None on failure
+    error: str | None  #: the reason on failure ("disk full: ...", "queue full", ...)
+
+
+class CaptureWriter:
+    """A bounded queue of :class:`CaptureRequest` and the one thread that writes them."""
+
+    def __init__(self, config: CaptureConfig, on_done: Callable[[CaptureResult], None],
+                 camera_name: str = "focusd"):
+        if config.format not in EXTENSIONS:
+            raise ConfigError("capture.format", f"must be one of {', '.join(EXTENSIONS)}, not {config.format!r}")
+        if not 1 <= config.jpeg_quality <= 100:
+            raise ConfigError("capture.jpeg_quality", f"must be 1-100, not {config.jpeg_quality}")
+        if config.queue_depth < 1:
+            raise ConfigError("capture.queue_depth", f"must be at least 1, not {config.queue_depth}")
+        if not config.journal or "/" in config.journal or config.journal.startswith("."):
+            raise ConfigError("capture.journal", "must be a plain file name in the capture folder")
+        self.config = config
+        self.folder = Path(config.directory)
+        self.pattern = FilenamePattern(config.filename, EXTENSIONS[config.format])
+        self.journal = Journal(self.folder / config.journal)
+        self.camera_name = camera_name
+        self.on_done = on_done
+        self.written = 0  #: captures published
+        self.failed = 0  #: captures that failed, refused ones included
+        self._queue: collections.deque[tuple[CaptureRequest, datetime]] = collections.deque()
+        # refusals are journaled by the writer thread: submit never touches the disk
+        self._refused: list[tuple[CaptureResult, datetime]] = []
+        self._busy = False
+        self._closing = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._next_counter: int | None = None  # None: the folder is not ready (scanned at the next capture)
+
+    # ------------------------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        """Make the folder, clean up after a crash, start the writer thread.
+
+        A folder that cannot be made (card missing, read-only) is logged, not raised: the daemon
+        keeps focusing, each capture is reported failed and the folder is tried again each time.
+        """
+        if self._thread is not None:
+            raise RuntimeError("CaptureWriter.start() called twice")
+        try:
+            self._prepare_folder()
+        except OSError as error:
+            log.error("capture folder not ready: %s (captures fail until it is)", describe_os_error(error))
+        self._thread = threading.Thread(target=self._run, name="focusd-capture", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: CaptureRequest) -> bool:
+        """Queue a request without blocking. False (and ``on_done`` with the reason) if refused."""
+        wall_time = request.wall_time or datetime.now()
+        with self._condition:
+            if self._closing:
+                refusal = "writer closed"
+            elif len(self._queue) >= self.config.queue_depth:
+                refusal = "queue full"
+            else:
+                self._queue.append((request, wall_time))
+                self._condition.notify()
+                return True
+            result = CaptureResult(request, None, refusal)
+            self.failed += 1
+            if not self._closing:
+                self._refused.append((result, wall_time))
+                self._condition.notify()
+        log.error("capture of press %d failed: %s", request.press_id, refusal)
+        self._report(result)
+        return False
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Write everything queued, then stop the thread (waits at most ``timeout_s``)."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+            never_started = self._thread is None
+            stranded = list(self._queue) if never_started else []
+            if never_started:
+                self._queue.clear()
+        for request, _ in stranded:
+            self.failed += 1
+            log.error("capture of press %d failed: writer closed before it was started", request.press_id)
+            self._report(CaptureResult(request, None, "writer closed before it was started"))
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("capture writer still busy after %.1f s: %d captures pending", timeout_s, self.pending)
+
+    @property
+    def pending(self) -> int:
+        """Captures queued or being written."""
+        with self._condition:
+            return len(self._queue) + int(self._busy)
+
+    # ------------------------------------------------------------------------- writer thread
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not (self._queue or self._refused or self._closing):
+                    self._condition.wait()
+                refused, self._refused = self._refused, []
+                item = self._queue.popleft() if self._queue else None
+                self._busy = item is not None
+                if item is None and not refused:
+                    return  # closing, and nothing left
+            for result, wall_time in refused:
+                self._journal_failure(result, wall_time)
+            if item is not None:
+                result = self._write(*item)
+                with self._condition:
+                    self._busy = False
+                    if result.error is None:
+                        self.written += 1
+                    else:
+                        self.failed += 1
+                self._report(result)
+
+    def _write(self, request: CaptureRequest, wall_time: datetime) -> CaptureResult:
+        try:
+            if self._next_counter is None:
+                self._prepare_folder()
+            metadata = {name: getattr(request, name) for name in METADATA_FIELDS}
+            data = encode(request.image, self.config.format, self.config.jpeg_quality, metadata,
+                          self.camera_name, wall_time)
+            temp = write_temp(self.folder, data)
+            used = {}
+
+            def name_for(attempt: int) -> str:
+                used["counter"] = self._next_counter + attempt
+                return self.pattern.name(wall_time, used["counter"], request.sequence, attempt)
+
+            path = publish(temp, name_for)
+            self._next_counter = used["counter"] + 1
+        except OSError as error:
+            if isinstance(error, FileNotFoundError):
+                self._next_counter = None  # the folder went away: make it again next time
+            reason = error.args[0] if isinstance(error, CaptureError) else describe_os_error(error)
+            return self._failed(request, wall_time, reason)
+        except Exception as error:  # a bug must cost one capture, not the writer thread
+            log.exception("capture of press %d: unexpected error", request.press_id)
+            return self._failed(request, wall_time, f"internal error: {error!r}")
+        try:
+            fsync_folder(self.folder)
+        except OSError as error:  # the file is there, complete; only its name's durability is in doubt
+            log.warning("%s: folder fsync failed (%s): the name may not survive a power cut",
+                        path.name, describe_os_error(error))
+        record = self._record(request, wall_time, path.name, None)
+        record["counter"] = used["counter"]
+        record["bytes"] = len(data)
+        try:
+            self.journal.append(record)
+        except OSError as error:
+            log.error("journal line for %s lost: %s", path.name, describe_os_error(error))
+        log.info("captured %s: press %d, frame %d, lens %.3f D, AF %s, %s", path.name, request.press_id,
+                 request.sequence, request.lens_position, request.af_state, request.reason)
+        return CaptureResult(request, path, None)
+
+    def _failed(self, request: CaptureRequest, wall_time: datetime, reason: str) -> CaptureResult:
+        log.error("capture of press %d failed: %s", request.press_id, reason)
+        result = CaptureResult(request, None, reason)
+        self._journal_failure(result, wall_time)
+        return result
+
+    def _journal_failure(self, result: CaptureResult, wall_time: datetime) -> None:
+        try:
+            self.journal.append(self._record(result.request, wall_time, None, result.error))
+        except OSError as error:
+            log.warning("journal line for failed press %d not written: %s", result.request.press_id,
+                        describe_os_error(error))
+
+    def _record(self, request: CaptureRequest, wall_time: datetime, file_name: str | None,
+                error: str | None) -> dict:
+        record = {name: getattr(request, name) for name in METADATA_FIELDS}
+        record.update(file=file_name, error=error, wall_time=wall_time.isoformat(timespec="milliseconds"),
+                      camera=self.camera_name, format=self.config.format, extra=dict(request.extra))
+        return record
+
+    def _report(self, result: CaptureResult) -> None:
+        try:
+            self.on_done(result)
+        except Exception:
+            log.exception("capture on_done callback failed for press %d", result.request.press_id)
+
+    # ------------------------------------------------------------------------ folder start-up
+
+    def _prepare_folder(self) -> None:
+        """Folder made, crash leftovers cleaned, counter continued after the highest on the card."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name in remove_stale_temps(self.folder):
+            log.warning("removed %s: a capture interrupted by a crash", name)
+        torn = self.journal.repair()
+        if torn:
+            log.warning("%s: cut off a line torn by a crash (%d bytes)", self.journal.path.name, torn)
+        highest = highest_counter(self.folder, self.pattern)
+        self._recover_newest(highest)
+        self._next_counter = highest + 1
+
+    def _recover_newest(self, highest: int) -> None:
+        """Journal the newest image if a crash came between publishing it and journaling it.
+
+        Only the newest can be missing: one capture is written at a time, and its line follows it.
+        """
+        if highest == 0:
+            return
+        newest = [p for p in self.folder.iterdir() if self.pattern.counter_of(p.name) == highest]
+        for path in newest:
+            if self.journal.mentions(path.name):
+                continue
+            try:
+                metadata = read_metadata(path)
+            except OSError as error:
+                log.warning("%s has no journal line and cannot be read: %s", path.name, error)
+                continue
+            if "press_id" not in metadata:
+                continue  # not one of ours
+            record = dict(metadata, file=path.name, error=None, recovered=True, counter=highest,
+                          camera=self.camera_name, format={ext: fmt for fmt, ext in EXTENSIONS.items()}.get(path.suffix))
+            self.journal.append(record)
+            log.warning("%s had no journal line (crash after writing it): line rebuilt from its metadata",
+                        path.name)

@@ -1,0 +1,415 @@
+"""The Pi's camera through picamera2: the only module in focusd that imports picamera2 (and
+libcamera's Python binding).
+
+Why a boundary here: picamera2 exists only on a Pi, its API drifts between releases, and its
+threading rules (an event loop that must never be stalled) are easy to break. Everything above
+this module sees :class:`focusd.hw.base.Camera`; this module turns picamera2's requests into
+:class:`CameraFrame` objects and lens commands into libcamera controls. ``tests/hw`` checks every
+picamera2 name, keyword and libcamera control used here against picamera2's own source.
+
+How it runs (DEVICE_FACTS.md, "picamera2"):
+
+- One still configuration in the profile's fast sensor mode (``sensor={"output_size": ...}``),
+  a main stream at the mode's size for captures and a YUV420 lores stream for the autofocus, with
+  ``queue=True`` and several buffers so that picamera2 always keeps the latest finished frame at
+  hand while others are in flight. ``FrameDurationLimits`` pins the frame rate to the mode's.
+- The daemon's camera thread pulls every frame with ``capture_request`` (never a picamera2
+  callback: those run on the camera's event loop, and slow work there stalls the camera). The
+  lores Y plane is a view into the mapped buffer (``MappedArray``), kept open until the frame is
+  released: no copy per frame. Only a capture copies the main stream (``make_array("main")``).
+- A frame's ``timestamp_ns`` is the start of its exposure, ``SensorTimestamp - 1000 *
+  ExposureTime``, on CLOCK_MONOTONIC: exactly the test picamera2's ``flush`` applies. So the
+  daemon's "first frame exposed after the press" is picamera2's own flush rule, taken from the
+  running stream: the shutter never waits for a mode switch. (libcamera documents
+  SensorTimestamp as CLOCK_BOOTTIME; picamera2 compares it with CLOCK_MONOTONIC. The two differ
+  only by time spent in suspend, which a Pi camera does not do.)
+- The lens: ``AfMode`` Manual once at start (in the configuration's controls, so the camera's own
+  AF never runs), then ``LensPosition`` in dioptres, which travels with the next request. The range
+  is the camera's ``camera_controls["LensPosition"]``. For modules whose lens libcamera cannot move
+  (profile ``lens_driver = "i2c-*"``) the lens is driven over I2C by :mod:`focusd.hw.vcm` instead,
+  and each frame reports the commanded position, as libcamera's metadata would.
+- ``sequence`` is counted from ``SensorTimestamp`` in units of ``FrameDuration`` (picamera2 hands
+  out no frame counter), so a dropped frame shows as a gap, as the engine expects.
+- Files: the capture path (``focusd.capture_files``) writes the lens position and AF state into
+  EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from focusd.config import CameraConfig
+from focusd.errors import CameraError, LensError
+from focusd.hw.base import Camera, CameraFrame, Lens
+from focusd.profiles import CameraProfile
+
+log = logging.getLogger("focusd.camera")
+
+#: the longest frame duration (us) allowed when the frame rate is not pinned: 1 s
+MAX_FRAME_DURATION_US = 1_000_000
+
+
+@dataclass(frozen=True)
+class Picamera2Tuning:
+    """How the picamera2 adapter configures the camera. Units in the names or comments."""
+
+    camera_num: int = 0  #: picamera2's camera index (global_camera_info order)
+    #: requests allocated per stream: one held by the camera thread while it processes a frame,
+    #: one kept finished by picamera2 (queue=True), the rest in flight in the ISP and the sensor
+    buffer_count: int = 6
+    #: picamera2's "BGR888" is R, G, B byte order in numpy: what the capture writer expects
+    main_format: str = "BGR888"
+    #: pin the frame rate to the sensor mode's (True): AF time is counted in frames, and a dark
+    #: scene must not slow focusing down; False lets AE stretch frames up to 1 s
+    fixed_frame_rate: bool = True
+    #: where the lens starts, dioptres; None: the profile's normal range start + 1 D (about 1 m)
+    start_lens_position: float | None = None
+    #: longest wait for the full-resolution capture's mode switches and frame, seconds
+    full_resolution_timeout_s: float = 10.0
+
+
+def exposure_start_ns(metadata: dict[str, Any]) -> int:
+    """When the frame's exposure started, ns on CLOCK_MONOTONIC: picamera2's flush rule
+    (``Picamera2.wait_for_timestamp_``: ``SensorTimestamp - 1000 * ExposureTime``)."""
+    return int(metadata["SensorTimestamp"]) - 1000 * int(metadata["ExposureTime"])
+
+
+def focus_configuration(picam2, profile: CameraProfile, mode_size: tuple[int, int], lores_size: tuple[int, int],
+                        tuning: Picamera2Tuning, lens_controls: dict[str, Any]) -> dict[str, Any]:
+    """The running configuration: fast sensor mode, main for captures, YUV420 lores for the AF."""
+    mode = profile.mode(mode_size)
+    frame_us = int(round(1e6 / mode.fps))
+    controls: dict[str, Any] = {
+        "FrameDurationLimits": (frame_us, frame_us if tuning.fixed_frame_rate else MAX_FRAME_DURATION_US),
+        **lens_controls,
+    }
+    return picam2.create_still_configuration(
+        main={"format": tuning.main_format, "size": tuple(mode.size)},
+        lores={"format": "YUV420", "size": tuple(lores_size)},
+        raw=None,  # no raw stream: it would only cost memory and bandwidth
+        buffer_count=tuning.buffer_count,
+        queue=True,
+        controls=controls,
+        sensor={"output_size": tuple(mode.size)},
+    )
+
+
+def full_resolution_configuration(picam2, profile: CameraProfile, tuning: Picamera2Tuning,
+                                  lens_controls: dict[str, Any]) -> dict[str, Any]:
+    """A one-frame configuration at the sensor's full resolution, lens held where it is."""
+    size = tuple(profile.full_resolution)
+    return picam2.create_still_configuration(
+        main={"format": tuning.main_format, "size": size},
+        raw=None,
+        buffer_count=2,
+        queue=True,
+        controls=dict(lens_controls),
+        sensor={"output_size": size},
+    )
+
+
+class Picamera2Camera(Camera):
+    """A :class:`Camera` on picamera2. Built by ``focusd.cameras.build_camera``.
+
+    ``lens`` is the I2C lens for ``i2c-*`` profiles (default: opened from the profile's ``vcm``
+    table at start); it is ignored for ``lens_driver = "libcamera"``.
+    """
+
+    def __init__(self, camera_config: CameraConfig, profile: CameraProfile,
+                 tuning: Picamera2Tuning | None = None, lens: Lens | None = None):
+        self.profile = profile
+        self.tuning = tuning or Picamera2Tuning()
+        self.mode_size = tuple(camera_config.sensor_mode or profile.focus_mode)
+        self.lores_size = tuple(camera_config.lores_size or profile.lores_size)
+        self.name = profile.sensor
+        self._mode = profile.mode(self.mode_size)  # ProfileError now, not at start
+        self._i2c_lens = profile.lens_driver.startswith("i2c")
+        self._given_lens = lens  # kept across restarts; one opened here is closed by stop()
+        self._lens: Lens | None = lens
+        self._picam2 = None
+        self._pending_job = None
+        self._lens_range = tuple(profile.lens_range)
+        self._lores_shape = (self.lores_size[1], self.lores_size[0])
+        self._commanded = self._start_position()
+        self._last_timestamp: int | None = None
+        self._sequence = -1
+        self._last_duration_ns = self._mode.frame_duration_ns
+        self._clamp_warned = False
+        self._lens_fault: LensError | None = None
+
+    # ------------------------------------------------------------------------- Camera interface
+
+    @property
+    def lens_range(self) -> tuple[float, float]:
+        return self._lens_range
+
+    @property
+    def frame_duration_ns(self) -> int:
+        return self._mode.frame_duration_ns
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()  # the clock picamera2's flush compares SensorTimestamp with
+
+    def start(self) -> None:
+        if self._picam2 is not None:
+            return
+        try:
+            from picamera2 import Picamera2
+
+            picam2 = Picamera2(camera_num=self.tuning.camera_num)
+        except ImportError as error:
+            raise CameraError(f"picamera2 is not installed ({error}); on a desktop use camera.backend = \"sim\"") from None
+        except (RuntimeError, IndexError, OSError) as error:
+            raise CameraError(f"could not open camera {self.tuning.camera_num}: {error}") from error
+        self._picam2 = picam2
+        try:
+            if self._i2c_lens and self._lens is None:
+                from focusd.hw.vcm import open_lens
+
+                self._lens = open_lens(self.profile)
+            self._read_lens_range()
+            config = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
+                                         self._lens_controls(first=True))
+            picam2.configure(config)
+            width, height = picam2.stream_configuration("lores")["size"]
+            self._lores_shape = (height, width)
+            picam2.start()
+            if self._i2c_lens:
+                # after start: the module's VCM may be unpowered while the sensor is not streaming
+                self._lens.move_to(self._commanded)
+        except (RuntimeError, ValueError, OSError, LensError) as error:
+            self.stop()
+            raise CameraError(f"could not start camera {self.profile.sensor}: {error}") from error
+        self._last_timestamp = None
+        self._sequence = -1
+        log.info("camera %s started: %dx%d at %.2f fps, lores %dx%d, lens %.2f-%.2f D (%s)", self.name,
+                 *self.mode_size, self._mode.fps, self._lores_shape[1], self._lores_shape[0], *self._lens_range,
+                 self.profile.lens_driver)
+
+    def next_frame(self, timeout_s: float) -> CameraFrame:
+        picam2 = self._running()
+        fault, self._lens_fault = self._lens_fault, None
+        if fault is not None:  # an I2C lens write failed: a camera fault (the daemon reopens)
+            raise CameraError(f"focus motor: {fault}")
+        # A job that timed out earlier is still queued in picamera2 and will take the next
+        # request: wait for that one rather than queue another (which would leak a buffer).
+        if self._pending_job is None:
+            self._pending_job = picam2.capture_request(wait=False)
+        try:
+            request = picam2.wait(self._pending_job, timeout=timeout_s)
+        except TimeoutError:
+            raise CameraError(f"no frame within {timeout_s:.2f} s") from None
+        except Exception as error:  # a cancelled job, a camera stopped under us: all are faults
+            self._pending_job = None
+            raise CameraError(f"capture failed: {error}") from error
+        self._pending_job = None
+        return self._frame(request)
+
+    def set_lens_position(self, dioptres: float) -> None:
+        position = self._checked(dioptres)
+        self._commanded = position
+        if self._i2c_lens:
+            if self._lens is not None:
+                try:
+                    self._lens.move_to(position)
+                except LensError as error:
+                    log.error("lens command %.3f D failed: %s", position, error)
+                    self._lens_fault = error
+            return
+        if self._picam2 is not None:
+            # goes out with the next request picamera2 queues (request.release re-queues with it)
+            self._picam2.set_controls(self._lens_controls(first=False))
+
+    def stop(self) -> None:
+        picam2, self._picam2 = self._picam2, None
+        job, self._pending_job = self._pending_job, None
+        if picam2 is not None:
+            try:
+                if job is not None:
+                    picam2.cancel_all_and_flush()
+                picam2.stop()
+                picam2.close()
+            except Exception as error:  # a camera that fails on the way out is still closed for us
+                log.warning("camera did not close cleanly: %s", error)
+        lens, self._lens = self._lens, self._given_lens
+        if lens is not None and lens is not self._given_lens:
+            lens.close()
+
+    def full_resolution_capture(self) -> np.ndarray | None:
+        """One full-resolution frame by two mode switches (there and back), lens held.
+
+        Costs two stop/configure/start cycles: about 0.5-0.7 s before the full-resolution frame
+        and as long again before the stream resumes (no AF, no frames meanwhile). The daemon calls
+        it only with ``camera.full_resolution_captures = true``.
+        """
+        picam2 = self._running()
+        timeout = self.tuning.full_resolution_timeout_s
+        lens_controls = self._lens_controls(first=True)
+        try:
+            picam2.switch_mode(full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls),
+                               wait=timeout)
+            request = picam2.capture_request(wait=timeout)
+            try:
+                image = request.make_array("main")
+            finally:
+                request.release()
+            # back to the focusing mode with the lens where it is now (not where it started)
+            picam2.switch_mode(focus_configuration(picam2, self.profile, self.mode_size, self.lores_size,
+                                                   self.tuning, lens_controls), wait=timeout)
+        except TimeoutError:
+            raise CameraError(f"full-resolution capture took longer than {timeout:g} s") from None
+        except (RuntimeError, ValueError) as error:
+            raise CameraError(f"full-resolution capture failed: {error}") from error
+        self._last_timestamp = None
+        return image
+
+    # ------------------------------------------------------------------------------- internals
+
+    def _running(self):
+        if self._picam2 is None:
+            raise CameraError("camera is not started")
+        return self._picam2
+
+    def _start_position(self) -> float:
+        if self.tuning.start_lens_position is not None:
+            return float(self.tuning.start_lens_position)
+        low, high = self.profile.af_ranges.get("normal", self.profile.lens_range)
+        return min(high, low + 1.0)
+
+    def _read_lens_range(self) -> None:
+        """The lens range from the camera itself; the profile's for I2C lenses."""
+        if self._i2c_lens:
+            self._lens_range = tuple(self._lens.lens_range) if self._lens is not None else tuple(self.profile.lens_range)
+            return
+        controls = self._picam2.camera_controls
+        if "LensPosition" not in controls:
+            raise CameraError(f"camera {self.profile.sensor} has no LensPosition control: no focus motor that "
+                              f"libcamera drives (wrong profile, or a module that needs lens_driver = \"i2c-*\")")
+        low, high, _default = controls["LensPosition"]
+        self._lens_range = (float(low), float(high))
+        if self._lens_range != tuple(self.profile.lens_range):
+            log.warning("lens range from the camera %.2f-%.2f D differs from profile %s's %.2f-%.2f D; using the camera's",
+                        *self._lens_range, self.profile.name, *self.profile.lens_range)
+        self._commanded = min(max(self._commanded, self._lens_range[0]), self._lens_range[1])
+
+    def _lens_controls(self, first: bool) -> dict[str, Any]:
+        """libcamera controls for the commanded position: AfMode Manual only with ``first``
+        (configuration and mode switches), LensPosition always. Empty for an I2C lens."""
+        if self._i2c_lens:
+            return {}
+        if not first:
+            return {"LensPosition": self._commanded}
+        from libcamera import controls
+
+        return {"AfMode": controls.AfModeEnum.Manual, "LensPosition": self._commanded}
+
+    def _checked(self, dioptres: float) -> float:
+        """The position to command: NaN or negative is refused (LensError); beyond the camera's
+        range is clamped to it, with a warning: an engine built before start() knows only the
+        profile's range, which may be wider than what this camera reports."""
+        position = float(dioptres)
+        if not math.isfinite(position) or position < 0:
+            raise LensError(f"lens position {dioptres!r} refused: must be a finite number of dioptres >= 0")
+        low, high = self._lens_range
+        if position < low - 1e-6 or position > high + 1e-6:
+            if not self._clamp_warned:
+                log.warning("lens position %.3f D is outside the camera's range %g-%g D: clamped "
+                            "(build the AF engine from camera.lens_range after start)", position, low, high)
+                self._clamp_warned = True
+        return min(max(position, low), high)
+
+    def _frame(self, request) -> CameraFrame:
+        """A CameraFrame around ``request``: the lores Y plane mapped, not copied."""
+        from picamera2 import MappedArray
+
+        mapped = None
+        try:
+            metadata = request.get_metadata()
+            timestamp = exposure_start_ns(metadata)
+            sequence = self._next_sequence(int(metadata["SensorTimestamp"]), metadata.get("FrameDuration"))
+            opening = MappedArray(request, "lores", write=False)
+            opening.__enter__()
+            mapped = opening  # only an entered map is left again below
+            height, width = self._lores_shape
+            y_plane = mapped.array[:height, :width]  # YUV420 as (h*3/2, stride): Y is the first h rows
+        except Exception as error:  # a frame without its metadata or buffer: give it back, report
+            if mapped is not None:
+                mapped.__exit__(None, None, None)
+            request.release()
+            raise CameraError(f"bad frame from the camera: {error}") from error
+
+        def release() -> None:
+            try:
+                mapped.__exit__(None, None, None)
+            finally:
+                request.release()
+
+        def grab_main() -> np.ndarray:
+            return request.make_array("main")  # a copy: the buffer goes back to the camera
+
+        if self._i2c_lens or "LensPosition" not in metadata:
+            lens_position = self._commanded
+        else:
+            lens_position = float(metadata["LensPosition"])
+        return CameraFrame(
+            y=y_plane,
+            sequence=sequence,
+            lens_position=lens_position,
+            timestamp_ns=timestamp,
+            exposure_time_us=float(metadata["ExposureTime"]),
+            analogue_gain=float(metadata.get("AnalogueGain", 1.0)),
+            frame_duration_us=float(metadata.get("FrameDuration", self._mode.frame_duration_ns / 1000)),
+            metadata=metadata,
+            grab_main=grab_main,
+            release_callback=release,
+        )
+
+    def _next_sequence(self, sensor_timestamp_ns: int, frame_duration_us: float | None) -> int:
+        """Frames since start, from sensor timestamps: a gap of two frame durations is one drop."""
+        if self._last_timestamp is None:
+            self._sequence = 0
+        else:
+            elapsed = sensor_timestamp_ns - self._last_timestamp
+            self._sequence += max(1, int(round(elapsed / self._last_duration_ns)))
+        self._last_timestamp = sensor_timestamp_ns
+        if frame_duration_us:
+            self._last_duration_ns = int(frame_duration_us * 1000)
+        return self._sequence
+
+
+def probe_cameras() -> list[dict[str, Any]]:
+    """What ``focusd probe`` prints on a Pi: per attached camera its global info (Model, Id,
+    Location, Rotation, Num), properties, sensor modes and LensPosition range (None: no lens
+    control). Opens each camera in turn; must not run while the daemon holds the camera."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError as error:
+        raise CameraError(f"picamera2 is not installed ({error}): no camera to probe on this machine") from None
+    found = []
+    # Picamera2(camera_num=i) means the i-th entry of global_camera_info(), not its "Num"
+    for index, info in enumerate(Picamera2.global_camera_info()):
+        entry: dict[str, Any] = {"info": dict(info), "camera_num": index}
+        try:
+            picam2 = Picamera2(camera_num=index)
+        except (RuntimeError, IndexError) as error:
+            entry["error"] = str(error)
+            found.append(entry)
+            continue
+        try:
+            entry["properties"] = dict(picam2.camera_properties)
+            entry["lens_position"] = picam2.camera_controls.get("LensPosition")
+            # reading sensor_modes configures the camera once per mode (picamera2 does so)
+            entry["modes"] = [{"size": tuple(m["size"]), "fps": float(m["fps"]), "bit_depth": m.get("bit_depth")}
+                              for m in picam2.sensor_modes if "size" in m]
+        except RuntimeError as error:
+            entry["error"] = str(error)
+        finally:
+            picam2.close()
+        found.append(entry)
+    return found

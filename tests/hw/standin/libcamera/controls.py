@@ -1,0 +1,39 @@
+"""libcamera.controls stand-in: the binding names each enum ``<Control>Enum`` with the yaml's
+``<Control><Member>`` names stripped of the control's name (AfModeManual -> AfModeEnum.Manual)."""
+
+import enum
+
+
+class AfModeEnum(enum.IntEnum):
+    Manual = 0
+    Auto = 1
+    Continuous = 2
+
+
+class AfStateEnum(enum.IntEnum):
+    Idle = 0
+    Scanning = 1
+    Focused = 2
+    Failed = 3
+
+
+class AfRangeEnum(enum.IntEnum):
+    Normal = 0
+    Macro = 1
+    Full = 2
+
+
+class AfSpeedEnum(enum.IntEnum):
+    Normal = 0
+    Fast = 1
+
+
+class AfTriggerEnum(enum.IntEnum):
+    Start = 0
+    Cancel = 1
+
+
+class AfPauseEnum(enum.IntEnum):
+    Immediate = 0
+    Deferred = 1
+    Resume = 2

@@ -1,0 +1,284 @@
+"""The picamera2 adapter's behaviour, on the stand-in picamera2 (tests/hw/standin), whose every
+name and signature test_picamera2_contract.py checks against picamera2's own source.
+
+The stand-in times frames on CLOCK_MONOTONIC in a thread of its own, as the Pi does; these tests
+wait only on the adapter's next_frame (with timeouts), never on sleeps. A small simulated module
+at 200 fps keeps them quick.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from focusd.config import CameraConfig
+from focusd.errors import CameraError, LensError
+from focusd.hw.base import Lens
+from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning, probe_cameras
+from focusd.profiles import load_profile, parse_profile
+
+TIMEOUT = 5.0
+LORES = (160, 120)
+
+TEST_PROFILE = {
+    "display_name": "test module", "sensor": "testcam", "lens_range": [0.0, 15.0],
+    "af_ranges": {"normal": [0.0, 12.0], "macro": [3.0, 15.0], "full": [0.0, 15.0]},
+    "lens_latency_frames": 2, "focal_length_mm": 4.74, "f_number": 1.8, "pixel_size_um": 1.4,
+    "full_resolution": [640, 480], "focus_mode": [320, 240], "lores_size": list(LORES),
+    "modes": [{"size": [320, 240], "fps": 200.0, "binning": 2, "crop": [0, 0, 640, 480]},
+              {"size": [640, 480], "fps": 100.0, "binning": 1, "crop": [0, 0, 640, 480]}],
+}
+
+
+def module_spec(standin, lens=(0.0, 15.0, 1.0), fps=200.0):
+    return standin.ModuleSpec(model="testcam", full_size=(640, 480),
+                              modes=(((320, 240), fps), ((640, 480), 100.0)), lens=lens, exposure_us=2000)
+
+
+@pytest.fixture
+def camera(standin):
+    standin.use_module(module_spec(standin))
+    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
+    cam.start()
+    yield cam
+    cam.stop()
+
+
+def picam2_of(camera):
+    return camera._picam2  # the stand-in instance: the test looks behind the adapter on purpose
+
+
+def sequence_in_main(image: np.ndarray) -> int:
+    return int.from_bytes(bytes(image.reshape(-1)[:3]), "big")
+
+
+def test_frames_carry_the_lores_y_plane_and_metadata(camera):
+    with camera.next_frame(TIMEOUT) as frame:
+        assert frame.y.shape == (LORES[1], LORES[0]) and frame.y.dtype == np.uint8
+        assert (frame.y != 255).all()  # the buffer's stride padding is not part of the plane (stride 192)
+        metadata = frame.metadata
+        assert frame.timestamp_ns == metadata["SensorTimestamp"] - 1000 * metadata["ExposureTime"]
+        assert frame.exposure_time_us == metadata["ExposureTime"]
+        assert frame.analogue_gain == metadata["AnalogueGain"]
+        assert frame.frame_duration_us == metadata["FrameDuration"] == 5000
+        assert frame.lens_position == metadata["LensPosition"]
+        assert camera.frame_duration_ns == 5_000_000
+
+
+def test_the_lores_y_plane_is_a_view_of_the_camera_buffer_not_a_copy(camera):
+    buffers = [slot.buffers["lores"] for slot in picam2_of(camera).slots]
+    frame = camera.next_frame(TIMEOUT)
+    assert not frame.y.flags.owndata
+    assert sum(np.shares_memory(frame.y, buffer) for buffer in buffers) == 1
+    value = int(frame.y[0, 0])
+    frame.release()
+    # the buffer goes back to the camera and is filled again: the reason y must not be kept
+    for _ in range(3 * len(buffers)):
+        camera.next_frame(TIMEOUT).release()
+    assert int(frame.y[0, 0]) != value
+
+
+def test_buffers_go_back_to_the_camera(camera):
+    count = len(picam2_of(camera).slots)
+    frames = [camera.next_frame(TIMEOUT) for _ in range(1)]
+    frames[0].release()
+    for _ in range(10 * count):  # would stall once every buffer leaked
+        with camera.next_frame(TIMEOUT):
+            pass
+
+
+def test_a_press_is_captured_from_the_first_frame_exposed_after_it(camera):
+    history = picam2_of(camera).sensors_used[-1].history
+    first = camera.next_frame(TIMEOUT)
+    first_sequence, first_true = first.sequence, sequence_in_main(first.main_image())
+    first.release()
+    for _ in range(3):
+        camera.next_frame(TIMEOUT).release()
+    press_ns = camera.now_ns()
+    skipped = []
+    while True:  # the daemon's rule: the first frame whose exposure started at or after the press
+        frame = camera.next_frame(TIMEOUT)
+        if frame.timestamp_ns >= press_ns:
+            break
+        skipped.append(sequence_in_main(frame.main_image()))
+        frame.release()
+    image = frame.main_image()
+    true_sequence = sequence_in_main(image)
+    frame.release()
+    record = history[true_sequence]
+    assert record.sequence == true_sequence and record.exposure_start_ns == frame.timestamp_ns
+    assert record.exposure_start_ns >= press_ns
+    # every frame passed over was really exposed before the press (picamera2 may still hold one)
+    assert all(history[sequence].exposure_start_ns < press_ns for sequence in skipped)
+    # the adapter's frame counter follows the sensor's
+    assert frame.sequence - first_sequence == true_sequence - first_true
+    assert image.shape == (240, 320, 3)
+
+
+def test_lens_commands_reach_set_controls_as_lens_position_in_manual_mode(camera, standin):
+    from libcamera import controls
+
+    sensor = picam2_of(camera).sensors_used[-1]
+    camera.set_lens_position(3.5)
+    frame = None
+    for _ in range(20):
+        frame = camera.next_frame(TIMEOUT)
+        position = frame.lens_position
+        frame.release()
+        if position == 3.5:
+            break
+    assert position == 3.5  # the metadata's commanded position
+    with_lens = [c for c in sensor.applied_controls if "LensPosition" in c]
+    assert with_lens[0] == {"AfMode": controls.AfModeEnum.Manual, "LensPosition": 1.0,
+                            "FrameDurationLimits": (5000, 5000)}  # at start: Manual, then positions
+    assert with_lens[-1] == {"LensPosition": 3.5}
+    assert sum("AfMode" in c for c in sensor.applied_controls) == 1
+    # the camera's own AF (the stand-in starts it in Continuous, as libcamera's default) never ran
+    assert all(record.af_mode == controls.AfModeEnum.Manual for record in sensor.history)
+    camera.next_frame(TIMEOUT).release()
+    for _ in range(standin.LENS_DELAY_FRAMES + 2):
+        camera.next_frame(TIMEOUT).release()
+    assert sensor.true_lens == 3.5
+
+
+def test_impossible_positions_are_refused_and_positions_beyond_the_range_clamped(camera, caplog):
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(LensError):
+            camera.set_lens_position(bad)
+    camera.set_lens_position(15.5)  # an engine that knew a wider range: clamped, said once
+    positions = []
+    for _ in range(20):
+        with camera.next_frame(TIMEOUT) as frame:
+            positions.append(frame.lens_position)
+    assert positions[-1] == 15.0 and set(positions) <= {1.0, 15.0}
+    assert "outside the camera's range" in caplog.text
+
+
+def test_the_lens_range_is_the_cameras_own(standin):
+    standin.use_module(module_spec(standin, lens=(0.0, 35.0, 1.0)))  # e.g. Camera Module 3 Wide
+    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
+    assert cam.lens_range == (0.0, 15.0)  # the profile's, until the camera says otherwise
+    cam.start()
+    try:
+        assert cam.lens_range == (0.0, 35.0)
+        cam.set_lens_position(30.0)
+    finally:
+        cam.stop()
+
+
+def test_a_module_without_lens_control_is_refused_for_the_libcamera_driver(standin):
+    standin.use_module(module_spec(standin, lens=None))
+    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
+    with pytest.raises(CameraError, match="no LensPosition control"):
+        cam.start()
+    cam.stop()
+
+
+def test_a_frame_timeout_is_a_camera_error_and_leaks_nothing(standin):
+    standin.use_module(module_spec(standin, fps=20.0))
+    profile = dict(TEST_PROFILE, modes=[dict(TEST_PROFILE["modes"][0], fps=20.0), TEST_PROFILE["modes"][1]])
+    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", profile))
+    cam.start()
+    try:
+        with pytest.raises(CameraError, match="no frame within"):
+            for _ in range(5):  # 1 ms against 50 ms frames: one of these times out
+                cam.next_frame(0.001).release()
+        for _ in range(8):  # the timed-out job's frame is the next one handed out; none is lost
+            cam.next_frame(TIMEOUT).release()
+    finally:
+        cam.stop()
+
+
+class RecordingLens(Lens):
+    def __init__(self):
+        self.moves: list[float] = []
+        self.closed = False
+
+    @property
+    def lens_range(self):
+        return (0.0, 10.0)
+
+    def move_to(self, dioptres):
+        self.moves.append(dioptres)
+
+    def close(self):
+        self.closed = True
+
+
+def test_i2c_lens_modules_drive_the_vcm_and_report_the_commanded_position(standin):
+    standin.use_module(module_spec(standin, lens=None))  # libcamera sees no lens on these modules
+    profile = parse_profile("testcam", dict(TEST_PROFILE, lens_driver="i2c-ov5647", lens_range=[0.0, 10.0]))
+    lens = RecordingLens()
+    cam = Picamera2Camera(CameraConfig(), profile, lens=lens)
+    cam.start()
+    try:
+        assert cam.lens_range == (0.0, 10.0)
+        cam.set_lens_position(4.0)
+        assert lens.moves[-1] == 4.0
+        with cam.next_frame(TIMEOUT) as frame:
+            assert frame.lens_position == 4.0
+        assert not any("LensPosition" in c for c in picam2_of(cam).sensors_used[-1].applied_controls)
+    finally:
+        cam.stop()
+
+
+def test_full_resolution_capture_switches_mode_and_keeps_the_lens(camera):
+    camera.set_lens_position(2.0)
+    camera.next_frame(TIMEOUT).release()
+    image = camera.full_resolution_capture()
+    assert image.shape == (480, 640, 3)
+    sensors = picam2_of(camera).sensors_used
+    assert len(sensors) == 3  # focus mode, full resolution, focus mode again
+    assert sensors[1].applied_controls[0]["LensPosition"] == 2.0
+    assert sensors[2].applied_controls[0]["LensPosition"] == 2.0  # not back to where it started
+    with camera.next_frame(TIMEOUT) as frame:
+        assert frame.y.shape == (LORES[1], LORES[0])
+
+
+def test_stop_is_safe_twice_and_frames_after_it_are_errors(camera):
+    camera.stop()
+    camera.stop()
+    with pytest.raises(CameraError):
+        camera.next_frame(TIMEOUT)
+
+
+def test_probe_lists_the_attached_camera(standin):
+    standin.use_module(module_spec(standin))
+    (entry,) = probe_cameras()
+    assert entry["info"]["Model"] == "testcam"
+    assert entry["lens_position"] == (0.0, 15.0, 1.0)
+    assert [m["size"] for m in entry["modes"]] == [(320, 240), (640, 480)]
+
+
+def test_the_shipped_profiles_configure_on_the_standin(standin):
+    profile = load_profile("imx708")
+    standin.use_module(standin.ModuleSpec())
+    cam = Picamera2Camera(CameraConfig(), profile, tuning=Picamera2Tuning(buffer_count=3))
+    cam.start()
+    try:
+        with cam.next_frame(TIMEOUT) as frame:
+            assert frame.y.shape == (profile.lores_size[1], profile.lores_size[0])
+        assert picam2_of(cam).camera_config["main"]["size"] == tuple(profile.focus_mode)
+    finally:
+        cam.stop()
+
+
+class FailingLens(RecordingLens):
+    def move_to(self, dioptres):
+        if dioptres > 5:
+            raise LensError("I2C write to the VCM at 0x0c on bus 10 failed: [Errno 121] Remote I/O error")
+        super().move_to(dioptres)
+
+
+def test_a_failed_i2c_lens_write_is_a_camera_fault_on_the_next_frame(standin):
+    standin.use_module(module_spec(standin, lens=None))
+    profile = parse_profile("testcam", dict(TEST_PROFILE, lens_driver="i2c-ov5647", lens_range=[0.0, 10.0]))
+    cam = Picamera2Camera(CameraConfig(), profile, lens=FailingLens())
+    cam.start()
+    try:
+        cam.set_lens_position(6.0)  # returns: the camera thread must not die inside a lens command
+        with pytest.raises(CameraError, match="focus motor"):
+            cam.next_frame(TIMEOUT)
+        cam.next_frame(TIMEOUT).release()  # reported once
+    finally:
+        cam.stop()

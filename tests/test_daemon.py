@@ -143,3 +143,27 @@ def test_capture_records_lens_and_af_state(tmp_path, priority):
         assert entry["reason"] in ("focus: FOCUSED", "focus: FAILED", "focus: timeout")
         assert entry["af_state"] == entry["reason"].split(": ")[1] or entry["reason"] == "focus: timeout"
     assert 0.0 <= entry["lens_position"] <= 12.0
+
+
+def test_full_resolution_captures_use_the_camera_mode_switch(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    config = make_config(tmp_path, shutter={"burst": False}, camera={"full_resolution_captures": True},
+                         capture={"format": "png"})
+    rig = DaemonHarness(config, seed=8)
+    switches = []
+
+    def full_resolution_capture():  # what the picamera2 adapter does by a mode switch
+        switches.append(rig.sim.now_ns())
+        return np.full((2592, 4608), 128, dtype=np.uint8)
+
+    rig.sim.full_resolution_capture = full_resolution_capture
+    with rig:
+        rig.press(SHUT)
+        rig.step(2)
+        rig.release(SHUT)
+        assert rig.wait(lambda s: s.captures_written == 1)
+    assert len(switches) == 1
+    (image,) = rig.images()
+    assert Image.open(image).size == (4608, 2592)

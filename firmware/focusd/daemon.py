@@ -15,6 +15,7 @@ slow card never stalls focusing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import queue
@@ -29,7 +30,6 @@ from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
 from focusd.config import Config, load_config
 from focusd.controller import (
     AfStateChanged,
-    ButtonEvent,
     CameraFault,
     Capture,
     CaptureFinished,
@@ -107,6 +107,7 @@ class Daemon:
         self.indicator: Indicator | None = None
         self.writer: CaptureWriter | None = None
         self._pending: list[Capture] = []
+        self._full_resolution: list[tuple[Capture, CaptureRequest]] = []
         self._commanded: float | None = None
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -159,6 +160,8 @@ class Daemon:
                 if not self._start_camera():
                     return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
+                # the camera's own lens range is known only now (older releases differ from profiles)
+                self.engine = self._build_engine(config)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self.indicator.close)
                 buttons = self._open_buttons()
@@ -227,6 +230,8 @@ class Daemon:
                 continue
             with frame:
                 self._process(frame)
+            if self._full_resolution:
+                self._take_full_resolution()
             self.notifier.watchdog()
             if self.stats.frames % 60 == 0:
                 self.notifier.status(self.stats.status_line())
@@ -245,6 +250,7 @@ class Daemon:
                 return
             with frame:
                 self._take_captures(frame)
+            self._take_full_resolution()
         self._fail_pending("daemon stopped before a frame came")
 
     def _camera_failed(self, error: CameraError) -> None:
@@ -335,26 +341,47 @@ class Daemon:
             if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
                 self._report_failed(capture, "no frame within 500 ms of the press")
                 continue
+            if self.config.camera.full_resolution_captures:
+                # the mode switch needs the camera's buffers back: done after this frame's release
+                self._full_resolution.append((capture, self._request(capture, frame, None)))
+                continue
             if image is None:
                 image = frame.main_image()
-            request = CaptureRequest(
-                image=image,
-                press_id=capture.press_id,
-                press_time_ns=capture.press_time_ns,
-                frame_time_ns=frame.timestamp_ns,
-                sequence=frame.sequence,
-                lens_position=float(frame.lens_position),
-                af_state=self.engine.state.name,
-                reason=capture.reason,
-                burst_index=capture.burst_index,
-                extra={
-                    "exposure_time_us": frame.exposure_time_us,
-                    "analogue_gain": frame.analogue_gain,
-                    **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
-                },
-            )
             assert self.writer is not None
-            self.writer.submit(request)  # a full queue is reported through _on_capture_done
+            self.writer.submit(self._request(capture, frame, image))  # a full queue is reported back
+
+    def _request(self, capture: Capture, frame: CameraFrame, image) -> CaptureRequest:
+        return CaptureRequest(
+            image=image,
+            press_id=capture.press_id,
+            press_time_ns=capture.press_time_ns,
+            frame_time_ns=frame.timestamp_ns,
+            sequence=frame.sequence,
+            lens_position=float(frame.lens_position),
+            af_state=self.engine.state.name,
+            reason=capture.reason,
+            burst_index=capture.burst_index,
+            extra={
+                "exposure_time_us": frame.exposure_time_us,
+                "analogue_gain": frame.analogue_gain,
+                **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
+            },
+        )
+
+    def _take_full_resolution(self) -> None:
+        """``camera.full_resolution_captures``: one mode switch per capture (focusing pauses)."""
+        jobs, self._full_resolution = self._full_resolution, []
+        for capture, request in jobs:
+            try:
+                image = self.camera.full_resolution_capture()
+            except CameraError as error:
+                self._report_failed(capture, f"full-resolution capture failed: {error}")
+                continue
+            if image is None:
+                self._report_failed(capture, f"camera {self.camera.name} has no full-resolution capture")
+                continue
+            assert self.writer is not None
+            self.writer.submit(dataclasses.replace(request, image=image))
 
     def _fail_pending(self, reason: str) -> None:
         pending, self._pending = self._pending, []

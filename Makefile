@@ -12,6 +12,10 @@ PICAMERA2_REF := $(VENV)/picamera2-ref
 .PHONY: run interactive test bench soak install uninstall clean
 
 $(STAMP): pyproject.toml
+	@# the unit tests check the unit with systemd's own tools (Debian: systemd, passwd); best effort
+	@command -v systemd-analyze >/dev/null && command -v useradd >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd passwd; } || \
+		echo "note: install the Debian packages systemd and passwd for the unit tests"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(PICAMERA2_REF) picamera2==$(PICAMERA2_VERSION)

@@ -39,10 +39,7 @@ soak: $(STAMP)
 install:
 	bash systemd/install.sh install
 
-unsoak: $(STAMP)
-	$(BIN)/python tests/soak.py --minutes 60
-
-install:
+uninstall:
 	bash systemd/install.sh uninstall
 
 clean:

@@ -1,0 +1,25 @@
+"""The simulated camera: scenes, optics, sensor noise, lens timing, and a Camera adapter.
+
+Why this package exists: focusd's AF is tuned and tested on a desktop, so the desktop must make
+frames the way a Raspberry Pi camera does -- blur that follows the module's optics, noise that
+follows the light, a lens that answers commands late and not instantly, metadata that reports
+the commanded position -- or the engine would be tuned to a kinder camera than the device.
+
+Public API (see /work/sim_api.md): ``scenes``, ``SimRig``, ``SimFrame``, ``SimCamera``,
+``LIGHT_LEVELS``; ``focusd.sim.sweep`` replays real focal stacks through the same path.
+"""
+
+from focusd.sim import scenes
+from focusd.sim.rig import SimFrame, SimRig
+from focusd.sim.sensor import LIGHT_LEVELS
+
+__all__ = ["scenes", "SimRig", "SimFrame", "SimCamera", "LIGHT_LEVELS"]
+
+
+def __getattr__(name: str):
+    # SimCamera pulls in focusd.hw.base; imported lazily so that the benchmark need not
+    if name == "SimCamera":
+        from focusd.sim.camera import SimCamera
+
+        return SimCamera
+    raise AttributeError(name)

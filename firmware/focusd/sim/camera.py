@@ -1,0 +1,187 @@
+"""SimCamera: the simulator behind focusd.hw.base.Camera, for the daemon on a desktop and in tests.
+
+Why this module exists: the daemon must run unchanged on the simulator, so the rig is wrapped in
+the same Camera interface as the picamera2 adapter, with the pacing a use needs and with the
+faults a device shows (errors, a camera that goes silent), injected on purpose.
+
+Pacing:
+- ``realtime``: frames come at the sensor mode's rate on ``time.monotonic_ns`` (``make run``);
+  when the consumer falls more than a frame behind, the frames it missed are dropped (their
+  sequence numbers are skipped), as the Pi's camera does when no buffer is free.
+- ``virtual``: frames as fast as they are computed; the clock is the rig's virtual clock.
+- ``stepped``: ``next_frame`` blocks until the test calls ``step(n)``; the clock is virtual. The
+  timeout counts virtual time, which does not pass while no step is given: a wait for a step
+  gives up only after ``stepped_wait_s`` of real time (a stuck test), raising CameraError.
+
+Faults: ``inject_errors(n)`` makes the next n calls of ``next_frame`` raise CameraError (no frame
+is consumed). ``go_silent()`` makes ``next_frame`` time out (CameraError; in realtime after
+``timeout_s`` of waiting, in virtual and stepped pacing without waiting, the virtual clock moving
+on by ``timeout_s``) and ``start`` fail, until ``restore()``. In stepped pacing each call still
+waits for its step first: a test gives one ``step()`` per frame *or fault* it lets happen
+(``inject_errors(3); step(3)`` lets the three errors happen).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from focusd.errors import CameraError, ConfigError
+from focusd.hw.base import Camera, CameraFrame
+from focusd.sim.rig import SimRig
+
+PACINGS = ("realtime", "virtual", "stepped")
+
+
+class SimCamera(Camera):
+    """A Camera made of a SimRig (see the module docstring)."""
+
+    def __init__(self, rig: SimRig, pacing: str = "realtime", stepped_wait_s: float = 120.0):
+        if pacing not in PACINGS:
+            raise ConfigError("pacing", f"unknown pacing {pacing!r} (known: {', '.join(PACINGS)})")
+        self.rig = rig
+        self.pacing = pacing
+        self.name = f"sim:{rig.profile.name}"
+        self.stepped_wait_s = stepped_wait_s
+        self._condition = threading.Condition()
+        self._permits = 0
+        self._errors = 0
+        self._silent = False
+        self._started = False
+        self._origin_ns = 0  # realtime: monotonic time of the rig's virtual 0
+        self.frames_delivered = 0
+
+    # ---------------------------------------------------------------------------- interface
+
+    @property
+    def lens_range(self) -> tuple[float, float]:
+        return self.rig.lens_range
+
+    @property
+    def frame_duration_ns(self) -> int:
+        return self.rig.frame_duration_ns
+
+    def start(self) -> None:
+        with self._condition:
+            if self._silent:
+                raise CameraError("simulated camera is not responding (go_silent)")
+            if self._started:
+                return
+            self._started = True
+            if self.pacing == "realtime":
+                # the next frame is read out one frame duration from now
+                self._origin_ns = time.monotonic_ns() - self.rig.now_ns()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._started = False
+            self._condition.notify_all()
+
+    def now_ns(self) -> int:
+        if self.pacing == "realtime":
+            return time.monotonic_ns()
+        return self.rig.now_ns()
+
+    def set_lens_position(self, dioptres: float) -> None:
+        self.rig.set_lens_position(dioptres)
+
+    def next_frame(self, timeout_s: float) -> CameraFrame:
+        with self._condition:
+            if not self._started:
+                raise CameraError("simulated camera is not started")
+            if self.pacing == "stepped":
+                self._wait_for_step()  # every outcome, a frame or a fault, takes one step
+            if self._errors > 0:
+                self._errors -= 1
+                raise CameraError("simulated camera error (inject_errors)")
+            if self._silent:
+                self._time_out(timeout_s)
+        if self.pacing == "realtime":
+            self._pace()
+        frame = self.rig.next_frame()
+        self.frames_delivered += 1
+        return self._wrap(frame)
+
+    # ---------------------------------------------------------------------------- test hooks
+
+    def step(self, frames: int = 1) -> None:
+        """Stepped pacing: let ``frames`` more frames be delivered."""
+        with self._condition:
+            self._permits += int(frames)
+            self._condition.notify_all()
+
+    def inject_errors(self, count: int = 1) -> None:
+        """The next ``count`` calls of next_frame raise CameraError."""
+        with self._condition:
+            self._errors += int(count)
+            self._condition.notify_all()
+
+    def go_silent(self) -> None:
+        """next_frame times out and start fails until restore()."""
+        with self._condition:
+            self._silent = True
+            self._condition.notify_all()
+
+    def restore(self) -> None:
+        """Undo go_silent (and drop injected errors not yet raised)."""
+        with self._condition:
+            self._silent = False
+            self._errors = 0
+            self._condition.notify_all()
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _time_out(self, timeout_s: float) -> None:
+        """Called with the condition held while silent: wait out the timeout, then fail."""
+        if self.pacing == "realtime":
+            self._condition.wait_for(lambda: not self._silent or not self._started, timeout_s)
+            if self._silent or not self._started:
+                raise CameraError(f"simulated camera: no frame within {timeout_s:.2f} s (silent)")
+            return
+        self.rig.skip_frames(max(1, int(timeout_s * 1e9 // self.rig.frame_duration_ns)))
+        raise CameraError(f"simulated camera: no frame within {timeout_s:.2f} s (silent)")
+
+    def _wait_for_step(self) -> None:
+        ready = self._condition.wait_for(lambda: self._permits > 0 or not self._started, self.stepped_wait_s)
+        if not self._started:
+            raise CameraError("simulated camera stopped")
+        if not ready:
+            raise CameraError(f"stepped camera: no step() within {self.stepped_wait_s:.0f} s")
+        self._permits -= 1
+
+    def _pace(self) -> None:
+        """Realtime: wait for the next frame's readout; skip frames the consumer missed."""
+        frame_ns = self.rig.frame_duration_ns
+        now = time.monotonic_ns()
+        due = self._origin_ns + self.rig.now_ns() + frame_ns
+        late_frames = (now - due) // frame_ns
+        if late_frames >= 1:
+            self.rig.skip_frames(int(late_frames))
+            due = self._origin_ns + self.rig.now_ns() + frame_ns
+        if due > now:
+            with self._condition:
+                self._condition.wait_for(lambda: not self._started, (due - now) / 1e9)
+                if not self._started:
+                    raise CameraError("simulated camera stopped")
+
+    def _wrap(self, frame) -> CameraFrame:
+        offset = self._origin_ns if self.pacing == "realtime" else 0
+        rig = self.rig
+        metadata = {
+            "LensPosition": frame.lens_position,
+            "ExposureTime": int(round(frame.exposure_time_us)),
+            "AnalogueGain": frame.analogue_gain,
+            "SensorTimestamp": frame.timestamp_ns + offset + int(frame.exposure_time_us * 1e3),
+            "FrameDuration": int(round(frame.frame_duration_us)),
+            "SimLensActual": frame.lens_actual,  # simulator truth: for tests and journals only
+        }
+
+        def grab_main():
+            if rig.last_frame is not frame:
+                raise CameraError("main image requested after a later frame was delivered")
+            return rig.main_image()
+
+        return CameraFrame(y=frame.y, sequence=frame.sequence, lens_position=frame.lens_position,
+                           timestamp_ns=frame.timestamp_ns + offset, exposure_time_us=frame.exposure_time_us,
+                           analogue_gain=frame.analogue_gain, frame_duration_us=frame.frame_duration_us,
+                           metadata=metadata, grab_main=grab_main)

@@ -1,0 +1,215 @@
+"""The simulated camera rig: scene, lens, sensor and ISP on one virtual clock.
+
+Why this module exists: it is the single place where a frame is made the way a Pi makes one, in
+order: the lens position(s) during the exposure (command latency, settling), the blur of each
+depth, the sensor's exposure and noise, the mode's binning and the ISP's downscale to the lores
+Y plane, and the metadata the Pi would report (the *commanded* lens position). The AF engine, the
+benchmark and the daemon's simulated camera all drive it through ``next_frame`` and
+``set_lens_position``.
+
+Timing (virtual clock, nanoseconds from 0): frame k is read out at (k + 1) * frame_duration and
+exposed for ``exposure_time`` ending then; ``timestamp_ns`` is the start of the exposure (as
+SensorTimestamp - ExposureTime on a Pi). A rolling shutter is not modelled: every row is exposed
+over the same interval (the lens moves in ~10 ms, comparable to a readout, so on a device rows
+of a moving frame see different blends; here the whole frame sees the mean).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from focusd.errors import ConfigError, LensError
+from focusd.profiles import CameraProfile, load_profile
+from focusd.sim.geometry import AF_WINDOW, Geometry
+from focusd.sim.lens import LensModel, VcmLens
+from focusd.sim.optics import OpticsModel
+from focusd.sim.sensor import TONE_LUT, LUT_SIZE, NoiseBank, SensorModel, auto_exposure, expose, light_lux
+
+
+@dataclass
+class SimFrame:
+    """One simulated lores frame and its metadata (see focusd.sim's API notes)."""
+
+    y: np.ndarray  #: lores Y plane, 2-D uint8
+    sequence: int
+    lens_position: float  #: metadata: the latest command before this frame was delivered
+    timestamp_ns: int  #: start of the exposure, virtual clock
+    exposure_time_us: float
+    analogue_gain: float
+    lens_actual: float  #: true mean lens position over the exposure (tests and the bench only)
+    time_s: float  #: middle of the exposure, seconds: the scene time of this frame
+    frame_duration_us: float = 0.0
+
+
+class SimRig:
+    """A scene seen through a profile's lens and sensor (see the module docstring).
+
+    ``window`` (frame fractions x, y, w, h) renders only that part of the lores frame (plus a few
+    pixels) and fills the rest with its mean level: for the benchmark's speed only.
+    """
+
+    def __init__(self, scene, profile: CameraProfile | None = None, mode: tuple[int, int] | None = None,
+                 lores_size: tuple[int, int] | None = None, light: str | float = "bright",
+                 latency_frames: int | None = None, start_lens: float = 1.0, seed: int = 0,
+                 window: tuple[float, float, float, float] | None = None,
+                 optics: OpticsModel = OpticsModel(), sensor: SensorModel = SensorModel(),
+                 lens: LensModel = LensModel()):
+        self.scene = scene
+        self.profile = profile if profile is not None else load_profile("imx708")
+        self.mode = self.profile.mode(tuple(mode) if mode is not None else None)
+        lores = tuple(int(v) for v in (lores_size or self.profile.lores_size))
+        if lores[0] > self.mode.size[0] or lores[1] > self.mode.size[1] or min(lores) <= 0:
+            raise ConfigError("camera.lores_size", f"{lores[0]}x{lores[1]} must be positive and no larger than "
+                              f"the sensor mode {self.mode.size[0]}x{self.mode.size[1]} (picamera2 refuses it)")
+        self.lores_size = lores
+        self.latency_frames = self.profile.lens_latency_frames if latency_frames is None else int(latency_frames)
+        if self.latency_frames < 0:
+            raise ConfigError("latency_frames", f"must be >= 0, got {latency_frames!r}")
+        self.sensor_model = sensor
+        self.window = window
+        self.geometry = Geometry.build(self.profile, self.mode.size, lores, optics, window)
+        self._renderer = scene.renderer(self.geometry)
+        self._main_renderer = None if window is not None else self._renderer
+        self._rng = np.random.default_rng([seed, 7])
+        self._noise = NoiseBank((self.geometry.region[3], self.geometry.region[2]),
+                                np.random.default_rng([seed, 11]), sensor.noise_bank_frames)
+        self._main_rng = np.random.default_rng([seed, 13])
+        self.frame_duration_ns = self.mode.frame_duration_ns
+        self._next_sequence = 0
+        self.commanded = self.clamp(start_lens)
+        self.lens = VcmLens(self.commanded, lens)
+        self._manual_exposure: tuple[float, float] | None = None
+        self.set_light(light)
+        self._exposure_product = self._ae_wanted()  # start converged
+        self.last_frame: SimFrame | None = None
+        self._flat_frames: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------------------ controls
+
+    @property
+    def lens_range(self) -> tuple[float, float]:
+        return tuple(self.profile.lens_range)
+
+    def clamp(self, dioptres: float) -> float:
+        low, high = self.profile.lens_range
+        return min(max(float(dioptres), low), high)
+
+    def set_lens_position(self, dioptres: float) -> None:
+        """Command the lens now (clamped to the lens range). Takes effect per the latency contract:
+        the lens starts moving when frame (last delivered + latency) has been read out."""
+        if not math.isfinite(dioptres):
+            raise LensError(f"lens position must be a finite number of dioptres, got {dioptres!r}")
+        self.commanded = self.clamp(dioptres)
+        start_ns = (self._next_sequence + self.latency_frames) * self.frame_duration_ns
+        self.lens.command(start_ns / 1e9, self.commanded)
+
+    def set_light(self, light: str | float) -> None:
+        """Change the light (a LIGHT_LEVELS name or lux); the auto exposure follows over frames."""
+        self.light = light
+        profile = self.profile
+        self._electrons_per_s = light_lux(light) * self.sensor_model.electrons_per_lux_s(
+            profile.pixel_size_um, profile.f_number)
+
+    def set_exposure(self, exposure_us: float | None = None, analogue_gain: float = 1.0) -> None:
+        """Fix the exposure (microseconds, capped at the frame duration) and gain; None: back to auto."""
+        if exposure_us is None:
+            self._manual_exposure = None
+            return
+        frame_us = self.frame_duration_ns / 1e3
+        gain = min(max(float(analogue_gain), 1.0), self.sensor_model.max_analogue_gain)
+        self._manual_exposure = (min(max(float(exposure_us), 1.0), frame_us) / 1e6, gain)
+
+    def skip_frames(self, count: int) -> None:
+        """Frames the consumer never saw (dropped): the clock and the sequence move on."""
+        self._next_sequence += max(0, int(count))
+
+    def now_ns(self) -> int:
+        """The virtual clock: the readout time of the last frame delivered."""
+        return self._next_sequence * self.frame_duration_ns
+
+    def truth(self) -> float:
+        """The scene's truth (dioptres) at the current scene time."""
+        t = self.last_frame.time_s if self.last_frame is not None else 0.0
+        own = getattr(self._renderer, "truth_dioptres", None)  # for this rig's mode and lores size
+        if own is not None and self._renders_af_window():
+            return float(own(t))
+        return float(self.scene.truth_dioptres(t))
+
+    def _renders_af_window(self) -> bool:
+        x, y, w, h = self.geometry.region
+        lw, lh = self.lores_size
+        wx, wy, ww, wh = AF_WINDOW
+        return x <= int(wx * lw) and y <= int(wy * lh) and x + w >= int((wx + ww) * lw) and y + h >= int((wy + wh) * lh)
+
+    # -------------------------------------------------------------------------------- frames
+
+    def _ae_wanted(self) -> float:
+        exposure, gain = auto_exposure(self._renderer.mean_reflectance * self._electrons_per_s,
+                                       self.frame_duration_ns / 1e9, self.sensor_model)
+        return exposure * gain
+
+    def _exposure(self) -> tuple[float, float]:
+        if self._manual_exposure is not None:
+            return self._manual_exposure
+        wanted = self._ae_wanted()
+        step = self.sensor_model.ae_speed
+        self._exposure_product = math.exp((1 - step) * math.log(self._exposure_product) + step * math.log(wanted))
+        frame_s = self.frame_duration_ns / 1e9
+        exposure = max(min(self._exposure_product, frame_s), 20e-6)
+        gain = min(max(self._exposure_product / exposure, 1.0), self.sensor_model.max_analogue_gain)
+        return exposure, gain
+
+    def next_frame(self) -> SimFrame:
+        """Expose, read out and deliver the next frame; the virtual clock moves one frame on."""
+        sequence = self._next_sequence
+        exposure_s, gain = self._exposure()
+        end_ns = (sequence + 1) * self.frame_duration_ns
+        exposure_ns = int(round(exposure_s * 1e9))
+        start_ns = end_ns - exposure_ns
+        samples, actual = self.lens.exposure(start_ns / 1e9, end_ns / 1e9)
+        time_s = (start_ns + exposure_ns / 2) / 1e9
+        reflectance = self._renderer.render(samples, time_s)
+        region = expose(reflectance, self._electrons_per_s, exposure_s, gain, self.geometry.pixels_averaged,
+                        self.sensor_model, self._noise.draw(self._rng))
+        y = self._place(region, exposure_s, gain)
+        self.lens.forget_before(start_ns / 1e9)
+        self._next_sequence = sequence + 1
+        self.last_frame = SimFrame(y=y, sequence=sequence, lens_position=self.commanded, timestamp_ns=start_ns,
+                                   exposure_time_us=exposure_s * 1e6, analogue_gain=gain, lens_actual=actual,
+                                   time_s=time_s, frame_duration_us=self.frame_duration_ns / 1e3)
+        return self.last_frame
+
+    def _place(self, region: np.ndarray, exposure_s: float, gain: float) -> np.ndarray:
+        """The rendered region inside the full lores frame; the rest flat at the region's mean level."""
+        x, y, w, h = self.geometry.region
+        lw, lh = self.lores_size
+        if (w, h) == (lw, lh):
+            return region
+        mean_code = self._renderer.mean_reflectance * self._electrons_per_s * exposure_s * gain
+        level = int(TONE_LUT[int(min(max(mean_code / self.sensor_model.full_well_e * LUT_SIZE, 0), LUT_SIZE))])
+        flat = self._flat_frames.get(level)
+        if flat is None:
+            flat = self._flat_frames[level] = np.full((lh, lw), level, dtype=np.uint8)
+        frame = flat.copy()
+        frame[y:y + h, x:x + w] = region
+        return frame
+
+    def main_image(self) -> np.ndarray:
+        """The last frame's main stream: RGB uint8 at ``oversample`` x the lores size (1536x864 for
+        the default lores size), grey scenes replicated to three channels, with the noise of that
+        pixel size. Rendered on demand (one inverse FFT per layer, tens of ms)."""
+        frame = self.last_frame
+        if frame is None:
+            raise ConfigError("main_image", "no frame has been delivered yet")
+        if self._main_renderer is None:
+            full = Geometry.build(self.profile, self.mode.size, self.lores_size, self.geometry.optics, None)
+            self._main_renderer = self.scene.renderer(full)
+        reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s)
+        o = self.geometry.optics.oversample
+        noise = self._main_rng.standard_normal(reflectance.shape, dtype=np.float32)
+        grey = expose(reflectance, self._electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,
+                      self.geometry.pixels_averaged / (o * o), self.sensor_model, noise)
+        return np.repeat(grey[:, :, None], 3, axis=2)

@@ -1,0 +1,285 @@
+"""Real focal stacks on disk (DESIGN.md, "A focus sweep on disk"), read, written and replayed.
+
+Why this module exists: procedural textures only approximate real focus curves; a sweep recorded
+by a real camera (``focusd record-sweep`` on a Pi, or the stacks in ../shared/focalstacks) carries
+the real lens's blur, breathing and brightness changes. ``SweepScene`` replays one through the
+same sensor-noise and lores path as the textures, so an engine can be run on it frame by frame.
+
+Replay: each frame is mapped onto the sensor's full field (centre-cropped to its aspect), cut to
+the sensor mode's crop and area-resized to the lores size, once. A lens position between two
+frames' positions is a linear blend of the two; beyond either end, the end frame is blurred
+further by the profile's disk PSF for the distance past the end (the same dioptres-to-pixels
+scale as the textures), so a search that overshoots sees focus keep falling. The photographs'
+sRGB codes are linearised and treated as reflectance (the AE rescales them anyway). The main
+stream of a replay is the nearest frames' blend at main size, without the extra blur past the ends.
+
+Truth: the lens position of the sharpest frame in the default AF window, by the brightness-
+normalised gradient energy at one-pixel spacing on the grey frames at working size (no
+interpolation between frames: with ~1 D between frames the truth is known to about half a step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from focusd.errors import SweepError
+from focusd.sim.geometry import AF_WINDOW, Geometry
+from focusd.sim.optics import BlurStack
+from focusd.sim.sensor import srgb_to_linear
+
+FORMAT = "focusd-sweep/1"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: frames are downscaled once at load to at most this width (pixels)
+WORKING_WIDTH = 1536
+
+
+@dataclasses.dataclass(eq=False)
+class Sweep:
+    """A loaded sweep: grey frames (linear, float32, working size) in focus order with their lens
+    positions (dioptres)."""
+
+    frames: list[np.ndarray]
+    lens_positions: np.ndarray
+    files: list[str]
+    lens_range: tuple[float, float] | None = None
+    camera: str = ""
+    notes: str = ""
+    folder: str = ""
+
+    def focus_curve(self, window: tuple[float, float, float, float] = AF_WINDOW) -> np.ndarray:
+        """Brightness-normalised gradient energy of each frame inside ``window`` (frame fractions)."""
+        values = []
+        for frame in self.frames:
+            h, w = frame.shape
+            x, y, fw, fh = window
+            cut = _to_codes(frame[int(y * h):int((y + fh) * h), int(x * w):int((x + fw) * w)])
+            energy = (np.diff(cut, axis=0) ** 2).mean() + (np.diff(cut, axis=1) ** 2).mean()
+            values.append(energy / max(float(cut.mean()) ** 2, 1e-9))
+        return np.array(values)
+
+    @property
+    def truth_dioptres(self) -> float:
+        """The lens position of the sharpest frame in the default AF window (module docstring)."""
+        return float(self.lens_positions[int(np.argmax(self.focus_curve()))])
+
+
+def _to_codes(linear: np.ndarray) -> np.ndarray:
+    """Linear 0-1 back to sRGB-coded 0-255 floats (what a focus measure sees)."""
+    v = np.clip(linear, 0.0, 1.0)
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055).astype(np.float32) * 255.0
+
+
+def _check_range(value, where: str, need_span: bool = True) -> tuple[float, float]:
+    """Two dioptre values, returned in ascending order; ``need_span``: they must differ."""
+    try:
+        low, high = sorted(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SweepError(f"{where}: lens_range must be two numbers (dioptres), got {value!r}") from None
+    if low < 0 or (need_span and not low < high):
+        raise SweepError(f"{where}: lens_range must be two different dioptre values >= 0, got {value!r}")
+    return low, high
+
+
+def _read_image(path: Path, working_width: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            grey = image.convert("L")
+            if grey.width > working_width:
+                height = max(1, round(grey.height * working_width / grey.width))
+                grey = grey.resize((working_width, height), Image.BOX)
+            return srgb_to_linear(np.asarray(grey, dtype=np.uint8))
+    except FileNotFoundError:
+        raise SweepError(f"{path}: frame file is missing") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise SweepError(f"{path}: not a readable PNG/JPEG image ({error})") from None
+
+
+def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None = None,
+               working_width: int = WORKING_WIDTH) -> Sweep:
+    """Read a sweep folder: ``sweep.json`` (DESIGN.md), or a plain folder of images in file-name
+    order evenly spaced over ``lens_range`` (required then). Raises SweepError naming the problem."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise SweepError(f"{root}: not a folder")
+    meta_path = root / "sweep.json"
+    camera = notes = ""
+    positions = None
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SweepError(f"{meta_path}: not valid JSON ({error})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise SweepError(f"{meta_path}: format must be {FORMAT!r}, got {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        files = meta.get("frames")
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            raise SweepError(f"{meta_path}: frames must be a non-empty list of file names")
+        if "lens_positions" in meta and meta["lens_positions"] is not None:
+            raw = meta["lens_positions"]
+            if (not isinstance(raw, list) or len(raw) != len(files)
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)):
+                raise SweepError(f"{meta_path}: lens_positions must be {len(files)} numbers, one per frame")
+            positions = np.array(raw, dtype=np.float64)
+        if meta.get("lens_range") is not None:
+            file_range = _check_range(meta["lens_range"], f"{meta_path}", need_span=positions is None)
+            lens_range = lens_range or file_range
+        camera, notes = str(meta.get("camera", "")), str(meta.get("notes", ""))
+        where = str(meta_path)
+    else:
+        files = sorted(p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SweepError(f"{root}: no sweep.json and no PNG/JPEG frames")
+        where = str(root)
+    if positions is None:
+        if lens_range is None:
+            raise SweepError(f"{where}: lens_range is required (no lens_positions): give the range the "
+                             "frames were taken over, e.g. lens_range=(0, 12)")
+        low, high = _check_range(lens_range, where)
+        positions = np.linspace(low, high, len(files)) if len(files) > 1 else np.array([low])
+    elif lens_range is not None:
+        lens_range = _check_range(lens_range, where)
+    frames = [_read_image(root / name, working_width) for name in files]
+    shape = frames[0].shape
+    for name, frame in zip(files, frames):
+        if frame.shape != shape:
+            raise SweepError(f"{root / name}: size {frame.shape[::-1]} differs from the first frame's {shape[::-1]}")
+    return Sweep(frames, positions, list(files), tuple(lens_range) if lens_range else None, camera, notes, str(root))
+
+
+def write_sweep(folder: str | os.PathLike, images, lens_positions=None, lens_range=None,
+                camera: str = "", notes: str = "") -> Path:
+    """Write ``images`` (2-D grey or (H, W, 3) RGB uint8 arrays, in focus order) as ``NNN.png`` and
+    ``sweep.json`` (written last, atomically). Returns the sweep.json path."""
+    from PIL import Image
+
+    images = list(images)
+    if not images:
+        raise SweepError(f"{folder}: no images to write")
+    if lens_positions is not None:
+        lens_positions = [float(v) for v in lens_positions]
+        if len(lens_positions) != len(images):
+            raise SweepError(f"{folder}: {len(lens_positions)} lens_positions for {len(images)} images")
+    if lens_positions is None and lens_range is None:
+        raise SweepError(f"{folder}: give lens_positions or lens_range")
+    if lens_range is not None:
+        lens_range = list(_check_range(lens_range, str(folder)))
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    names = []
+    for index, image in enumerate(images):
+        array = np.asarray(image)
+        if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
+            raise SweepError(f"{folder}: image {index} must be uint8 grey (H, W) or RGB (H, W, 3)")
+        name = f"{index:03d}.png"
+        Image.fromarray(array).save(root / name)
+        names.append(name)
+    meta = {"format": FORMAT, "frames": names}
+    if lens_positions is not None:
+        meta["lens_positions"] = lens_positions
+    if lens_range is not None:
+        meta["lens_range"] = lens_range
+    if camera:
+        meta["camera"] = camera
+    if notes:
+        meta["notes"] = notes
+    path = root / "sweep.json"
+    temporary = root / ".sweep.json.tmp"
+    with open(temporary, "w") as handle:
+        json.dump(meta, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return path
+
+
+class SweepScene:
+    """A sweep replayed as a scene (see the module docstring). Static: time does not matter."""
+
+    def __init__(self, sweep: Sweep):
+        self.sweep = sweep
+        order = np.argsort(sweep.lens_positions, kind="stable")
+        self.positions = sweep.lens_positions[order]
+        self._frames = [sweep.frames[i] for i in order]
+        self._truth = sweep.truth_dioptres
+        self.name = f"sweep:{Path(sweep.folder).name}"
+
+    def truth_dioptres(self, time_s: float = 0.0) -> float:
+        return self._truth
+
+    def depths(self, time_s: float = 0.0) -> dict[str, float]:
+        return {"background": self._truth}
+
+    def renderer(self, geometry: Geometry) -> "SweepRenderer":
+        return SweepRenderer(self, geometry)
+
+    def frames_on_sensor(self, geometry: Geometry, scale: int = 1) -> list[np.ndarray]:
+        """Each frame on the lores grid (``scale`` x finer) of the whole frame: the photo's centre
+        cut to the sensor's aspect is the sensor's full field, then the mode's crop."""
+        from PIL import Image
+
+        full_w, full_h = geometry.profile.full_resolution
+        cx, cy, cw, ch = geometry.mode.crop
+        lw, lh = geometry.lores_size
+        out = []
+        for frame in self._frames:
+            h, w = frame.shape
+            field_w, field_h = (w, w * full_h / full_w) if w / h < full_w / full_h else (h * full_w / full_h, h)
+            ox, oy = (w - field_w) / 2, (h - field_h) / 2
+            box = (ox + cx / full_w * field_w, oy + cy / full_h * field_h,
+                   ox + (cx + cw) / full_w * field_w, oy + (cy + ch) / full_h * field_h)
+            image = Image.fromarray(frame.astype(np.float32), mode="F")
+            out.append(np.asarray(image.resize((lw * scale, lh * scale), Image.BOX, box=box), dtype=np.float32))
+        return out
+
+
+class SweepRenderer:
+    """Renders a SweepScene's linear image over the geometry's region."""
+
+    def __init__(self, scene: SweepScene, geometry: Geometry):
+        self.scene = scene
+        self.geometry = geometry
+        x, y, w, h = geometry.region
+        full = scene.frames_on_sensor(geometry)
+        self._frames = [np.ascontiguousarray(f[y:y + h, x:x + w]) for f in full]
+        self.mean_reflectance = float(np.mean([f.mean() for f in self._frames]))
+        optics = dataclasses.replace(geometry.optics, oversample=1)
+        margin = geometry.margin
+        out = (slice(margin, margin + h), slice(margin, margin + w))
+        self._ends = []
+        for frame in (full[0], full[-1]):
+            padded = np.pad(frame, margin, mode="reflect")[y:y + h + 2 * margin, x:x + w + 2 * margin]
+            self._ends.append(BlurStack(padded, geometry.lores_px_per_dioptre, 0.0, optics, out))
+        self._main: list[np.ndarray] | None = None
+
+    def _blend(self, frames: list[np.ndarray], position: float, ends) -> np.ndarray:
+        positions = self.scene.positions
+        if position <= positions[0]:
+            return ends[0](positions[0] - position) if ends else frames[0]
+        if position >= positions[-1]:
+            return ends[1](position - positions[-1]) if ends else frames[-1]
+        upper = int(np.searchsorted(positions, position, side="right"))
+        lower = upper - 1
+        weight = (position - positions[lower]) / (positions[upper] - positions[lower])
+        return frames[lower] + np.float32(weight) * (frames[upper] - frames[lower])
+
+    def render(self, samples: list[tuple[float, float]], time_s: float) -> np.ndarray:
+        ends = (self._ends[0].sample, self._ends[1].sample)
+        total = None
+        for position, weight in samples:
+            image = self._blend(self._frames, position, ends)
+            if len(samples) == 1:
+                return image
+            total = image * np.float32(weight) if total is None else total + image * np.float32(weight)
+        return total
+
+    def render_main(self, position: float, time_s: float) -> np.ndarray:
+        if self._main is None:
+            self._main = self.scene.frames_on_sensor(self.geometry, self.geometry.optics.oversample)
+        return np.ascontiguousarray(self._blend(self._main, position, None), dtype=np.float32)

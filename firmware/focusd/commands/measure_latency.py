@@ -1,0 +1,103 @@
+"""``focusd measure-latency``: the lens command latency in frames, from the focus measure's step response.
+
+The engine must be told how many frames pass between a lens command and the first frame exposed
+at the new position (DESIGN.md); libcamera's pipeline does not say, so it is measured on the
+device: the lens is stepped between a sharp and a blurred position several times and the first
+frame whose focus measure leaves its settled level is counted (``focusd.sweep_tools``). The result
+is printed as the profile line to set. On a desktop, ``--sim`` measures the simulated camera
+(``--sim-latency`` sets its true latency), which is how the tool itself is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "measure the lens command latency in frames and print the profile line to set"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from focusd.commands.record_sweep import add_camera_arguments
+
+    parser.add_argument("--steps", type=int, default=8, help="lens steps to measure (default 8)")
+    parser.add_argument("--range", nargs=2, type=float, default=None, metavar=("A", "B"),
+                        help="dioptres the first scan searches for a sharp and a blurred position "
+                             "(default: the profile's af.range, e.g. 0 12)")
+    parser.add_argument("--positions", nargs=2, type=float, default=None, metavar=("SHARP", "BLURRED"),
+                        help="step between these two positions instead of scanning for them")
+    parser.add_argument("--settle", type=int, default=3, metavar="FRAMES",
+                        help="frames beyond the longest latency looked for before a position counts as settled")
+    parser.add_argument("--max-latency", type=int, default=8, metavar="FRAMES",
+                        help="longest latency looked for (default 8)")
+    add_camera_arguments(parser)
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="also write the profile line (and the per-step figures) to FILE")
+
+
+def main(args: argparse.Namespace) -> int:
+    from focusd.commands.record_sweep import load_config, open_camera
+    from focusd.errors import EX_CONFIG, ConfigError, FocusdError
+
+    try:
+        config = load_config(args)
+    except ConfigError as error:
+        print(f"focusd: bad configuration: {error}", file=sys.stderr)
+        return EX_CONFIG
+    from focusd.profiles import load_profile
+    from focusd.sweep_tools import LatencySettings, measure_latency
+
+    profile = load_profile(config.camera.profile)
+    lens_range = tuple(args.range) if args.range else tuple(profile.af_ranges[config.af.range])
+    try:
+        if args.steps < 1 or args.settle < 0 or args.max_latency < 0:
+            raise ValueError("--steps must be >= 1, --settle and --max-latency >= 0")
+        if not 0 <= lens_range[0] < lens_range[1]:
+            raise ValueError(f"--range {lens_range[0]:g} {lens_range[1]:g}: need 0 <= A < B (dioptres)")
+        settings = LatencySettings(steps=args.steps, settle_frames=args.settle, max_latency_frames=args.max_latency)
+        camera, description = open_camera(config, args)
+    except ValueError as error:
+        print(f"focusd measure-latency: {error}", file=sys.stderr)
+        return 2
+    try:
+        camera.start()
+        try:
+            result = measure_latency(camera, config.af.window, settings, lens_range=lens_range,
+                                     positions=tuple(args.positions) if args.positions else None)
+        finally:
+            camera.stop()
+    except (FocusdError, ValueError) as error:
+        print(f"focusd measure-latency: {error}", file=sys.stderr)
+        return 1
+    fps = 1e9 / result.frame_duration_ns if result.frame_duration_ns else 0.0
+    sharp = result.positions[0]
+    away = " and ".join(f"{sharp:g} -> {target:g} D" for target in result.targets)
+    lines = [
+        result.profile_line(),
+        f"# {description}; {fps:.2f} fps; timed steps away from focus {away} "
+        f"(focus measure ratio {result.contrast_ratio:.1f}); per step: {' '.join(map(str, result.per_step))}",
+        f"# set it in the camera profile {_profile_path(profile.name)},",
+        "# or for this device only in its configuration: [af] lens_latency_frames = "
+        f"{result.latency_frames} (now: {_configured(config, profile)}). It depends on the sensor mode's frame "
+        "rate and exposure: measure in the mode used.",
+    ]
+    print("\n".join(lines))
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+        except OSError as error:
+            print(f"focusd measure-latency: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _profile_path(name: str) -> str:
+    from importlib import resources
+
+    return str(resources.files("focusd") / "profiles" / f"{name}.toml")
+
+
+def _configured(config, profile) -> str:
+    if config.af.lens_latency_frames is None:
+        return f"the profile's {profile.lens_latency_frames}"
+    return f"{config.af.lens_latency_frames} in {config.source or 'the configuration'}"

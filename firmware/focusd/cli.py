@@ -35,8 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from focusd.errors import EX_CONFIG, ConfigError
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as error:  # every command: a bad configuration names the key, status 78
+        print(f"focusd: bad configuration: {error}", file=sys.stderr)
+        return EX_CONFIG
 
 
 if __name__ == "__main__":

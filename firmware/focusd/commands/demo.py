@@ -25,14 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from focusd.commands.run import install_signal_handlers, load
-    from focusd.errors import EX_CONFIG, ConfigError, ScriptError
+    from focusd.errors import ScriptError
 
     args.set = ["camera.backend=sim", f"capture.directory={_toml_string(args.captures)}", *args.set]
-    try:
-        config = load(args)
-    except ConfigError as error:
-        print(f"focusd: bad configuration: {error}", file=sys.stderr)
-        return EX_CONFIG
+    config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.script import load_script
 
     try:

@@ -36,13 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from focusd.commands.record_sweep import load_config, open_camera
-    from focusd.errors import EX_CONFIG, ConfigError, FocusdError
+    from focusd.errors import FocusdError
 
-    try:
-        config = load_config(args)
-    except ConfigError as error:
-        print(f"focusd: bad configuration: {error}", file=sys.stderr)
-        return EX_CONFIG
+    config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.profiles import load_profile
     from focusd.sweep_tools import LatencySettings, measure_latency
 

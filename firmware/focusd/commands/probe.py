@@ -26,13 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import EX_CONFIG, CameraError, ConfigError
+    from focusd.errors import CameraError
 
-    try:
-        config = _load(args)
-    except ConfigError as error:
-        print(f"focusd: bad configuration: {error}", file=sys.stderr)
-        return EX_CONFIG
+    config = _load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.profiles import load_profile
 
     profile = load_profile(config.camera.profile)

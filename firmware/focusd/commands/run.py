@@ -44,13 +44,9 @@ def load(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import EX_CONFIG, CameraError, ConfigError
+    from focusd.errors import CameraError
 
-    try:
-        config = load(args)
-    except ConfigError as error:
-        print(f"focusd: bad configuration: {error}", file=sys.stderr)
-        return EX_CONFIG
+    config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.cameras import build_camera, pin_factory_for
     from focusd.daemon import Daemon
     from focusd.logs import setup_logging

@@ -221,7 +221,9 @@ def test_measure_latency_command_prints_the_profile_line(tmp_path, capsys):
 def test_commands_refuse_bad_input(tmp_path, capsys):
     from focusd.commands import measure_latency, record_sweep as record
 
-    assert record.main(_parse(record, ["--sim", "--out", str(tmp_path / "a"), "--set", "camera.backend=film"])) == 78
+    from focusd.cli import main as focusd_main
+
+    assert focusd_main(["record-sweep", "--sim", "--out", str(tmp_path / "a"), "--set", "camera.backend=film"]) == 78
     assert record.main(_parse(record, ["--sim", "--out", str(tmp_path / "a"), "--range", "5", "2"])) == 2
     assert record.main(_parse(record, ["--sim", "--out", str(tmp_path / "a"), "--texture", "nope"])) == 2
     assert measure_latency.main(_parse(measure_latency, ["--sim", "--steps", "0"])) == 2

@@ -163,7 +163,7 @@ class Daemon:
                 # the camera's own lens range is known only now (older releases differ from profiles)
                 self.engine = self._build_engine(config)
                 self.indicator = self.indicator_factory(config)
-                started.callback(self.indicator.close)
+                started.callback(self._close_indicator)
                 buttons = self._open_buttons()
                 started.callback(buttons.close)
                 started.callback(self._stop_taking_presses)
@@ -184,6 +184,12 @@ class Daemon:
 
     def _stop_taking_presses(self) -> None:
         self.edges.accepting = False
+
+    def _close_indicator(self) -> None:
+        # LED commands that still come (captures finishing while the writer drains) go nowhere
+        indicator, self.indicator = self.indicator, None
+        if indicator is not None:
+            indicator.close()
 
     def _close_writer(self) -> None:
         if self.writer is not None:
@@ -239,6 +245,7 @@ class Daemon:
 
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
+        self._take_inputs(self.camera.now_ns(), None)  # edges queued before the stop still count
         for _ in range(DRAIN_FRAMES):
             self._drain_control()
             if not self._pending:
@@ -276,17 +283,21 @@ class Daemon:
     def _process(self, frame: CameraFrame) -> None:
         now = frame.timestamp_ns
         self.stats.frames += 1
+        self._take_inputs(now, frame)
+        self._drain_control()
+        self._dispatch(self.controller.handle(Tick(now)), frame)
+        self._take_captures(frame)
+        if self.engine_active:
+            self._focus(frame)
+
+    def _take_inputs(self, now: int, frame: CameraFrame | None) -> None:
+        """Debounce the queued edges and hand the presses and releases to the controller."""
         edges, levels = self.edges.drain()
         for event in self.debouncer.feed(edges, levels) + self.debouncer.poll(now):
             if event.pressed and event.button is not ButtonId.AF_ON:
                 self.stats.presses += 1
             log.info("%s %s", event.button.value, "pressed" if event.pressed else "released")
             self._dispatch(self.controller.handle(event), frame)
-        self._drain_control()
-        self._dispatch(self.controller.handle(Tick(now)), frame)
-        self._take_captures(frame)
-        if self.engine_active:
-            self._focus(frame)
 
     def _focus(self, frame: CameraFrame) -> None:
         before = self.engine.state

@@ -1,0 +1,287 @@
+"""The whole daemon on the Pi's camera path (issue "On the device"): the same ``Daemon`` as on the
+desktop, with nothing but the adapters changed.
+
+The camera is the one ``focusd run`` builds (``focusd.cameras.build_camera``) for
+``camera.backend = "picamera2"``: the picamera2 adapter over the checked picamera2 stand-in
+(tests/hw/standin, whose every name and signature test_picamera2_contract.py checks against
+picamera2's source), simulating a Camera Module 3 (IMX708) with the shipped ``imx708`` profile in its
+1536x864 @ 120.13 fps mode. The pins are gpiozero's MockFactory. The configuration goes through
+``parse_config``, the path a TOML file takes. The lores stream is kept small (224x126, padded to a
+256-byte stride as the ISP pads it) so the stand-in stays cheap; the main stream is the mode's full
+1536x864, as on the device.
+
+The stand-in times frames on CLOCK_MONOTONIC in its own thread, so the daemon runs on a thread of its
+own, as under systemd, and the test waits with ``Daemon.wait_until`` (never a sleep). What really
+happened to every frame is in the stand-in's ``history`` (exposure start, lens position, the controls
+that travelled with it), and the main stream's first pixel carries the stand-in's own frame number:
+the test compares the daemon's account (journal, image file, frame numbers) with that truth.
+
+The stand-in's image is flat, so a held AF-ON scans the range and ends FAILED (a flat focus curve)
+after a fixed number of lens commands; the test relies on that only to show that a release cuts
+the scan short.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gpiozero.pins.mock import MockFactory
+from PIL import Image
+
+from daemon_harness import RecordingCamera
+from focusd.cameras import build_camera
+from focusd.config import parse_config
+from focusd.daemon import Daemon
+from focusd.hw.base import ButtonId
+from focusd.hw.gpio import MockPinDriver
+
+AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
+TIMEOUT = 5.0  #: seconds; every wait here is for a few frames of a 120 fps stream
+MODE = (1536, 864)
+LORES = (224, 126)
+#: frames after which a LensPosition set before the release has surely reached the sensor and the
+#: lens: one re-queue behind every buffer in flight (the adapter's buffer_count, 6), plus the lens delay
+SETTLE_FRAMES = 6 + 2 + 2
+
+
+def pi_config(tmp_path: Path, **sections):
+    """The configuration of a Pi with a Camera Module 3, as a TOML file would give it."""
+    data = {
+        "camera": {"backend": "picamera2", "profile": "imx708", "sensor_mode": list(MODE),
+                   "lores_size": list(LORES)},
+        "capture": {"directory": str(tmp_path / "captures"), "format": "png"},  # lossless: pixels read back
+        "shutter": {"burst": False},
+    }
+    for name, fields in sections.items():
+        data.setdefault(name, {}).update(fields)
+    return parse_config(data)
+
+
+class FrameLog(RecordingCamera):
+    """The harness's lens-command recorder (each command with the sequence of the frame being
+    processed), also noting every frame the daemon was handed and whether the daemon's engine was
+    still focusing once it had processed that frame."""
+
+    def __init__(self, camera):
+        super().__init__(camera)
+        self.daemon: Daemon | None = None
+        self.frames: list[tuple[int, int]] = []  # (the adapter's sequence, exposure start ns)
+        self.focusing_after: dict[int, bool] = {}  # sequence -> engine active after processing it
+
+    def next_frame(self, timeout_s):
+        if self.daemon is not None and self.frames:
+            self.focusing_after[self.frames[-1][0]] = self.daemon.engine_active
+        frame = super().next_frame(timeout_s)
+        self.frames.append((frame.sequence, frame.timestamp_ns))
+        return frame
+
+    def frame_that_stopped_focusing(self) -> int:
+        """The sequence of the frame in whose processing the daemon stopped focusing (the one that
+        handled the AF-ON release: its edges are handled before the engine runs on it)."""
+        seen = sorted(self.focusing_after.items())
+        first_focusing = next(sequence for sequence, focusing in seen if focusing)
+        return next(sequence for sequence, focusing in seen if sequence > first_focusing and not focusing)
+
+
+class DaemonOnPi:
+    """The real daemon on its own thread, on the picamera2 adapter over the stand-in."""
+
+    def __init__(self, config, monkeypatch):
+        import picamera2  # the stand-in (the ``standin`` fixture put it first on sys.path)
+
+        self.config = config
+        #: every set_controls call on the camera, in order (a spy: the stand-in's own method runs)
+        self.set_controls_calls: list[dict] = []
+        original = picamera2.Picamera2.set_controls
+
+        def set_controls(picam2, controls):
+            self.set_controls_calls.append(dict(controls))
+            return original(picam2, controls)
+
+        monkeypatch.setattr(picamera2.Picamera2, "set_controls", set_controls)
+        self.factory = MockFactory()
+        self.adapter = build_camera(config)  # what `focusd run` builds for camera.backend = "picamera2"
+        self.camera = FrameLog(self.adapter)
+        self.daemon = Daemon(config, self.camera, pin_factory=self.factory)
+        self.camera.daemon = self.daemon
+        self.finger = MockPinDriver(config.pins, self.factory)
+        self.exit_status: int | None = None
+        self.picam2 = None
+        self._thread = threading.Thread(target=self._run, name="camera-thread", daemon=True)
+
+    def _run(self) -> None:
+        self.exit_status = self.daemon.run()
+
+    def __enter__(self) -> "DaemonOnPi":
+        self._thread.start()
+        assert self.wait(lambda s: s.frames >= 3), "the daemon never got a frame from the camera"
+        self.picam2 = self.adapter._picam2  # the stand-in instance: looked at behind the adapter on purpose
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.factory.reset()
+
+    @property
+    def stats(self):
+        return self.daemon.stats
+
+    @property
+    def sensor(self):
+        (sensor,) = self.picam2.sensors_used  # one configuration, never switched
+        return sensor
+
+    def wait(self, predicate, timeout: float = TIMEOUT) -> bool:
+        return self.daemon.wait_until(predicate, timeout)
+
+    def frames_later(self, count: int) -> None:
+        target = self.stats.frames + count
+        assert self.wait(lambda s: s.frames >= target), f"the daemon stalled before frame {target}"
+
+    def stop(self) -> int | None:
+        if self._thread.is_alive():
+            self.daemon.request_stop()
+            self._thread.join(TIMEOUT)
+            assert not self._thread.is_alive(), "the daemon did not return after request_stop"
+        return self.exit_status
+
+    def lens_settings(self) -> list[float]:
+        return [c["LensPosition"] for c in self.set_controls_calls if "LensPosition" in c]
+
+    def journal(self) -> list[dict]:
+        path = Path(self.config.capture.directory) / self.config.capture.journal
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def images(self) -> list[Path]:
+        return sorted(p for p in Path(self.config.capture.directory).iterdir() if p.suffix == ".png")
+
+
+@pytest.fixture
+def pi(standin, monkeypatch, tmp_path):
+    standin.use_module(standin.ModuleSpec())  # Camera Module 3: imx708, its modes, LensPosition 0-15 D
+    with DaemonOnPi(pi_config(tmp_path), monkeypatch) as rig:
+        yield rig
+
+
+def frame_number_in(image_path: Path) -> int:
+    """The stand-in writes its own frame number into the main stream's first pixel."""
+    pixels = np.asarray(Image.open(image_path))
+    return int.from_bytes(bytes(pixels.reshape(-1)[:3]), "big")
+
+
+def test_a_shutter_press_captures_the_first_frame_exposed_after_it(pi):
+    pi.frames_later(5)
+    before = pi.adapter.now_ns()
+    pi.finger.press(SHUT)
+    after = pi.adapter.now_ns()
+    assert pi.wait(lambda s: s.presses == 1)
+    pi.frames_later(4)  # past the 20 ms bounce window: the release is a release, not chatter
+    pi.finger.release(SHUT)
+    assert pi.wait(lambda s: s.captures_written == 1)
+    pi.frames_later(30)
+    assert pi.stop() == 0
+    assert (pi.stats.captures_requested, pi.stats.captures_written, pi.stats.captures_failed) == (1, 1, 0)
+
+    (entry,) = pi.journal()
+    (image,) = pi.images()
+    assert entry["error"] is None and entry["file"] == image.name
+    press_ns, frame_ns = entry["press_time_ns"], entry["frame_time_ns"]
+    assert before <= press_ns <= after  # stamped in the GPIO callback, on the camera's clock
+    assert frame_ns >= press_ns
+    # the truth: the first frame the sensor exposed at or after the press is the one in the file
+    history = pi.sensor.history
+    first_after = next(record for record in history if record.exposure_start_ns >= press_ns)
+    assert first_after.exposure_start_ns == frame_ns
+    assert frame_number_in(image) == first_after.sequence
+    # the journal's sequence is that frame's number as the daemon counts, and the frame the daemon
+    # saw just before it was exposed before the press
+    seen = pi.camera.frames
+    index = next(i for i, (_, start) in enumerate(seen) if start == frame_ns)
+    assert index > 0 and seen[index][0] == entry["sequence"]
+    assert seen[index - 1][1] < press_ns
+    first_seen = next(r.sequence for r in history if r.exposure_start_ns == seen[0][1])
+    assert entry["sequence"] - seen[0][0] == first_after.sequence - first_seen
+    # the lens position recorded is the frame's metadata (the commanded start position, 1 D)
+    assert entry["lens_position"] == entry["extra"]["LensPosition"] == 1.0
+    assert entry["af_state"] == "IDLE" and entry["reason"] == "release"
+
+
+def test_af_on_drives_lens_position_and_its_release_stops_it(pi):
+    from libcamera import controls
+
+    pi.frames_later(3)
+    pi.finger.press(AF)
+    assert pi.wait(lambda s: s.lens_commands >= 3)
+    pi.finger.release(AF)
+    assert pi.wait(lambda s: not pi.daemon.engine_active)  # the release has been handled
+    commands_at_release = list(pi.camera.lens_commands)
+    settings_at_release = pi.lens_settings()
+    frame_at_release = len(pi.sensor.history)
+    pi.frames_later(60)  # half a second of frames with AF-ON up
+
+    # every lens command of the daemon went to set_controls as LensPosition, in order, and alone
+    assert settings_at_release == [position for _, position in commands_at_release]
+    assert all(set(call) == {"LensPosition"} for call in pi.set_controls_calls)
+    # the release cut the scan short: the engine neither failed nor locked, yet no command came,
+    # not even from the frame that handled the release
+    assert pi.stats.af_failures == 0 and pi.stats.af_locks == 0
+    released_at = pi.camera.frame_that_stopped_focusing()
+    assert all(sequence < released_at for sequence, _ in commands_at_release)
+    assert pi.lens_settings() == settings_at_release and pi.camera.lens_commands == commands_at_release
+    # what reached the camera: the last position set before the release and nothing after it
+    last = settings_at_release[-1]
+    later = pi.sensor.history[frame_at_release + SETTLE_FRAMES:]
+    assert len(later) >= 40  # frames went on
+    assert all("LensPosition" not in record.controls for record in later)
+    assert {record.true_lens_position for record in later} == {last}
+
+    # held this time: the scan runs to its end (a flat scene: FAILED), every step sent to the camera
+    pi.finger.press(AF)
+    assert pi.wait(lambda s: s.af_failures == 1)
+    pi.frames_later(SETTLE_FRAMES)
+    settings = pi.lens_settings()
+    assert len(settings) > len(settings_at_release) + 3
+    assert settings == [position for _, position in pi.camera.lens_commands]
+    assert settings == [p for p in settings if 0.0 <= p <= 12.0]  # the profile's normal AF range
+    applied = [c["LensPosition"] for c in pi.sensor.applied_controls[1:] if "LensPosition" in c]
+    assert applied[-1] == settings[-1] and set(applied) <= set(settings)
+    assert pi.sensor.history[-1].true_lens_position == settings[-1]
+    # AfMode Manual exactly once, with the configuration; the camera's own AF never ran
+    with_af_mode = [c for c in pi.sensor.applied_controls if "AfMode" in c]
+    assert len(with_af_mode) == 1 and with_af_mode[0] is pi.sensor.applied_controls[0]
+    assert with_af_mode[0]["AfMode"] == controls.AfModeEnum.Manual
+    assert all(record.af_mode == controls.AfModeEnum.Manual for record in pi.sensor.history)
+
+
+def test_stop_writes_every_capture_and_closes_the_camera(pi):
+    presses = 4
+    for count in range(1, presses + 1):
+        pi.finger.press(SHUT)
+        assert pi.wait(lambda s: s.presses == count)
+        if count == presses:
+            break
+        pi.frames_later(4)  # past the bounce window
+        pi.finger.release(SHUT)
+        pi.frames_later(4)
+    outstanding = pi.stats.captures_requested - pi.stats.captures_written
+    picam2, sensor = pi.picam2, pi.sensor
+    assert pi.stop() == 0
+    assert outstanding >= 1  # the last press was not yet written when the stop came
+
+    stats = pi.stats
+    assert (stats.captures_requested, stats.captures_written, stats.captures_failed) == (presses, presses, 0)
+    journal = pi.journal()
+    assert sorted(entry["press_id"] for entry in journal) == list(range(1, presses + 1))
+    assert all(entry["error"] is None and entry["frame_time_ns"] >= entry["press_time_ns"] for entry in journal)
+    assert sorted(entry["file"] for entry in journal) == [p.name for p in pi.images()]
+    assert [p.name for p in Path(pi.config.capture.directory).iterdir() if p.name.endswith(".tmp")] == []
+    # the camera is closed: stopped, released, its thread gone, every buffer back and unmapped
+    assert pi.adapter._picam2 is None
+    assert not picam2.is_open and not picam2.started
+    assert not sensor._thread.is_alive()
+    assert picam2.completed_requests == [] and picam2._job_list == []
+    assert all(slot.open_maps == 0 for slot in picam2.slots)

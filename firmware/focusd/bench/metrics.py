@@ -1,0 +1,113 @@
+"""Benchmark figures: per-algorithm summaries and the ratios against the stock baselines.
+
+Everything here is computed from the trial rows of one run, so the ratios compare algorithms on
+the very same frames. Definitions (README and DESIGN.md use the same words):
+
+- frames: from the AF-ON press to FOCUSED or FAILED; median and 95th percentile (nearest rank).
+- accuracy: the fraction of trials that end FOCUSED with |final - truth| within the trial's
+  tolerance (0.15 D; one frame spacing on a real stack). FAILED counts as a miss.
+- failed: the fraction of dark or featureless trials that end FAILED (the wanted outcome there);
+  wrong_lock: the fraction that end FOCUSED away from the truth (the outcome to avoid).
+- ratio vs a stock baseline: the stock's median frames divided by the algorithm's, on the same
+  trials (the "main" block: latency 2, bright and indoor light).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+#: The block the targets are measured on.
+TARGET_BLOCK = "main"
+STOCK_NORMAL, STOCK_FAST = "stock-normal", "stock-fast"
+
+
+def percentile(values, fraction: float) -> float:
+    """Nearest-rank percentile (no interpolation: a frame count stays a frame count)."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def median(values) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def is_dark_or_featureless(row) -> bool:
+    return row.light == "dark" or row.scene == "featureless"
+
+
+def group_stats(rows) -> dict:
+    """Frames, accuracy and outcome figures of a group of rows of one algorithm."""
+    rows = list(rows)
+    if not rows:
+        return {"trials": 0}
+    frames = [r.frames for r in rows]
+    errors = [abs(r.error) for r in rows if r.state == "FOCUSED"]
+    return {
+        "trials": len(rows),
+        "median_frames": median(frames),
+        "p95_frames": percentile(frames, 0.95),
+        "mean_frames": round(sum(frames) / len(frames), 2),
+        "median_frames_settled": median([r.frames_settled for r in rows]),
+        "accuracy": round(sum(r.in_focus for r in rows) / len(rows), 4),
+        "focused": round(sum(r.state == "FOCUSED" for r in rows) / len(rows), 4),
+        "failed": round(sum(r.state == "FAILED" for r in rows) / len(rows), 4),
+        "timeouts": sum(r.state == "TIMEOUT" for r in rows),
+        "median_abs_error": round(median(errors), 4) if errors else None,
+        "p95_abs_error": round(percentile(errors, 0.95), 4) if errors else None,
+        "mean_travel": round(sum(r.travel for r in rows) / len(rows), 3),
+        "mean_reversals": round(sum(r.reversals for r in rows) / len(rows), 3),
+    }
+
+
+def summarise(rows) -> dict:
+    """{algorithm: {"target": ..., "blocks": {block: ...}, "dark_featureless": ..., "ratios": ...}}"""
+    by_algorithm: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_algorithm[row.algorithm].append(row)
+    summary: dict[str, dict] = {}
+    for name, own in by_algorithm.items():
+        blocks: dict[str, list] = defaultdict(list)
+        for row in own:
+            blocks[row.block].append(row)
+        hard = [r for r in own if is_dark_or_featureless(r)]
+        textured = [r for r in own if not is_dark_or_featureless(r) and r.block != "sweep"]
+        entry = {
+            "target": group_stats(blocks.get(TARGET_BLOCK, [])),
+            "blocks": {block: group_stats(block_rows) for block, block_rows in sorted(blocks.items())},
+            "textured": group_stats(textured),
+            "dark_featureless": {
+                "trials": len(hard),
+                "failed": round(sum(r.state == "FAILED" for r in hard) / len(hard), 4) if hard else None,
+                "wrong_lock": round(sum(r.state == "FOCUSED" and not r.in_focus for r in hard) / len(hard), 4)
+                if hard else None,
+            },
+        }
+        summary[name] = entry
+    for name, entry in summary.items():
+        ratios = {}
+        mine = entry["target"].get("median_frames")
+        for stock in (STOCK_NORMAL, STOCK_FAST):
+            theirs = summary.get(stock, {}).get("target", {}).get("median_frames")
+            if mine and theirs and not math.isnan(mine) and not math.isnan(theirs):
+                ratios[f"vs_{stock.replace('-', '_')}"] = round(theirs / mine, 3)
+        entry["ratios"] = ratios
+    return summary
+
+
+def tracking_summary(static_runs, moving_runs) -> dict:
+    """Figures of the continuous-AF checks (see focusd.bench.tracking)."""
+    return {
+        "static": static_runs,
+        "moving": moving_runs,
+        "static_max_commands_after_lock": max((r["commands_after_lock"] for r in static_runs), default=None),
+        "moving_max_mean_abs_error": max((r["mean_abs_error"] for r in moving_runs
+                                          if r["mean_abs_error"] is not None), default=None),
+    }

@@ -1,0 +1,182 @@
+"""Benchmark output: a readable table for people and one JSON object for tools.
+
+JSON (DESIGN.md, "Benchmark output"): ``{"format": "focusd-bench/1", "conditions": {...},
+"trials": [row, ...], "summary": {algorithm: {...}}, "checks": [...], "tracking": {...} | null}``.
+Each row has at least ``algorithm, scene, trial, start, final, truth, error, frames, state,
+travel, reversals`` (see focusd.bench.runner.TrialResult); ``error`` is signed (final - truth).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+
+from focusd.bench.metrics import STOCK_FAST, STOCK_NORMAL, TARGET_BLOCK
+
+FORMAT = "focusd-bench/1"
+#: Fields every trial row carries (the DESIGN.md contract); the JSON test checks them.
+ROW_FIELDS = ("algorithm", "scene", "trial", "start", "final", "truth", "error", "frames", "state",
+              "travel", "reversals")
+
+# The README's targets for focusd (issue "Autofocus...", "What it must show").
+TARGET_MEDIAN_FRAMES = 12
+TARGET_P95_FRAMES = 20
+TARGET_ACCURACY = 0.95
+TARGET_VS_STOCK_NORMAL = 3.0
+TARGET_VS_STOCK_FAST = 1.5
+TARGET_FAILED = 0.95
+TARGET_STATIC_COMMANDS = 0
+TARGET_MOVING_ERROR = 0.3
+
+
+def checks(summary: dict, tracking: dict | None = None, algorithm: str = "focusd") -> list[dict]:
+    """focusd's figures against the targets: [{"name", "value", "target", "ok"}]."""
+    entry = summary.get(algorithm)
+    if not entry:
+        return []
+    target = entry["target"]
+    out = []
+
+    def add(name, value, wanted, ok):
+        out.append({"name": name, "value": value, "target": wanted, "ok": bool(ok)})
+
+    if target.get("trials"):
+        add("median frames (main)", target["median_frames"], f"<= {TARGET_MEDIAN_FRAMES}",
+            target["median_frames"] <= TARGET_MEDIAN_FRAMES)
+        add("p95 frames (main)", target["p95_frames"], f"<= {TARGET_P95_FRAMES}", target["p95_frames"] <= TARGET_P95_FRAMES)
+        add("within 0.15 D (main)", target["accuracy"], f">= {TARGET_ACCURACY}", target["accuracy"] >= TARGET_ACCURACY)
+        for stock, wanted in ((STOCK_NORMAL, TARGET_VS_STOCK_NORMAL), (STOCK_FAST, TARGET_VS_STOCK_FAST)):
+            ratio = entry["ratios"].get(f"vs_{stock.replace('-', '_')}")
+            if ratio is not None:
+                stock_accuracy = summary[stock]["target"]["accuracy"]
+                add(f"x fewer frames than {stock}", ratio, f">= {wanted} at accuracy >= {stock_accuracy}",
+                    ratio >= wanted and target["accuracy"] >= stock_accuracy)
+    hard = entry["dark_featureless"]
+    if hard["trials"]:
+        add("dark/featureless end FAILED", hard["failed"], f">= {TARGET_FAILED}", hard["failed"] >= TARGET_FAILED)
+    for block, stats in entry["blocks"].items():
+        if block.startswith("told2-true") and stats.get("trials"):
+            add(f"{block} (latency mismatch): within 0.15 D", stats["accuracy"], f">= {TARGET_ACCURACY}",
+                stats["accuracy"] >= TARGET_ACCURACY)
+    for block, stats in entry["blocks"].items():
+        if block.startswith("sweep:") and stats.get("trials"):
+            add(f"{block}: within one frame spacing", stats["accuracy"], "1.0 (every start)", stats["accuracy"] >= 1.0)
+    if tracking:
+        static = tracking.get("static_max_commands_after_lock")
+        locked = all(r["lock_frames"] is not None for r in tracking["static"])
+        add("static: lens commands in 1000 frames after lock", static, "0", locked and static == TARGET_STATIC_COMMANDS)
+        moving = tracking.get("moving_max_mean_abs_error")
+        add("moving 2 D/s: mean |error| while tracking (worst run)", moving, f"<= {TARGET_MOVING_ERROR}",
+            moving is not None and moving <= TARGET_MOVING_ERROR)
+    return out
+
+
+def _num(value, digits=1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100.0 * value:.0f}%"
+
+
+def format_table(summary: dict, conditions: dict, check_list: list[dict] | None = None,
+                 tracking: dict | None = None) -> str:
+    """The human-readable report."""
+    lines = [
+        f"focusd bench: {conditions.get('trials')} trials x {len(summary)} algorithms, suite "
+        f"{conditions.get('suite')}, seed {conditions.get('seed')}, {conditions.get('workers')} workers, "
+        f"{conditions.get('seconds', 0):.1f} s ({conditions.get('cpu_seconds', 0):.1f} CPU s)",
+    ]
+    if any(entry["target"].get("trials") for entry in summary.values()):
+        header = (f"{'algorithm':<20}{'trials':>7}{'median':>8}{'p95':>6}{'mean':>7}{'in 0.15D':>10}"
+                  f"{'|err| med':>10}{'|err| p95':>10}{'failed':>8}{'x normal':>10}{'x fast':>8}")
+        lines += ["", f"{TARGET_BLOCK} block: latency 2, bright + indoor light, every texture x 0.1 m..infinity "
+                  "(frames = AF-ON to FOCUSED/FAILED)", header, "-" * len(header)]
+    for name, entry in summary.items():
+        t = entry["target"]
+        if not t.get("trials"):
+            continue
+        ratios = entry["ratios"]
+        lines.append(
+            f"{name:<20}{t['trials']:>7}{_num(t['median_frames']):>8}{_num(t['p95_frames'], 0):>6}"
+            f"{_num(t['mean_frames']):>7}{_pct(t['accuracy']):>10}{_num(t['median_abs_error'], 3):>10}"
+            f"{_num(t['p95_abs_error'], 3):>10}{_pct(t['failed']):>8}"
+            f"{_num(ratios.get('vs_stock_normal'), 2):>10}{_num(ratios.get('vs_stock_fast'), 2):>8}"
+        )
+    blocks = sorted({b for e in summary.values() for b in e["blocks"]})
+    if blocks:
+        names = list(summary)
+        width = max(15, 2 + max(len(n) for n in names))
+        lines += ["", "per block: in focus (within tolerance) / median frames; F = ended FAILED"]
+        header = f"{'block':<32}" + "".join(f"{n:>{width}}" for n in names)
+        lines += [header, "-" * len(header)]
+        for block in blocks:
+            cells = []
+            for name in names:
+                s = summary[name]["blocks"].get(block, {})
+                if not s.get("trials"):
+                    cells.append("-")
+                    continue
+                cell = f"{_pct(s.get('accuracy'))} {_num(s.get('median_frames'), 0)}"
+                if s.get("failed"):
+                    cell += f" F{_pct(s['failed'])}"
+                cells.append(cell)
+            trials = max(summary[n]["blocks"].get(block, {}).get("trials", 0) for n in names)
+            lines.append(f"{block + f' ({trials})':<32}" + "".join(f"{c:>{width}}" for c in cells))
+    if any(entry["dark_featureless"]["trials"] for entry in summary.values()):
+        lines += ["", "dark or featureless scenes: FAILED (wanted) / FOCUSED at a wrong position (to avoid)"]
+    for name, entry in summary.items():
+        hard = entry["dark_featureless"]
+        if hard["trials"]:
+            lines.append(f"  {name:<20}{_pct(hard['failed']):>6} / {_pct(hard['wrong_lock']):>5}  of {hard['trials']}")
+    if tracking:
+        lines += ["", "continuous AF (focusd):"]
+        for run in tracking["static"]:
+            lines.append(f"  static  {run['scene']:<22} {run['light']:<7} lock at frame {_num(run['lock_frames'])}, "
+                         f"{_num(run['commands_after_lock'])} commands in {run['frames_after_lock']} frames after")
+        for run in tracking["moving"]:
+            lines.append(f"  moving  {run['scene']:<22} {run['light']:<7} lock at frame {_num(run['lock_frames'])}, "
+                         f"mean |error| {_num(run['mean_abs_error'], 3)} D over {run['tracking_frames']} frames "
+                         f"(max {_num(run['max_abs_error'], 2)})")
+    if check_list:
+        lines += ["", "targets (focusd):"]
+        for check in check_list:
+            value = check["value"]
+            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+            lines.append(f"  [{'ok' if check['ok'] else 'MISS'}] {check['name']}: {shown} (target {check['target']})")
+    return "\n".join(lines)
+
+
+def write_json(path: str, conditions: dict, rows, summary: dict, check_list: list[dict],
+               tracking: dict | None = None) -> None:
+    """Write the report atomically (temporary file, then rename)."""
+    document = {
+        "format": FORMAT,
+        "conditions": conditions,
+        "trials": [row.row() for row in rows],
+        "summary": summary,
+        "checks": check_list,
+        "tracking": tracking,
+    }
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".bench-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(document, out, indent=1, allow_nan=False, default=_json_default)
+            out.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _json_default(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    raise TypeError(f"not JSON serialisable: {value!r}")

@@ -1,0 +1,160 @@
+"""``focusd bench``: focusd's autofocus against the stock Pi CDAF and reference searches.
+
+Every algorithm runs on the very same simulated frames (same scene, seed and start), so the speed
+figures are ratios measured in the same run. ``--sweep DIR`` replays real focal stacks instead of
+(or, with ``--suite``, as well as) the simulated suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+HELP = "benchmark focusd's autofocus against the stock Pi CDAF and reference searches"
+
+LIGHTS = ("bright", "indoor", "dim", "dark")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", choices=("default", "quick"), default=None,
+                        help="simulated trial suite (default: 'default', or none when --sweep is given)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="DIR",
+                        help="a focal stack folder (sweep.json, or images in file-name order); repeatable")
+    parser.add_argument("--range", nargs=2, type=float, default=(0.0, 12.0), metavar=("A", "B"),
+                        help="dioptres the frames of a --sweep folder without positions span (default 0 12)")
+    parser.add_argument("--latency", type=int, nargs="+", choices=(0, 1, 2, 3, 4), metavar="N",
+                        help="run only suite trials with these true lens latencies (frames); "
+                             "--sweep stacks run at each (default 2)")
+    parser.add_argument("--light", nargs="+", choices=LIGHTS,
+                        help="run only suite trials at these light levels; --sweep stacks run at each (default bright)")
+    parser.add_argument("--algorithms", default=None,
+                        help="comma-separated, default focusd,stock-normal,stock-fast,exhaustive,golden; also "
+                             "stock-normal-exact, stock-fast-exact (af.cpp fine scan), stock-normal-28hz (IPA at half rate)")
+    parser.add_argument("--json", metavar="PATH", help="write every trial and the summary as JSON")
+    parser.add_argument("--plot", metavar="PATH.png", help="plot one trial's focus curve and each lens path")
+    parser.add_argument("--seed", type=int, default=0, help="seed of scenes and noise (default 0)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--tracking", action="store_true",
+                        help="also run the continuous-AF checks (static scene, subject moving at 2 D/s)")
+    parser.add_argument("--max-frames", type=int, default=400, help="frames before a run counts as TIMEOUT")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _algorithms(text: str | None) -> list[str]:
+    from focusd.bench.runner import ALGORITHMS
+    from focusd.bench.suite import DEFAULT_ALGORITHMS
+
+    if not text:
+        return list(DEFAULT_ALGORITHMS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ALGORITHMS]
+    if unknown or not names:
+        raise ValueError(f"--algorithms: unknown {', '.join(unknown) or '(none given)'} "
+                         f"(known: {', '.join(ALGORITHMS)})")
+    return names
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers: the run's cost whatever else the
+    machine is doing (wall time on a loaded machine says little)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _plot_trial(trials):
+    """The trial the plot shows: a textured subject at 1 m in the main block, else the first."""
+    for trial in trials:
+        if trial.block == "main" and trial.scene.kind == "texture" and 0.9 <= trial.scene.distance_m <= 1.1:
+            return trial
+    return trials[0] if trials else None
+
+
+def main(args: argparse.Namespace) -> int:
+    from focusd.errors import FocusdError
+
+    try:
+        algorithms = _algorithms(args.algorithms)
+    except ValueError as error:
+        print(f"focusd bench: {error}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("focusd bench: --workers must be at least 1", file=sys.stderr)
+        return 2
+    lo, hi = args.range
+    if not (0.0 <= lo < hi):
+        print(f"focusd bench: --range {lo:g} {hi:g}: need 0 <= A < B (dioptres)", file=sys.stderr)
+        return 2
+
+    from focusd.bench import metrics, report, suite
+    from focusd.bench.progress import ProgressBar
+    from focusd.bench.runner import render_window, run_trials
+    from focusd.sim import scenes
+
+    textures = list(scenes.TEXTURES)
+    suite_name = args.suite or (None if args.sweep else "default")
+    trials = []
+    if suite_name == "default":
+        trials = suite.default_suite(textures, seed=args.seed)
+    elif suite_name == "quick":
+        trials = suite.quick_suite(textures, seed=args.seed)
+    keep = suite.SuiteFilter(tuple(args.latency) if args.latency else None, tuple(args.light) if args.light else None)
+    trials = [t for t in trials if keep.keep(t)]
+    try:
+        for folder in args.sweep:
+            from focusd.sim.sweep import load_sweep
+
+            positions = load_sweep(folder, lens_range=(lo, hi)).lens_positions
+            for latency in args.latency or [2]:
+                for light in args.light or ["bright"]:
+                    trials += suite.sweep_trials(folder, (lo, hi), positions, seed=args.seed,
+                                                 first_index=trials[-1].index + 1 if trials else 0,
+                                                 latency=latency, light=light)
+    except FocusdError as error:
+        print(f"focusd bench: {error}", file=sys.stderr)
+        return 2
+    if not trials:
+        print("focusd bench: no trials left to run (check --latency/--light)", file=sys.stderr)
+        return 2
+
+    window = render_window(algorithms)
+    plot_spec = _plot_trial(trials) if args.plot else None
+    bar = ProgressBar(len(trials), "bench", enabled=False if args.no_progress else None)
+    began = time.monotonic()
+    cpu_began = _cpu_seconds()
+    rows = run_trials(trials, algorithms, workers=args.workers, window=window, max_frames=args.max_frames,
+                      progress=bar, record_trial=plot_spec.index if plot_spec else None)
+    bar.close()
+    tracking = None
+    if args.tracking and "focusd" in algorithms:
+        from focusd.bench.tracking import run_tracking
+
+        static, moving = run_tracking(textures, seed=args.seed, workers=args.workers, window=window)
+        tracking = metrics.tracking_summary(static, moving)
+    seconds = time.monotonic() - began
+    cpu_seconds = _cpu_seconds() - cpu_began
+    summary = metrics.summarise(rows)
+    check_list = report.checks(summary, tracking)
+    conditions = {
+        "suite": suite_name, "sweeps": list(args.sweep), "sweep_range": [lo, hi], "seed": args.seed,
+        "workers": args.workers, "algorithms": algorithms, "trials": len(trials),
+        "latencies": sorted({t.latency for t in trials}), "lights": sorted({t.light for t in trials}),
+        "max_frames": args.max_frames, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
+        "profile": "imx708",
+        "lens_range": [0.0, 12.0], "render_window": list(window) if window else None,
+        "frames": "counted from the AF-ON press to FOCUSED or FAILED, at the sensor frame rate; "
+                  "the stock baseline runs on every frame (generous: its IPA runs at <= 30 Hz)",
+        "error": "final - truth, dioptres (signed)",
+    }
+    print(report.format_table(summary, conditions, check_list, tracking))
+    if args.json:
+        report.write_json(args.json, conditions, rows, summary, check_list, tracking)
+        print(f"\nwrote {args.json}")
+    if plot_spec is not None:
+        from focusd.bench.plot import plot_trial
+
+        plot_trial(args.plot, plot_spec, [r for r in rows if r.trial == plot_spec.index], window=window)
+        print(f"wrote {args.plot}")
+    return 0

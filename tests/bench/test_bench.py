@@ -1,0 +1,171 @@
+"""The benchmark: a small deterministic run whose frame and accuracy figures are asserted, the JSON
+report's schema, the command line, the plot and the progress bar."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+
+from focusd.bench import metrics, report
+from focusd.bench.progress import ProgressBar
+from focusd.bench.runner import make_rig, run_trial, run_trials
+from focusd.bench.suite import SceneSpec, TrialSpec, default_suite, quick_suite
+from focusd.sim import scenes
+
+
+def small_trials():
+    """Four textured trials at latency 2 in bright light (the "main" block's conditions), plus a
+    featureless wall."""
+    specs = [("text", 1.0, 0.0), ("foliage", 0.45, 4.0), ("bricks", 3.0, 12.0), ("natural", 0.22, 1.0)]
+    trials = [TrialSpec(index=i, block="main", scene=SceneSpec("texture", t, d, seed=10 + i), light="bright",
+                        start=s, seed=10 + i) for i, (t, d, s) in enumerate(specs)]
+    trials.append(TrialSpec(index=len(trials), block="featureless", scene=SceneSpec("featureless", seed=20),
+                            light="bright", start=3.0, seed=20))
+    return trials
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    rows = run_trials(small_trials(), ["focusd", "stock-normal", "stock-fast"], workers=1)
+    return rows, metrics.summarise(rows)
+
+
+def test_small_run_baseline_frame_counts_and_accuracy(small_run):
+    rows, summary = small_run
+    normal, fast = (summary[name]["target"] for name in ("stock-normal", "stock-fast"))
+    assert normal["trials"] == fast["trials"] == 4
+    # the stock schedule: skip 5, then 6 (normal) / 5 (fast) frames per step from infinity
+    assert 40 <= normal["median_frames"] <= 80
+    assert 20 <= fast["median_frames"] <= 50
+    assert normal["accuracy"] >= 0.75
+    # the flat wall ends FAILED for everyone
+    walls = [r for r in rows if r.scene == "featureless"]
+    assert [r.state for r in walls] == ["FAILED"] * 3
+
+
+def test_small_run_engine_meets_the_targets(small_run):
+    """The README's targets, on a small seeded run (the full suite: focusd bench)."""
+    rows, summary = small_run
+    focusd = summary["focusd"]["target"]
+    assert focusd["median_frames"] <= 12
+    assert focusd["p95_frames"] <= 20
+    assert focusd["accuracy"] == 1.0
+    assert summary["focusd"]["ratios"]["vs_stock_normal"] >= 3.0
+    assert summary["focusd"]["ratios"]["vs_stock_fast"] >= 1.5
+
+
+def test_runs_are_deterministic_and_every_algorithm_sees_the_same_frames():
+    spec = small_trials()[1]
+    first, second = run_trial(spec, "stock-fast"), run_trial(spec, "stock-fast")
+    assert first.row() == second.row()
+    a, b = make_rig(spec), make_rig(spec)
+    assert (a.next_frame().y == b.next_frame().y).all()
+
+
+def test_rows_and_summary_carry_the_design_fields(small_run):
+    rows, summary = small_run
+    for row in rows:
+        data = row.row()
+        for field in report.ROW_FIELDS:
+            assert field in data
+        assert data["error"] == pytest.approx(data["final"] - data["truth"], abs=1e-3)
+        assert data["frames"] <= data["frames_settled"]
+    assert set(summary) == {"focusd", "stock-normal", "stock-fast"}
+
+
+def test_json_report_schema(tmp_path, small_run):
+    rows, summary = small_run
+    path = tmp_path / "bench.json"
+    check_list = report.checks(summary)
+    report.write_json(str(path), {"suite": "test", "seed": 0}, rows, summary, check_list)
+    document = json.loads(path.read_text())
+    assert document["format"] == "focusd-bench/1"
+    assert set(document) == {"format", "conditions", "trials", "summary", "checks", "tracking"}
+    assert len(document["trials"]) == len(rows)
+    for row in document["trials"]:
+        assert isinstance(row["algorithm"], str) and isinstance(row["scene"], str)
+        assert isinstance(row["trial"], int) and isinstance(row["frames"], int)
+        assert isinstance(row["reversals"], int)
+        for key in ("start", "final", "truth", "error", "travel"):
+            assert isinstance(row[key], float) and math.isfinite(row[key])
+        assert row["state"] in ("FOCUSED", "FAILED", "TIMEOUT")
+    target = document["summary"]["focusd"]["target"]
+    for key in ("median_frames", "p95_frames", "accuracy"):
+        assert key in target
+    assert {c["name"] for c in document["checks"]} >= {"median frames (main)", "within 0.15 D (main)"}
+
+
+def test_table_names_every_algorithm(small_run):
+    rows, summary = small_run
+    text = report.format_table(summary, {"trials": 5, "suite": "test", "seed": 0, "workers": 1, "seconds": 1.0},
+                               report.checks(summary))
+    for name in summary:
+        assert name in text
+    assert "targets (focusd)" in text
+
+
+def test_default_suite_has_what_the_issue_asks_for():
+    trials = default_suite(list(scenes.TEXTURES))
+    textures = {t.scene.texture for t in trials if t.scene.kind == "texture"}
+    assert len(textures) >= 6
+    distances = {t.scene.distance_m for t in trials if t.block == "main"}
+    assert min(distances) == 0.1 and math.inf in distances
+    assert {t.latency for t in trials} == {1, 2, 3}
+    assert {t.light for t in trials} == {"bright", "indoor", "dim", "dark"}
+    assert len({t.start for t in trials}) >= 3
+    assert any(t.scene.kind == "two-depth" for t in trials)
+    assert any(t.told_latency != t.latency for t in trials)
+    assert len({t.seed for t in trials}) == len(trials)
+
+
+def bench_main(argv: list[str]) -> int:
+    """``focusd bench ARGS`` through the command module's own parser and main."""
+    import argparse
+
+    from focusd.commands import bench
+
+    parser = argparse.ArgumentParser(prog="focusd bench")
+    bench.add_arguments(parser)
+    return bench.main(parser.parse_args(argv))
+
+
+def test_cli_quick_run_writes_json_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "b.json", tmp_path / "b.png"
+    status = bench_main(["--suite", "quick", "--algorithms", "focusd,stock-fast", "--workers", "2",
+                   "--json", str(out), "--plot", str(png), "--no-progress"])
+    assert status == 0
+    assert "focusd" in capsys.readouterr().out
+    document = json.loads(out.read_text())
+    assert len(document["trials"]) == 2 * len(quick_suite(list(scenes.TEXTURES)))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_rejects_an_unknown_algorithm(capsys):
+    assert bench_main(["--algorithms", "focusd,magic"]) == 2
+    assert "magic" in capsys.readouterr().err
+
+
+def test_progress_bar_draws_only_when_enabled():
+    stream = io.StringIO()
+    bar = ProgressBar(4, "bench", stream=stream, enabled=True)
+    bar(2)
+    bar.close()
+    assert "2/4" in stream.getvalue() and stream.getvalue().endswith("\n")
+    quiet = io.StringIO()
+    ProgressBar(4, stream=quiet)(1)  # a StringIO is not a terminal
+    assert quiet.getvalue() == ""
+
+
+def test_percentile_is_nearest_rank():
+    assert metrics.percentile(list(range(1, 21)), 0.95) == 19
+    assert metrics.median([1, 2, 3, 10]) == 2.5
+
+
+def test_results_do_not_depend_on_the_number_of_workers():
+    trials = small_trials()[:3]
+    one = run_trials(trials, ["stock-fast", "golden"], workers=1)
+    two = run_trials(trials, ["stock-fast", "golden"], workers=2)
+    assert [r.row() for r in one] == [r.row() for r in two]

@@ -1,0 +1,138 @@
+"""The engine on the simulator (focusd.sim): seeded scenes, so frame counts and errors are exact.
+
+These are the engine's own acceptance checks on a handful of trials; the benchmark (focusd.bench)
+runs the full suite against the stock algorithms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from focusd.af import AfMode, AfState, AutofocusEngine, Frame
+from focusd.sim import SimRig, scenes
+from focusd.sim.sweep import SweepScene, load_sweep
+
+WINDOW = (0.25, 1 / 3, 0.5, 1 / 3)  # render only the AF window (plus margin): fast
+STACKS = Path("/work/shared/focalstacks")
+if not STACKS.is_dir():  # CI lays shared/ beside the clone
+    STACKS = Path(__file__).resolve().parents[3] / "shared" / "focalstacks"
+
+
+def run(scene, light="bright", latency=2, told=2, start=1.0, seed=0, mode=AfMode.SINGLE, limit=80,
+        after=0):
+    """AF-ON at frame 0; frames until FOCUSED/FAILED (+ ``after``). Returns (engine, rig, frames)."""
+    rig = SimRig(scene, light=light, latency_frames=latency, start_lens=start, seed=seed, window=WINDOW)
+    engine = AutofocusEngine(lens_range=(0.0, 12.0), latency_frames=told)
+    engine.start(mode, lens_position=start)
+    frames = None
+    for count in range(1, limit + 1):
+        frame = rig.next_frame()
+        target = engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
+        if target is not None:
+            rig.set_lens_position(target)
+        if frames is None and engine.state in (AfState.FOCUSED, AfState.FAILED):
+            frames = count
+        if frames is not None and count >= frames + after:
+            break
+    return engine, rig, frames
+
+
+MAIN = [  # texture, distance (m), light, start (D)
+    ("foliage", 1.0, "bright", 0.0),
+    ("text", 0.5, "bright", 4.0),
+    ("bricks", 0.2, "indoor", 1.0),
+    ("architecture", 0.1, "bright", 12.0),
+    ("natural", 2.0, "indoor", 4.0),
+    ("skin", 0.33, "bright", 1.0),
+    ("text", 0.25, "indoor", 12.0),
+    ("foliage", 3.0, "indoor", 1.0),
+]
+
+
+@pytest.mark.parametrize("texture, distance, light, start", MAIN)
+def test_textured_scenes_focus_within_a_seventh_of_a_dioptre(texture, distance, light, start):
+    scene = scenes.texture_scene(texture, distance_m=distance, seed=7)
+    engine, _, frames = run(scene, light=light, start=start, seed=11)
+    assert engine.state is AfState.FOCUSED, engine.failure_reason
+    assert abs(engine.lock_position - scene.truth_dioptres(0)) <= 0.15
+    assert frames <= 25
+
+
+def test_frames_to_focus_are_few():
+    frames = []
+    for index, (texture, distance, light, start) in enumerate(MAIN):
+        _, _, count = run(scenes.texture_scene(texture, distance_m=distance, seed=7), light=light,
+                          start=start, seed=11)
+        frames.append(count)
+    assert float(np.median(frames)) <= 14
+
+
+@pytest.mark.parametrize("latency", [1, 3])
+@pytest.mark.parametrize("texture, distance", [("foliage", 0.5), ("bricks", 2.0)])
+def test_a_latency_one_frame_off_still_lands(latency, texture, distance):
+    scene = scenes.texture_scene(texture, distance_m=distance, seed=3)
+    engine, _, _ = run(scene, latency=latency, told=2, start=4.0, seed=5)
+    assert engine.state is AfState.FOCUSED, engine.failure_reason
+    assert abs(engine.lock_position - scene.truth_dioptres(0)) <= 0.15
+
+
+@pytest.mark.parametrize("start", [0.0, 3.0, 12.0])
+def test_dark_scenes_fail(start):
+    engine, _, _ = run(scenes.texture_scene("text", distance_m=1.0, seed=2), light="dark",
+                              start=start, seed=4)
+    assert engine.state is AfState.FAILED
+    assert engine.failure_reason
+    assert engine.statistics.frames <= engine.tuning.max_frames
+
+
+@pytest.mark.parametrize("light", ["bright", "indoor", "dim", "dark"])
+def test_featureless_wall_fails_and_leaves_the_lens_at_the_start(light):
+    engine, rig, _ = run(scenes.featureless_scene(seed=1), light=light, start=3.0, seed=2, after=4)
+    assert engine.state is AfState.FAILED
+    assert rig.commanded == pytest.approx(3.0)
+
+
+def test_continuous_static_scene_sends_no_command_in_1000_frames():
+    scene = scenes.texture_scene("foliage", distance_m=1.5, seed=1)
+    engine, rig, _ = run(scene, light="indoor", mode=AfMode.CONTINUOUS)
+    assert engine.state is AfState.FOCUSED
+    commands = engine.statistics.commands
+    for _ in range(1000):
+        frame = rig.next_frame()
+        assert engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence)) is None
+    assert engine.statistics.commands == commands and engine.state is AfState.FOCUSED
+
+
+def test_continuous_tracks_a_subject_moving_at_two_dioptres_per_second():
+    scene = scenes.moving_scene("text", start_m=2.0, dioptres_per_s=2.0, seed=1)
+    engine, rig, _ = run(scene, mode=AfMode.CONTINUOUS, start=0.5)
+    errors = []
+    for _ in range(200):
+        frame = rig.next_frame()
+        errors.append(abs(frame.lens_actual - scene.truth_dioptres(frame.time_s)))
+        target = engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
+        if target is not None:
+            rig.set_lens_position(target)
+    assert float(np.mean(errors[60:])) <= 0.3  # once following
+
+
+@pytest.mark.skipif(not STACKS.is_dir(), reason="the shared focal stacks are not here")
+@pytest.mark.parametrize("name", [
+    pytest.param("petteri_pcb_depthmap", marks=pytest.mark.xfail(
+        strict=True, reason="two subjects: from some starts the scan locks on the switch top (8 D, "
+                            "0.6 of the board's contrast) instead of the board (5.3 D)")),
+    "shinestacker_amber_flies",
+])
+def test_real_focal_stacks_land_within_one_frame_spacing(name):
+    sweep = load_sweep(STACKS / name, lens_range=(0.0, 12.0))
+    scene = SweepScene(sweep)
+    spacing = float(np.max(np.diff(np.sort(sweep.lens_positions))))
+    truth = scene.truth_dioptres(0)
+    misses = []
+    for start in sweep.lens_positions:
+        engine, _, _ = run(scene, start=float(start), seed=int(start * 10))
+        if engine.state is not AfState.FOCUSED or abs(engine.lock_position - truth) > spacing:
+            misses.append((float(start), engine.state.name, engine.lock_position))
+    assert not misses, f"truth {truth:.2f} D, spacing {spacing:.2f} D: {misses}"

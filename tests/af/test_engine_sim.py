@@ -119,12 +119,7 @@ def test_continuous_tracks_a_subject_moving_at_two_dioptres_per_second():
 
 
 @pytest.mark.skipif(not STACKS.is_dir(), reason="the shared focal stacks are not here")
-@pytest.mark.parametrize("name", [
-    pytest.param("petteri_pcb_depthmap", marks=pytest.mark.xfail(
-        strict=True, reason="two subjects: from some starts the scan locks on the switch top (8 D, "
-                            "0.6 of the board's contrast) instead of the board (5.3 D)")),
-    "shinestacker_amber_flies",
-])
+@pytest.mark.parametrize("name", ["petteri_pcb_depthmap", "shinestacker_amber_flies"])
 def test_real_focal_stacks_land_within_one_frame_spacing(name):
     sweep = load_sweep(STACKS / name, lens_range=(0.0, 12.0))
     scene = SweepScene(sweep)

@@ -35,8 +35,9 @@ LEARN_FRAMES = 8
 #: Alpha-beta filter gains of the servo (position, velocity): smooth over a few dither cycles.
 SERVO_ALPHA = 0.35
 SERVO_BETA = 0.06
-#: The servo's width is kept within these bounds (D): a badly fitted width must not make it unstable.
-WIDTH_BOUNDS = (0.6, 3.0)
+#: The servo's width is kept within these bounds (D): too wide a width overcorrects (the estimate
+#: scales with its square) and makes the servo unstable; too narrow only slows it.
+WIDTH_BOUNDS = (0.5, 1.0)
 
 
 class Monitor:

@@ -9,27 +9,34 @@ measure that is sensor noise (their difference holds only noise) and subtracts i
 is the scene's own contrast; a scene whose contrast does not rise clearly above the noise (dark,
 featureless) ends FAILED instead of locking on noise.
 
-The scan starts where the lens is (not at infinity) and keeps the lens moving every frame. Its
-first moves go towards the larger part of the AF range. A command answering frame n is only seen
-in frame n + latency + 1, so every frame's measure is attributed to the position the lens had while
-that frame was exposed (focusd.af.search.LensHistory), never to the position in its metadata.
-While the measure is flat the step grows (coarse_step up to max_step); once it rises steeply it
-shrinks to fine_step. If the first moves make things worse the scan reverses past its start. The
-peak counts as passed once the measure has fallen clearly (pass_drop, and never less than the
-measured noise allows) at least pass_margin beyond the best sample; then a Gaussian (a parabola in
-log measure) is fitted over the samples around the best one, and the lens jumps to its vertex.
+The scan (focusd.af.scan) starts where the lens is (not at infinity) and keeps the lens moving
+every frame. Phases, in order (focusd.af.phase.Phase):
 
-That jump is a reversal, and a reversal settles the latency: the frames that arrive around it are
-sharp if the lens is already at the peak and blurred if it is still out on the overshoot. The told
-latency and its neighbours (+-1 frame, in half frames for a lens that moved during an exposure) are
-each used to re-attribute every sample; the hypothesis under which the samples lie on the most
-consistent curve wins, the peak is re-fitted under it and, if it moved, the lens goes there. So a
-latency that is a frame off costs a frame or two, not accuracy. Finally the engine confirms: the
-first frame at the final position must show at least confirm_ratio of the fitted peak; then it is
-FOCUSED. If not, the scan resumes once from there, and then fails.
+PRIME: the first two frames (exposed before any command can reach the lens) give the noise. The
+first move goes towards where subjects usually are (likely_position: from nearer than ~0.7 m it
+looks further first, and vice versa) and is held for one frame.
 
-FAILED (dark, featureless, no peak in range, no confirmation, or max_frames spent) commands the
-fallback position once and then leaves the lens alone. SINGLE mode stays locked or failed until the
+CLIMB: a command answering frame n is only seen in frame n + latency + 1, so every frame's measure
+is attributed to the position the lens had while that frame was exposed (focusd.af.search.
+LensHistory), never to the position in its metadata. The held first move settles the latency the
+data shows (the first frame that changed, checked against the held one: a frame early or late
+is caught here) and how much of a frame a move blurs (the motion blend). While the log of the
+measure rises at a steady rate (a flank) the step grows towards max_step; once the rise slows (the
+top is within about a half-width) it drops to fine_step. If the measure keeps falling from the
+start the scan turns round past its start. The peak counts as passed once the measure has fallen
+clearly (pass_drop, never less than the noise allows) pass_margin beyond the best sample; then
+1/measure is fitted with a parabola (a Lorentzian focus curve) over the samples around the best.
+
+RETURN: the lens brackets the fitted peak: a probe refine_step beyond it on the overshoot side
+(held a frame after a long jump, whose first frame saw the whole way), then one on the near side.
+The jump back from the overshoot also checks the latency again (the frame at which the measure
+steps up is the arrival). Once the second probe is seen, every sample is refitted and the lens
+goes to the refined peak: FOCUSED. The probes are the confirmation: if they are not close to the
+sharpest measure seen the scan starts again once, then fails. If a frame still in flight when the
+climb turned back was clearly sharper than the peak (two subjects), the climb goes on from there.
+
+FAILED (too dark, contrast below the noise, no peak in range, no confirmation, or max_frames spent)
+commands the fallback position once and then leaves the lens alone. SINGLE mode stays locked or failed until the
 next start(). CONTINUOUS mode (focusd.af.continuous) watches the measure and the scene's coarse
 brightness pattern after the lock: a change that persists for retrigger_frames starts either a
 servo (a small change: the lens dithers around the subject with small steps and follows it, with
@@ -57,6 +64,7 @@ from focusd.af.types import AfMode, AfState, Frame
 from focusd.errors import ConfigError
 
 log = logging.getLogger("focusd.af")
+
 
 @dataclass
 class AfStatistics:

@@ -22,7 +22,6 @@ from focusd.af.search import (
     PeakFit,
     arrival_latency,
     fit_peak,
-    predict_peak,
 )
 
 log = logging.getLogger("focusd.af")
@@ -59,6 +58,7 @@ class Scan:
         self._resumed = False
         self._probe_queue: list[float] = []
         self._bracket_last = 0
+        self._jump_length = 0.0
         self._blend = self.tuning.motion_blend
 
     def _begin_scan(self, start: float, noise: float | None) -> None:
@@ -284,7 +284,12 @@ class Scan:
         if abs(positions[-1] - end) > 1e-9:
             return None
         fit = fit_peak(positions, values, self.tuning.fit_fraction, bounds=self.lens_range)
-        if fit is not None and fit.value >= values.min() * self.tuning.min_peak_ratio:
+        best = int(np.argmax(values))
+        if fit is None and abs(positions[best] - end) <= 0.05:
+            # the sharpest frame is at the end, with too few positions for a fit: the bracket
+            # around the end will tell
+            fit = PeakFit(end, float(values[best]), math.inf, 0.0, 1, (end, end))
+        if fit is not None and float(values.max()) >= values.min() * self.tuning.min_peak_ratio:
             return self._go_to_peak(sequence, fit)
         if not self._reversed:
             self._reversed = True
@@ -292,6 +297,18 @@ class Scan:
             self._step = self.tuning.coarse_step
             side = positions.min() if self._direction < 0 else positions.max()
             return self._clamp(side + self._direction * self._step)
+        # the sharpest frame was at the far edge of what the scan has seen (a frame still in flight
+        # when it turned round): the peak lies beyond it, not in the range just covered
+        edge = positions[best]
+        towards = -1 if edge <= positions.min() + 1e-6 else 1 if edge >= positions.max() - 1e-6 else 0
+        beyond = self._clamp(edge + towards * self.tuning.fine_step)
+        if towards and not self._resumed and abs(beyond - edge) > 1e-6 \
+                and float(values.max()) >= values.min() * self.tuning.min_peak_ratio:
+            log.debug("af the sharpest frame %.3f D is at the edge of the scan: climbing on past it", edge)
+            self._resumed = True
+            self._direction = towards
+            self._step = self.tuning.fine_step
+            return beyond
         return self._fail("no peak in the AF range (flat focus curve)")
 
     def _contrast_ok(self, fit: PeakFit) -> str | None:
@@ -307,9 +324,9 @@ class Scan:
         return None
 
     def _go_to_peak(self, sequence: int, fit: PeakFit) -> float | None:
-        """Bracket the fitted peak: the near probe (on the side the climb came from the far side
-        of), held a frame so that one frame of it is clean, then the other probe; the refit with
-        them gives the final position."""
+        """Bracket the fitted peak: first a probe on the overshoot side (held a frame after a long
+        jump, so that one frame of it is clean), then one on the near side; the refit with them
+        gives the final position."""
         reason = self._contrast_ok(fit)
         if reason is not None:
             return self._fail(reason)
@@ -319,6 +336,7 @@ class Scan:
         step = self.tuning.refine_step
         first = self._clamp(fit.position + self._direction * step)
         second = self._clamp(fit.position - self._direction * step)
+        self._jump_length = abs(first - self._history.last_command)
         # a long jump blurs the first frame at the first probe (it sees the way there): hold it a
         # frame so that one frame of it is clean
         hold = abs(first - self._history.last_command) > self.tuning.blend_jump
@@ -341,8 +359,12 @@ class Scan:
         if sequence < self._jump_sequence + told + 1:
             return None
         expected = self._fit.value if self._fit is not None else 0.0
-        latency = arrival_latency(dict(self._samples), self._jump_sequence, told, expected,
-                                  self.tuning.latency_check_ratio)
+        latency: int | None = told
+        if self._jump_length > 2 * self.tuning.fine_step:
+            # only a long jump from the blurred overshoot shows its arrival clearly; the next
+            # probe, a short move between two sharp positions, must not be taken for it
+            latency = arrival_latency(dict(self._samples), self._jump_sequence, told, expected,
+                                      self.tuning.latency_check_ratio)
         if latency is None:
             if sequence < self._jump_sequence + told + 2:
                 return None  # the arrival may be a frame late: wait for it

@@ -32,7 +32,7 @@ class AfTuning:
     dark_level: float = 4.0
     """Mean window level (0-255 code values) below which a frame counts as too dark to focus on."""
 
-    # --- the search (focusd.af.search) ---------------------------------------------------------
+    # --- the scan (focusd.af.scan, focusd.af.search) -----------------------------------------------------
     likely_position: float = 1.5
     """D: where subjects most often are (about 0.7 m; most photographs are of subjects beyond half
     a metre). A scan starting nearer than this first looks further away, and vice versa."""
@@ -48,18 +48,9 @@ class AfTuning:
     """D per frame: largest step the climb grows to on a long flat stretch."""
     fine_step: float = 0.5
     """D per frame: the climbing step once the measure is rising steeply (near the peak)."""
-    steep_ratio: float = 1.15
-    """The best samples must differ by this factor before they are trusted to predict the peak
-    (1/measure fitted with a parabola); the step then aims approach_gain of the way there."""
     convex_ratio: float = 0.8
     """While the log-rate of rise of the measure stays above this fraction of the one before (the
     log curve is still convex: a flank), the climb keeps coarse steps; once it slows, fine ones."""
-    flank_fraction: float = 0.25
-    """While the latest measure is below this fraction of the predicted top, the climb is far down
-    the flank and keeps at least coarse_step; above it, at least fine_step."""
-    approach_gain: float = 0.5
-    """Fraction of the distance to the predicted peak taken per step (between fine_step and
-    max_step): less than 1 because the commands still in flight have not been seen yet."""
     flat_ratio: float = 1.05
     """Successive samples within this factor mean 'flat': the step grows towards max_step."""
     onset_change: float = 0.03
@@ -106,13 +97,8 @@ class AfTuning:
     confirm_ratio: float = 0.8
     """FOCUSED only if the measure at the final position is at least this fraction of the fitted
     peak; otherwise the search resumes around it."""
-    refine_gap: float = 0.45
-    """D: if the nearest samples either side of the fitted peak are further than this, the fit is
-    thinly supported: two probes either side refine it before the lock."""
     refine_step: float = 0.3
     """D: how far either side of the fitted peak the two refining probes go."""
-    settle_tolerance: float = 0.06
-    """D: a latency correction smaller than this does not move the lens again."""
     max_frames: int = 60
     """Frames after which a scan gives up (FAILED, "timeout"): the bound every scan ends within."""
     max_retries: int = 1
@@ -163,18 +149,22 @@ class AfTuning:
         if self.measure not in ("gradient", "laplacian"):
             out.append(("measure", f"{self.measure!r} is not 'gradient' or 'laplacian'"))
         positive = ("first_step", "coarse_step", "max_step", "fine_step", "pass_margin", "reverse_margin",
-                    "track_step", "refine_gap", "refine_step", "settle_tolerance", "settle_velocity", "blend_jump")
+                    "track_step", "refine_step", "settle_velocity", "blend_jump")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 out.append((name, f"must be a positive number of dioptres, not {value!r}"))
-        for name in ("resume_ratio", "steep_ratio", "flat_ratio", "min_peak_ratio", "latency_check_ratio"):
+        for name in ("resume_ratio", "flat_ratio", "min_peak_ratio", "latency_check_ratio"):
             if not getattr(self, name) >= 1.0:
                 out.append((name, "must be a ratio >= 1"))
         if not (isinstance(self.motion_blend, (int, float)) and 0 <= self.motion_blend < 1):
             out.append(("motion_blend", "must be a fraction of a frame, 0 <= motion_blend < 1"))
-        for name in ("convex_ratio", "min_signal", "flank_fraction", "noise_jitter", "onset_change", "pass_drop", "fit_fraction", "confirm_ratio", "follow_ratio", "retrigger_ratio",
-                     "scene_change"):
+        for name in ("dark_level", "likely_position", "hyperfocal"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                out.append((name, f"must be a number >= 0, not {value!r}"))
+        for name in ("convex_ratio", "min_signal", "noise_jitter", "onset_change", "pass_drop", "fit_fraction",
+                     "confirm_ratio", "follow_ratio", "retrigger_ratio", "scene_change"):
             if not 0 < getattr(self, name) < 1:
                 out.append((name, "must be a fraction between 0 and 1"))
         for name in ("max_frames", "retrigger_frames", "settle_frames"):

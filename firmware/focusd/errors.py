@@ -30,6 +30,11 @@ class ConfigError(FocusdError, ValueError):
         where = f"{path}: " if path else ""
         super().__init__(f"{where}{key}: {reason}")
 
+    def __reduce__(self):
+        # rebuilt from its own fields, not the message: a worker process (the bench's pool) can
+        # send it back to the parent (the default pickling would call __init__ with one argument)
+        return (type(self), (self.key, self.reason, self.path))
+
 
 class ProfileError(FocusdError, ValueError):
     """A camera-module profile is malformed or unknown."""

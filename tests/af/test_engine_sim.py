@@ -6,7 +6,6 @@ runs the full suite against the stock algorithms.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +13,9 @@ from focusd.af import AfMode, AfState, AutofocusEngine, Frame
 from focusd.sim import SimRig, scenes
 from focusd.sim.sweep import SweepScene, load_sweep
 
+from shared_data import FOCALSTACKS, needs_focalstacks
+
 WINDOW = (0.25, 1 / 3, 0.5, 1 / 3)  # render only the AF window (plus margin): fast
-STACKS = Path("/work/shared/focalstacks")
-if not STACKS.is_dir():  # CI lays shared/ beside the clone
-    STACKS = Path(__file__).resolve().parents[3] / "shared" / "focalstacks"
 
 
 def run(scene, light="bright", latency=2, told=2, start=1.0, seed=0, mode=AfMode.SINGLE, limit=80,
@@ -118,10 +116,10 @@ def test_continuous_tracks_a_subject_moving_at_two_dioptres_per_second():
     assert float(np.mean(errors[60:])) <= 0.3  # once following
 
 
-@pytest.mark.skipif(not STACKS.is_dir(), reason="the shared focal stacks are not here")
+@needs_focalstacks
 @pytest.mark.parametrize("name", ["petteri_pcb_depthmap", "shinestacker_amber_flies"])
 def test_real_focal_stacks_land_within_one_frame_spacing(name):
-    sweep = load_sweep(STACKS / name, lens_range=(0.0, 12.0))
+    sweep = load_sweep(FOCALSTACKS / name, lens_range=(0.0, 12.0))
     scene = SweepScene(sweep)
     spacing = float(np.max(np.diff(np.sort(sweep.lens_positions))))
     truth = scene.truth_dioptres(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +15,9 @@ from focusd.sim.optics import OpticsModel
 from focusd.sim.sweep import SweepScene, load_sweep, write_sweep
 from focusd.profiles import load_profile
 
+from shared_data import FOCALSTACKS, needs_focalstacks
 from sim.sim_helpers import AF_WINDOW, gradient_energy, settled_frame
 
-FOCALSTACKS = Path("/work/shared/focalstacks")
 PROFILE = load_profile("imx708")
 
 
@@ -128,10 +127,9 @@ def test_replay_through_the_rig_is_seeded(tmp_path):
 
 
 @pytest.mark.parametrize("name, peak_frames", [("petteri_pcb_depthmap", (3, 4)), ("shinestacker_amber_flies", (2, 3))])
+@needs_focalstacks
 def test_real_focal_stacks_replay(name, peak_frames):
     folder = FOCALSTACKS / name
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is not on this machine (the real focal stacks are optional)")
     sweep = load_sweep(folder, lens_range=(0, 12))
     step = 12 / (len(sweep.frames) - 1)
     assert sweep.truth_dioptres in [i * step for i in peak_frames]

@@ -57,6 +57,7 @@ class Scan:
         self._held = self.tuning.hold_first_move
         self._resumed = False
         self._probe_queue: list[float] = []
+        self._probe_held = False
         self._bracket_last = 0
         self._jump_length = 0.0
         self._blend = self.tuning.motion_blend
@@ -232,7 +233,13 @@ class Scan:
         rate_before = math.log(max(v2, 1e-12) / max(v1, 1e-12)) / abs(x2 - x1)
         rate_now = math.log(max(v3, 1e-12) / max(v2, 1e-12)) / abs(x3 - x2)
         flat = math.log(tuning.flat_ratio)
-        if abs(rate_now) < flat and abs(rate_before) < flat:
+        # far out on a flank the measure is mostly noise and so is its log-rate: until it stands
+        # clear of the lowest seen, a slower rise says nothing about the peak being near
+        low = float(values.min())
+        far = v3 < tuning.shoulder_ratio * max(low, 1e-12)
+        if far and v3 >= v2 / tuning.flat_ratio:
+            self._step = min(tuning.max_step, max(self._step, tuning.coarse_step) * 1.5)
+        elif abs(rate_now) < flat and abs(rate_before) < flat:
             self._step = min(tuning.max_step, max(self._step, tuning.coarse_step) * 1.5)
         elif rate_now > 0 and rate_now >= tuning.convex_ratio * rate_before:
             self._step = min(tuning.max_step, max(self._step, tuning.coarse_step))
@@ -340,6 +347,7 @@ class Scan:
         # a long jump blurs the first frame at the first probe (it sees the way there): hold it a
         # frame so that one frame of it is clean
         hold = abs(first - self._history.last_command) > self.tuning.blend_jump
+        self._probe_held = hold
         self._probe_queue = [first, second] if hold else [second]  # the first again: no command
         self._bracket_last = sequence + len(self._probe_queue)
         self.phase = Phase.RETURN
@@ -382,7 +390,11 @@ class Scan:
         final = self._final
         if fit is not None and abs(fit.position - final) <= 2 * self.tuning.refine_step + self.tuning.fine_step:
             self._fit, final = fit, fit.position
-        probed = [v for seq, v in self._samples if seq >= self._jump_sequence + latency + 2]
+        # the probes' frames (after a held long jump its first, blended frame is left out): the
+        # sharpest of them must come near the peak; both may fall short on a narrow peak, but not
+        # the one the fit lies between them at (or at the end of the range, under the clamp)
+        arrived = self._jump_sequence + latency + (2 if self._probe_held else 1)
+        probed = [v for seq, v in self._samples if seq >= arrived]
         value = max(probed) if probed else self._signal(measurement)
         if value < self.tuning.confirm_ratio * float(values.max(initial=value)):
             return self._confirm_failed(value, float(values.max(initial=value)))

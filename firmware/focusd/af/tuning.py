@@ -44,13 +44,17 @@ class AfTuning:
     """D per frame: the step of the blind moves made before the first moved frame is seen."""
     coarse_step: float = 1.0
     """D per frame: the climbing step while the measure is flat (far from the peak)."""
-    max_step: float = 1.5
+    max_step: float = 2.0
     """D per frame: largest step the climb grows to on a long flat stretch."""
     fine_step: float = 0.5
     """D per frame: the climbing step once the measure is rising steeply (near the peak)."""
     convex_ratio: float = 0.8
     """While the log-rate of rise of the measure stays above this fraction of the one before (the
     log curve is still convex: a flank), the climb keeps coarse steps; once it slows, fine ones."""
+    shoulder_ratio: float = 2.0
+    """Until the measure is this factor above the lowest seen in the scan, the climb is far out on
+    a flank, where the measure is mostly noise and its rate of rise says nothing: the step grows
+    towards max_step as long as the measure is not falling."""
     flat_ratio: float = 1.05
     """Successive samples within this factor mean 'flat': the step grows towards max_step."""
     onset_change: float = 0.03
@@ -62,7 +66,7 @@ class AfTuning:
     few ms): 0 for exposures much shorter than the frame, up to about 0.25 for exposures as long as
     the frame. Added to the latency when frames are attributed to positions. Only the default: each
     scan measures it on its first move (which the lens holds for a frame) when that move is clear."""
-    blend_jump: float = 1.6
+    blend_jump: float = 2.1
     """D: a frame whose exposure may have seen a lens move longer than this (a jump) is left out
     of the fits: it blends every position along the way."""
     pass_drop: float = 0.06
@@ -154,7 +158,10 @@ class AfTuning:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 out.append((name, f"must be a positive number of dioptres, not {value!r}"))
-        for name in ("resume_ratio", "flat_ratio", "min_peak_ratio", "latency_check_ratio"):
+        if isinstance(self.blend_jump, (int, float)) and isinstance(self.max_step, (int, float)) \
+                and self.blend_jump <= self.max_step:
+            out.append(("blend_jump", f"must exceed max_step ({self.max_step} D): a climbing step is not a jump"))
+        for name in ("resume_ratio", "flat_ratio", "shoulder_ratio", "min_peak_ratio", "latency_check_ratio"):
             if not getattr(self, name) >= 1.0:
                 out.append((name, "must be a ratio >= 1"))
         if not (isinstance(self.motion_blend, (int, float)) and 0 <= self.motion_blend < 1):

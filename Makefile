@@ -31,7 +31,7 @@ test: $(STAMP)
 	PICAMERA2_REF=$(PICAMERA2_REF) $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/focusd bench --json bench.json --plot bench.png
+	$(BIN)/focusd bench --tracking --json bench.json --plot bench.png
 
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py --minutes 60

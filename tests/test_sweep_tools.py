@@ -287,3 +287,28 @@ def test_a_recorded_sweep_replays_through_bench_like_the_live_simulator(tmp_path
             # measure, and the replay's floor is a little higher there (the recorded frame's 8-bit
             # rounding under the replay's own noise and rounding): a few frames either way
             assert abs(row["frames"] - live.frames) <= 5, where
+
+
+def test_a_sweep_recorded_in_a_cropped_mode_replays_with_the_same_field(tmp_path):
+    """The IMX708's 1536x864 mode reads only the sensor's centre (a crop): its frames already show
+    that crop, and the replay in the same mode must not crop them a second time (which would
+    magnify the scene 1.5 x and change every focus curve)."""
+    from focusd.sim.sweep import SweepScene, load_sweep
+
+    mode = (1536, 864)
+    assert PROFILE.mode(mode).crop != (0, 0, *PROFILE.full_resolution)
+    camera = sim_camera(mode=mode, window=None, texture="text", distance_m=1.0)
+    try:
+        record_sweep(camera, [0.5, 1.0, 1.5], 2, tmp_path / "cropped", latency_frames=2, average_frames=4,
+                     extra={"sensor_mode": list(mode)})
+    finally:
+        camera.stop()
+    sweep = load_sweep(tmp_path / "cropped")
+    assert sweep.sensor_mode == mode
+    live = SimRig(scenes.texture_scene("text", distance_m=1.0, seed=0), profile=PROFILE, mode=mode, seed=1,
+                  start_lens=1.0)
+    replay = SimRig(SweepScene(sweep), profile=PROFILE, mode=mode, seed=1, start_lens=1.0)
+    live_y = np.mean([live.next_frame().y for _ in range(4)], axis=0)
+    replay_y = np.mean([replay.next_frame().y for _ in range(4)], axis=0)
+    correlation = np.corrcoef(live_y.ravel(), replay_y.ravel())[0, 1]
+    assert correlation > 0.9, f"the replay shows a different field (correlation {correlation:.2f})"

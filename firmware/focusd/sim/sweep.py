@@ -50,6 +50,9 @@ class Sweep:
     camera: str = ""
     notes: str = ""
     folder: str = ""
+    sensor_mode: tuple[int, int] | None = None
+    """The sensor mode (output size) the frames were recorded in, when sweep.json says
+    (``focusd record-sweep`` writes it): a cropped mode's frames show only its crop of the sensor."""
 
     def focus_curve(self, window: tuple[float, float, float, float] = AF_WINDOW) -> np.ndarray:
         """Brightness-normalised gradient energy of each frame inside ``window`` (frame fractions)."""
@@ -111,6 +114,7 @@ def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None
     meta_path = root / "sweep.json"
     camera = notes = ""
     positions = None
+    sensor_mode = None
     if meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text())
@@ -131,6 +135,12 @@ def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None
             file_range = _check_range(meta["lens_range"], f"{meta_path}", need_span=positions is None)
             lens_range = lens_range or file_range
         camera, notes = str(meta.get("camera", "")), str(meta.get("notes", ""))
+        if meta.get("sensor_mode") is not None:
+            mode = meta["sensor_mode"]
+            if (not isinstance(mode, list) or len(mode) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in mode)):
+                raise SweepError(f"{meta_path}: sensor_mode must be [width, height] in pixels, got {mode!r}")
+            sensor_mode = (mode[0], mode[1])
         where = str(meta_path)
     else:
         files = sorted(p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -150,7 +160,8 @@ def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None
     for name, frame in zip(files, frames):
         if frame.shape != shape:
             raise SweepError(f"{root / name}: size {frame.shape[::-1]} differs from the first frame's {shape[::-1]}")
-    return Sweep(frames, positions, list(files), tuple(lens_range) if lens_range else None, camera, notes, str(root))
+    return Sweep(frames, positions, list(files), tuple(lens_range) if lens_range else None, camera, notes, str(root),
+                 sensor_mode)
 
 
 def write_sweep(folder: str | os.PathLike, images, lens_positions=None, lens_range=None,
@@ -221,22 +232,36 @@ class SweepScene:
 
     def frames_on_sensor(self, geometry: Geometry, scale: int = 1) -> list[np.ndarray]:
         """Each frame on the lores grid (``scale`` x finer) of the whole frame: the photo's centre
-        cut to the sensor's aspect is the sensor's full field, then the mode's crop."""
+        cut to the aspect of the sensor area it shows (the full field, or the crop of the mode it
+        was recorded in), then the replay mode's crop of that area."""
         from PIL import Image
 
-        full_w, full_h = geometry.profile.full_resolution
+        rx, ry, rw, rh = self._recorded_area(geometry)
         cx, cy, cw, ch = geometry.mode.crop
         lw, lh = geometry.lores_size
         out = []
         for frame in self._frames:
             h, w = frame.shape
-            field_w, field_h = (w, w * full_h / full_w) if w / h < full_w / full_h else (h * full_w / full_h, h)
+            field_w, field_h = (w, w * rh / rw) if w / h < rw / rh else (h * rw / rh, h)
             ox, oy = (w - field_w) / 2, (h - field_h) / 2
-            box = (ox + cx / full_w * field_w, oy + cy / full_h * field_h,
-                   ox + (cx + cw) / full_w * field_w, oy + (cy + ch) / full_h * field_h)
+            # a replay mode wider than the recorded one sees no more than was recorded: clipped
+            box = (max(0.0, ox + (cx - rx) / rw * field_w), max(0.0, oy + (cy - ry) / rh * field_h),
+                   min(float(w), ox + (cx + cw - rx) / rw * field_w), min(float(h), oy + (cy + ch - ry) / rh * field_h))
             image = Image.fromarray(frame.astype(np.float32), mode="F")
             out.append(np.asarray(image.resize((lw * scale, lh * scale), Image.BOX, box=box), dtype=np.float32))
         return out
+
+
+    def _recorded_area(self, geometry: Geometry) -> tuple[int, int, int, int]:
+        """The sensor area (full-resolution pixels) the frames show: the recorded mode's crop when
+        the sweep names a mode of this profile, else the whole sensor (a photograph's field)."""
+        full_w, full_h = geometry.profile.full_resolution
+        recorded = self.sweep.sensor_mode
+        if recorded is not None:
+            for mode in geometry.profile.modes:
+                if tuple(mode.size) == tuple(recorded):
+                    return tuple(mode.crop)
+        return (0, 0, full_w, full_h)
 
 
 class SweepRenderer:

@@ -17,7 +17,10 @@
 #
 # --root DIR does all of it inside DIR instead of this machine (user and groups written to
 # DIR/etc/passwd and DIR/etc/group with useradd --prefix, the unit enabled with systemctl --root,
-# nothing started): that is how the tests run it. DESTDIR=DIR in the environment means the same.
+# nothing started, no apt-get): that is how the tests run it (with --no-venv). DESTDIR=DIR in the
+# environment means the same. A virtual environment built under DIR has its paths rewritten to
+# /opt/focusd/venv, but it still runs only where this machine's python3 (same path, same version,
+# same architecture: numpy and Pillow are compiled) exists: prepare a Pi image on a Pi.
 set -euo pipefail
 
 ACTION="${1:-}"
@@ -90,7 +93,7 @@ install_venv() {
         system_site=(--system-site-packages)
         if [ "$APT" = 1 ] && [ -z "$ROOT" ] && ! dpkg -s python3-picamera2 python3-lgpio >/dev/null 2>&1; then
             say "installing python3-picamera2 and python3-lgpio with apt-get"
-            apt-get install -y python3-picamera2 python3-lgpio
+            apt-get install -y --no-install-recommends python3-picamera2 python3-lgpio
         fi
     fi
     say "package into $ROOT$VENV_DIR ${extra:-(no Pi extra)}"
@@ -104,7 +107,20 @@ install_venv() {
         | tar -C "$source" -xf -
     "$ROOT$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check --upgrade "$source$extra" || status=$?
     rm -rf "$source"
-    return "$status"
+    [ "$status" = 0 ] || return "$status"
+    if [ -n "$ROOT" ]; then relocate_venv; fi
+}
+
+# A virtual environment records its own path: in the scripts' #! lines (bin/focusd, bin/pip),
+# bin/activate* and pyvenv.cfg, and in the .pyc files (the source path tracebacks show). Built
+# under --root, it must name the path it will have once DIR is the root.
+relocate_venv() {
+    local built="$ROOT$VENV_DIR" file
+    grep -rlIZF -e "$built" "$built/bin" "$built/pyvenv.cfg" | while IFS= read -r -d '' file; do
+        sed -i "s|$built|$VENV_DIR|g" "$file"
+    done
+    "$built/bin/python" -m compileall -q -f -s "$ROOT" -p / "$built/lib" >/dev/null
+    say "paths in the environment rewritten to $VENV_DIR (it runs once $ROOT is the root)"
 }
 
 install_config() {

@@ -7,8 +7,11 @@ the mock pins from the test thread, so their callbacks run inside ``drive_low()`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -123,3 +126,134 @@ class DaemonHarness:
     def images(self) -> list[Path]:
         folder = Path(self.config.capture.directory)
         return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png")) if folder.exists() else []
+
+
+# ------------------------------------------------------------------ fault tests: what happened when
+
+
+class Timeline:
+    """Events from the camera thread, in order, and a condition to wait on them (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self._changed = threading.Condition()
+
+    def add(self, event) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate, timeout: float = TIMEOUT) -> bool:
+        """Block until ``predicate(events)`` holds; False after ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self.events), timeout)
+
+    def since(self, mark: int) -> list:
+        with self._changed:
+            return list(self.events[mark:])
+
+
+class RecordingNotifier:
+    """Stands in for SystemdNotifier: every message the daemon sends goes on a timeline
+    (``"watchdog"`` once per healthy frame, ``"ready"``, ``"reloading"``, ``"stopping"``)."""
+
+    enabled = watchdog_enabled = True
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+
+    def ready(self, status=None) -> bool:
+        self.timeline.add("ready")
+        return True
+
+    def watchdog(self) -> bool:
+        self.timeline.add("watchdog")
+        return True
+
+    def reloading(self) -> bool:
+        self.timeline.add("reloading")
+        return True
+
+    def stopping(self) -> bool:
+        self.timeline.add("stopping")
+        return True
+
+    def status(self, text) -> bool:
+        return True
+
+    def extend_timeout(self, seconds) -> bool:
+        return True
+
+
+def watch_camera(sim, timeline: Timeline) -> None:
+    """Put the simulated camera's ``stop`` and ``start`` on the timeline: ``"stop"``, then
+    ``"started"`` or ``"start failed"`` for each start."""
+    start, stop = sim.start, sim.stop
+
+    def watched_start() -> None:
+        try:
+            start()
+        except Exception:
+            timeline.add("start failed")
+            raise
+        timeline.add("started")
+
+    def watched_stop() -> None:
+        timeline.add("stop")
+        stop()
+
+    sim.start, sim.stop = watched_start, watched_stop
+
+
+class BackoffRecorder:
+    """The daemon's ``backoff_wait``: records each wait on the timeline instead of sleeping, and
+    calls ``then(number_of_waits)`` after each (a test ends a fault there)."""
+
+    def __init__(self, timeline: Timeline, then=None) -> None:
+        self.timeline = timeline
+        self.waits: list[float] = []
+        self.then = then
+
+    def __call__(self, seconds: float) -> bool:
+        self.waits.append(round(seconds, 6))
+        self.timeline.add(("wait", seconds))
+        if self.then is not None:
+            self.then(len(self.waits))
+        return False  # not told to stop (the daemon checks its own stop request too)
+
+
+# --------------------------------------------------------------------------- disk full: tmpfs
+
+
+@contextlib.contextmanager
+def small_disk(mount_point: Path, size: str = "8m"):
+    """A tmpfs of ``size`` mounted at ``mount_point`` for the test, unmounted afterwards; the test
+    is skipped (saying why) where mounting is not permitted (not root)."""
+    import pytest
+
+    mount_point.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mount_point)],
+                       check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", b"") or str(error).encode()
+        pytest.skip(f"cannot mount a tmpfs here ({detail.decode(errors='replace').strip()}); "
+                    "tests/test_capture_faults.py's RLIMIT_FSIZE test covers disk full in the writer")
+    try:
+        yield mount_point
+    finally:
+        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a ballast file in ``folder`` until its file system has no room left; the ballast."""
+    ballast = folder / "ballast"
+    chunk = b"\0" * 4096
+    with open(ballast, "wb", buffering=0) as file:
+        try:
+            while True:
+                file.write(chunk)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+    return ballast

@@ -27,6 +27,7 @@ from PIL import Image
 from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
 from focusd.capture_files import read_metadata
 from focusd.config import CaptureConfig
+from daemon_harness import fill_disk, small_disk as mounted_small_disk
 
 TIMEOUT_S = 10.0
 KILLS = 200
@@ -69,33 +70,8 @@ def temp_names(folder: Path) -> list[str]:
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB tmpfs, unmounted afterwards; skipped where mounting is not permitted."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount_point)],
-                       check=True, capture_output=True, timeout=30)
-    except (OSError, subprocess.CalledProcessError) as error:
-        detail = getattr(error, "stderr", b"") or str(error).encode()
-        pytest.skip(f"cannot mount a tmpfs here ({detail.decode(errors='replace').strip()}); "
-                    "the RLIMIT_FSIZE test covers disk full")
-    try:
+    with mounted_small_disk(tmp_path / "disk", size="1m") as mount_point:
         yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
-
-
-def fill(folder: Path) -> Path:
-    """Write a ballast file until the file system has no room left."""
-    ballast = folder / "ballast"
-    chunk = b"\0" * 4096
-    with open(ballast, "wb", buffering=0) as file:
-        try:
-            while True:
-                file.write(chunk)
-        except OSError as error:
-            assert error.errno == 28  # ENOSPC: the tmpfs is full
-    return ballast
 
 
 def test_full_disk_fails_the_capture_cleanly_and_the_next_works_once_space_returns(small_disk, caplog):
@@ -104,7 +80,7 @@ def test_full_disk_fails_the_capture_cleanly_and_the_next_works_once_space_retur
     results = Results()
     writer = CaptureWriter(CaptureConfig(directory=str(folder), queue_depth=8), results)
     writer.start()
-    ballast = fill(small_disk)
+    ballast = fill_disk(small_disk)
 
     writer.submit(noisy_request(1))
     writer.submit(noisy_request(2))

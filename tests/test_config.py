@@ -5,7 +5,6 @@ defaults; overrides and edge cases that are fine are accepted."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from focusd import cli
 from focusd.config import (
     CHECKS, SECTIONS, Config, ConfigError, apply_overrides, default_config, load_config, parse_config,
 )
@@ -23,24 +21,9 @@ from focusd.errors import EX_CONFIG
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "systemd" / "focusd.toml"
 
-# The real CLI builds its parser from every command module; while some are still being written
-# (``focusd.cli`` then fails to import them), run the check-config module through the same
-# add_arguments/main contract instead. Once all exist, the real entry point is what is tested.
-_ALL_COMMANDS_PRESENT = all(importlib.util.find_spec(f"focusd.commands.{m}") for m in cli.COMMANDS.values())
-_DIRECT = (
-    "import argparse, sys\n"
-    "from focusd.commands import check_config\n"
-    "parser = argparse.ArgumentParser(prog='focusd check-config')\n"
-    "check_config.add_arguments(parser)\n"
-    "sys.exit(check_config.main(parser.parse_args(sys.argv[1:])))\n"
-)
-
 
 def check_config_cli(*arguments: str) -> subprocess.CompletedProcess:
-    if _ALL_COMMANDS_PRESENT:
-        command = [sys.executable, "-m", "focusd.cli", "check-config", *arguments]
-    else:
-        command = [sys.executable, "-c", _DIRECT, *arguments]
+    command = [sys.executable, "-m", "focusd.cli", "check-config", *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
 
 
@@ -66,6 +49,17 @@ BAD_FILES = [
     ("window of zero width", "[af]\nwindow = [0.2, 0.2, 0.0, 0.3]\n", ["af.window"]),
     ("window of three numbers", "[af]\nwindow = [0.2, 0.2, 0.3]\n", ["af.window"]),
     ("latency out of range", "[af]\nlens_latency_frames = 11\n", ["af.lens_latency_frames"]),
+    ("lock-on delay zero", "[af]\nlock_on_delay_frames = 0\n", ["af.lock_on_delay_frames", "at least 1"]),
+    ("lock-on delay not whole", "[af]\nlock_on_delay_frames = 2.5\n", ["af.lock_on_delay_frames", "integer"]),
+    ("lock-on threshold of 1", "[af]\nlock_on_threshold = 1\n", ["af.lock_on_threshold", "less than 1"]),
+    ("lock-on threshold of 0", "[af]\nlock_on_threshold = 0.0\n", ["af.lock_on_threshold", "more than 0"]),
+    ("lock-on threshold as a word", '[af]\nlock_on_threshold = "low"\n', ["af.lock_on_threshold"]),
+    ("refocus threshold above 1", "[af]\nrefocus_threshold = 1.5\n", ["af.refocus_threshold", "less than 1"]),
+    ("refocus threshold of 1", "[af]\nrefocus_threshold = 1.0\n", ["af.refocus_threshold", "less than 1"]),
+    ("lock-on threshold above the refocus one", "[af]\nlock_on_threshold = 0.6\nrefocus_threshold = 0.4\n",
+     ["af.lock_on_threshold", "af.refocus_threshold"]),
+    ("lock-on threshold above the refocus default", "[af]\nlock_on_threshold = 0.7\n",
+     ["af.lock_on_threshold", "af.refocus_threshold"]),
     ("focus timeout out of range", "[shutter]\nfocus_timeout_ms = 20000\n", ["shutter.focus_timeout_ms"]),
     ("burst fps zero", "[shutter]\nburst_fps = 0\n", ["shutter.burst_fps"]),
     ("burst fps above 30", "[shutter]\nburst_fps = 31\n", ["shutter.burst_fps"]),
@@ -91,6 +85,9 @@ BAD_FILES = [
     ("lores larger than the sensor mode", "[camera]\nsensor_mode = [1536, 864]\nlores_size = [2304, 1296]\n",
      ["camera.lores_size"]),
     ("lores of one number", "[camera]\nlores_size = [768]\n", ["camera.lores_size"]),
+    ("negative VCM bus", "[camera]\nvcm_bus = -1\n", ["camera.vcm_bus", "at least 0"]),
+    ("VCM bus as a path", '[camera]\nvcm_bus = "/dev/i2c-10"\n', ["camera.vcm_bus", '"profile"']),
+    ("VCM bus as a boolean", "[camera]\nvcm_bus = true\n", ["camera.vcm_bus"]),
     ("log level", '[logging]\nlevel = "verbose"\n', ["logging.level"]),
     ("boolean as a string", '[logging]\nframe_debug = "yes"\n', ["logging.frame_debug"]),
     ("TOML: key set twice", "[pins]\naf_on = 17\naf_on = 18\n", ["pins.af_on", "twice"]),
@@ -260,6 +257,14 @@ GOOD = [
      {("capture", "filename"): "{{x}}_{sequence:08d}_{counter}"}),
     ("pull none, active high", '[pins]\npull = "none"\nactive_low = false\n', {("pins", "active_low"): False}),
     ("focus priority, single AF, macro", '[shutter]\npriority = "focus"\n[af]\nmode = "single"\nrange = "macro"\n', {}),
+    ("lock-on tuned", "[af]\nlock_on_delay_frames = 1\nlock_on_threshold = 0.3\nrefocus_threshold = 0.3\n",
+     {("af", "lock_on_delay_frames"): 1, ("af", "lock_on_threshold"): 0.3, ("af", "refocus_threshold"): 0.3}),
+    ("lock-on thresholds as near 0 and 1 as they go", "[af]\nlock_on_threshold = 0.001\nrefocus_threshold = 0.999\n"
+     "lock_on_delay_frames = 600\n",
+     {("af", "lock_on_threshold"): 0.001, ("af", "refocus_threshold"): 0.999, ("af", "lock_on_delay_frames"): 600}),
+    ("VCM bus of a Pi 4", "[camera]\nvcm_bus = 10\n", {("camera", "vcm_bus"): 10}),
+    ("VCM bus 0", '[camera]\nprofile = "ov5647_motorized"\nvcm_bus = 0\n', {("camera", "vcm_bus"): 0}),
+    ("VCM bus from the profile", '[camera]\nvcm_bus = "profile"\n', {("camera", "vcm_bus"): None}),
 ]
 
 
@@ -280,3 +285,25 @@ def test_check_config_accepts_an_edge_case_through_the_cli(tmp_path):
     result = check_config_cli(str(path))
     assert result.returncode == 0, result.stderr
     assert "af_on 0" in result.stdout
+
+
+# ------------------------------------------------------------------------------ keys reaching their users
+
+
+def test_lock_on_keys_reach_the_engine(tmp_path):
+    from gpiozero.pins.mock import MockFactory
+
+    from focusd.af.tuning import AfTuning
+    from focusd.cameras import build_camera
+    from focusd.daemon import Daemon
+
+    path = tmp_path / "focusd.toml"
+    path.write_text('[camera]\nbackend = "sim"\n[af]\nlock_on_delay_frames = 9\nlock_on_threshold = 0.2\n'
+                    "refocus_threshold = 0.4\n")
+    config = load_config(path)
+    tuning = Daemon(config, build_camera(config, pacing="stepped"), pin_factory=MockFactory()).engine.tuning
+    assert (tuning.retrigger_frames, tuning.follow_ratio, tuning.retrigger_ratio) == (9, 0.2, 0.4)
+    # left out, they are the engine's own defaults
+    assert (AfTuning.retrigger_frames, AfTuning.follow_ratio, AfTuning.retrigger_ratio) == (
+        default_config().af.lock_on_delay_frames, default_config().af.lock_on_threshold,
+        default_config().af.refocus_threshold)

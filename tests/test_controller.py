@@ -20,6 +20,7 @@ from focusd.controller import (
     ShowLed,
     StartAf,
     StopAf,
+    Stopping,
     Tick,
 )
 from focusd.hw.base import ButtonId, LedPattern
@@ -43,44 +44,6 @@ def make(mode="continuous", priority="release", burst=False, fps=5.0, limit=3, t
     )
 
 
-#: states, each reached by a list of events from a new controller
-STATES = {
-    "idle": [],
-    "scanning": [press(AF, 0)],
-    "focused": [press(AF, 0), AfStateChanged(AfState.FOCUSED, 10 * MS)],
-    "failed": [press(AF, 0), AfStateChanged(AfState.FAILED, 10 * MS)],
-    "locked after release": [press(AF, 0), AfStateChanged(AfState.FOCUSED, 10 * MS), release(AF, 20 * MS)],
-    "shutter held": [press(SHUT, 0)],
-    "remote held": [press(REM, 0)],
-    "scanning, shutter held": [press(AF, 0), press(SHUT, 1 * MS)],
-    "camera down": [CameraFault(False, 0, "gone")],
-}
-
-EVENTS = {
-    "AF-ON press": press(AF, 100 * MS),
-    "AF-ON release": release(AF, 100 * MS),
-    "shutter press": press(SHUT, 100 * MS),
-    "shutter release": release(SHUT, 100 * MS),
-    "remote press": press(REM, 100 * MS),
-    "remote release": release(REM, 100 * MS),
-    "focused": AfStateChanged(AfState.FOCUSED, 100 * MS),
-    "failed": AfStateChanged(AfState.FAILED, 100 * MS),
-    "scanning": AfStateChanged(AfState.SCANNING, 100 * MS),
-    "tick": Tick(100 * MS),
-    "capture ok": CaptureFinished(1, None, 100 * MS),
-    "capture failed": CaptureFinished(1, "disk full", 100 * MS),
-    "camera fault": CameraFault(False, 100 * MS, "gone"),
-    "camera back": CameraFault(True, 100 * MS),
-}
-
-
-def setup(state: str, **settings) -> Controller:
-    controller = make(**settings)
-    for event in STATES[state]:
-        controller.handle(event)
-    return controller
-
-
 def af_commands(commands):
     return [c for c in commands if isinstance(c, (StartAf, StopAf))]
 
@@ -89,41 +52,431 @@ def captures(commands):
     return [c for c in commands if isinstance(c, Capture)]
 
 
-AF_HELD = {"scanning", "focused", "failed", "scanning, shutter held"}
-CAPTURE_HELD = {"shutter held", "remote held", "scanning, shutter held"}
+# ------------------------------------------------------------------------- the table: every event in every state
+#
+# Each state is reached from a new controller by a list of events, all before T; then one event
+# arrives at T (the "tick, 2.5 s later" at T + 2.5 s: after every flash, error, focus timeout and
+# burst interval of the states). For every (state, event) the table says which commands come out
+# besides the LED, and which LED pattern is shown afterwards. Both are written out here, not read
+# back from the controller: the test compares the controller's whole command list with
+# ``commands + [ShowLed(led)]`` (the ShowLed only when ``led`` differs from what the state showed).
+#
+# The settings run over shutter priority (release, focus), burst (off, on) and AF mode
+# (continuous, single); a row is a function of them, so where a setting matters the row says how.
+# Burst: 5 fps (one frame every 200 ms), limit 4; focus timeout 500 ms.
+
+OFF, BLINK, STEADY, FAST, FLASH, ERROR = (
+    LedPattern.OFF, LedPattern.BLINK, LedPattern.STEADY, LedPattern.FAST_BLINK, LedPattern.FLASH, LedPattern.ERROR)
+
+T = 1000 * MS  #: when the event under test arrives
+LATE = 2500  #: ms after T: the late tick
 
 
-@pytest.mark.parametrize("mode", ["continuous", "single"])
-@pytest.mark.parametrize("state", list(STATES))
-@pytest.mark.parametrize("event_name", list(EVENTS))
-def test_every_event_in_every_state(mode, state, event_name):
-    """What each event does to focus and capture, in every state and both AF modes."""
-    controller = setup(state, mode=mode)
-    event = EVENTS[event_name]
-    commands = controller.handle(event)
-    focus = af_commands(commands)
-    shots = captures(commands)
+def at(ms: float) -> int:
+    """A time ``ms`` milliseconds after T (negative: before)."""
+    return T + int(ms * MS)
 
-    if event_name == "AF-ON press":
-        expected_focus = [] if state in AF_HELD else [StartAf(AfMode(mode))]
-    elif event_name == "AF-ON release":
-        expected_focus = [StopAf()] if state in AF_HELD else []
-    else:
-        expected_focus = []  # the shutter, the engine and the writer never move the focus
-    assert focus == expected_focus
 
-    if event_name in ("shutter press", "remote press"):
-        if state in CAPTURE_HELD:
-            assert shots == []  # the other input already holds a capture
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    priority: str
+    burst: bool
+    mode: str
+
+    @property
+    def focus(self) -> bool:
+        return self.priority == "focus"
+
+    def start(self) -> list:
+        return [StartAf(AfMode(self.mode))]
+
+    def reason(self, focus_word: str) -> str:
+        """The reason recorded for a press that fires at once."""
+        return "release" if self.priority == "release" else f"focus: {focus_word}"
+
+    def controller(self) -> Controller:
+        return make(mode=self.mode, priority=self.priority, burst=self.burst, fps=5.0, limit=4, timeout_ms=500.0)
+
+
+SETTINGS = [Settings(p, b, m) for p in ("release", "focus") for b in (False, True) for m in ("continuous", "single")]
+
+
+def shot(press_id: int, press_ms: float, due_ms: float, reason: str, index: int = 0) -> Capture:
+    return Capture(press_id, at(press_ms), at(due_ms), reason, index)
+
+
+EVENTS = {
+    "AF-ON press": press(AF, T),
+    "AF-ON release": release(AF, T),
+    "shutter press": press(SHUT, T),
+    "shutter release": release(SHUT, T),
+    "remote press": press(REM, T),
+    "remote release": release(REM, T),
+    "FOCUSED": AfStateChanged(AfState.FOCUSED, T),
+    "FAILED": AfStateChanged(AfState.FAILED, T),
+    "SCANNING": AfStateChanged(AfState.SCANNING, T),
+    "IDLE": AfStateChanged(AfState.IDLE, T),
+    "tick": Tick(T),
+    "tick, 2.5 s later": Tick(at(LATE)),
+    "capture ok": CaptureFinished(1, None, T),
+    "capture failed": CaptureFinished(1, "disk full", T),
+    "camera fault": CameraFault(False, T, "gone"),
+    "camera back": CameraFault(True, T),
+    "Stopping": Stopping(T),
+}
+
+#: state -> (events from a new controller, the LED pattern that leaves shown)
+STATES = {
+    "idle": (
+        [], lambda s: OFF),
+    "scanning": (
+        [press(AF, at(-50))], lambda s: BLINK),
+    # with mode "single" this is single AF after it locked
+    "focused": (
+        [press(AF, at(-50)), AfStateChanged(AfState.FOCUSED, at(-40))], lambda s: STEADY),
+    "failed": (
+        [press(AF, at(-50)), AfStateChanged(AfState.FAILED, at(-40))], lambda s: FAST),
+    "released after lock": (
+        [press(AF, at(-50)), AfStateChanged(AfState.FOCUSED, at(-40)), release(AF, at(-30))], lambda s: OFF),
+    # press 1 at -100: its flash is over at T (-20), its burst (if on) next due at +100
+    "shutter held": (
+        [press(SHUT, at(-100))], lambda s: FLASH),
+    "remote held": (
+        [press(REM, at(-100))], lambda s: FLASH),
+    # press 1 at -300, burst frame 1 at -100; next due +100 (burst off: one capture, long done)
+    "burst in progress": (
+        [press(SHUT, at(-300)), Tick(at(-100))], lambda s: FLASH if s.burst else OFF),
+    # press 1 at -30: its flash lasts until +50
+    "capture flash shown": (
+        [press(SHUT, at(-30)), release(SHUT, at(-20))], lambda s: FLASH),
+    # focus: press 1 waits (deadline +460), still held. release: captured at -40, flash until +40
+    "scanning, shutter held": (
+        [press(AF, at(-50)), press(SHUT, at(-40))], lambda s: BLINK if s.focus else FLASH),
+    # focus: press 1 waits, shutter let go. release: captured at -40, flash until +40
+    "focus wait": (
+        [press(AF, at(-50)), press(SHUT, at(-40)), release(SHUT, at(-30))], lambda s: BLINK if s.focus else FLASH),
+    # focus: presses 1 (-40) and 2 (-20) wait. release: both captured, flash until +60
+    "two focus waits": (
+        [press(AF, at(-50)), press(SHUT, at(-40)), release(SHUT, at(-30)), press(SHUT, at(-20)),
+         release(SHUT, at(-10))], lambda s: BLINK if s.focus else FLASH),
+    # focus: press 1 waits and AF-ON is let go (the wait fires at the next tick)
+    "focus wait, AF-ON let go": (
+        [press(AF, at(-50)), press(SHUT, at(-40)), release(SHUT, at(-30)), release(AF, at(-20))],
+        lambda s: OFF if s.focus else FLASH),
+    # a failed capture at -100: the error pattern until +1900
+    "error shown": (
+        [CaptureFinished(1, "disk full", at(-100))], lambda s: ERROR),
+    "camera down": (
+        [CameraFault(False, at(-100), "gone")], lambda s: ERROR),
+}
+
+
+def row_idle(s: Settings) -> dict:
+    """Nothing held, nothing shown. Also what "released after lock" does (AF-ON let go: IDLE)."""
+    fire = [shot(1, 0, 0, s.reason("AF-ON not held"))]
+    return {
+        "AF-ON press": (s.start(), BLINK),
+        "AF-ON release": ([], OFF),
+        "shutter press": (fire, FLASH),
+        "shutter release": ([], OFF),
+        "remote press": (fire, FLASH),
+        "remote release": ([], OFF),
+        "FOCUSED": ([], OFF),  # AF-ON not held: the LED shows nothing of the engine
+        "FAILED": ([], OFF),
+        "SCANNING": ([], OFF),
+        "IDLE": ([], OFF),
+        "tick": ([], OFF),
+        "tick, 2.5 s later": ([], OFF),
+        "capture ok": ([], OFF),
+        "capture failed": ([], ERROR),
+        "camera fault": ([], ERROR),
+        "camera back": ([], OFF),
+        "Stopping": ([], OFF),
+    }
+
+
+def row_af_held(af_state: str, shown: LedPattern):
+    """AF-ON held, the engine in ``af_state`` (SCANNING, FOCUSED, FAILED), no press waiting."""
+
+    def row(s: Settings) -> dict:
+        if s.focus and af_state == "SCANNING":
+            fire = ([], BLINK)  # focus priority: the press waits for the scan
         else:
-            assert shots == [Capture(1, 100 * MS, 100 * MS, "release", 0)]
-    else:
-        assert shots == []
+            fire = ([shot(1, 0, 0, s.reason(af_state))], FLASH)
+        return {
+            "AF-ON press": ([], shown),  # already held: nothing
+            "AF-ON release": ([StopAf()], OFF),
+            "shutter press": fire,
+            "shutter release": ([], shown),
+            "remote press": fire,
+            "remote release": ([], shown),
+            "FOCUSED": ([], STEADY),
+            "FAILED": ([], FAST),
+            "SCANNING": ([], BLINK),
+            "IDLE": ([], OFF),
+            "tick": ([], shown),
+            "tick, 2.5 s later": ([], shown),
+            "capture ok": ([], shown),
+            "capture failed": ([], ERROR),
+            "camera fault": ([], ERROR),
+            "camera back": ([], shown),
+            "Stopping": ([], shown),
+        }
 
-    # the LED always ends in the pattern the controller says it shows
-    shown = [c.pattern for c in commands if isinstance(c, ShowLed)]
-    if shown:
-        assert shown[-1] == controller.state.led
+    return row
+
+
+def row_capture_held(holder: str, press_ms: int, burst_taken: int):
+    """``holder`` ("shutter" or "remote") holds press 1 (made at ``press_ms``); with burst on,
+    ``burst_taken`` frames are taken and the next is due at +100. The flash is over at T."""
+
+    def row(s: Settings) -> dict:
+        other = "remote" if holder == "shutter" else "shutter"
+        late = ([shot(1, press_ms, 100, "burst", burst_taken)], FLASH) if s.burst else ([], OFF)
+        return {
+            "AF-ON press": (s.start(), BLINK),
+            "AF-ON release": ([], OFF),
+            f"{holder} press": ([], OFF),  # a second press without a release: nothing
+            f"{holder} release": ([], OFF),  # ends the burst (the late tick after it: nothing)
+            f"{other} press": ([], OFF),  # the other input adds nothing while one holds a capture
+            f"{other} release": ([], OFF),
+            "FOCUSED": ([], OFF),
+            "FAILED": ([], OFF),
+            "SCANNING": ([], OFF),
+            "IDLE": ([], OFF),
+            "tick": ([], OFF),  # the next burst frame is not due before +100
+            "tick, 2.5 s later": late,  # one frame, due at +100 (no catch-up volley)
+            "capture ok": ([], OFF),
+            "capture failed": ([], ERROR),
+            "camera fault": ([], ERROR),
+            "camera back": ([], OFF),
+            "Stopping": ([], OFF),
+        }
+
+    return row
+
+
+def row_flash_shown(s: Settings) -> dict:
+    """Press 1 at -30, let go: the flash is shown until +50 and covers the AF pattern."""
+    fire = [shot(2, 0, 0, s.reason("AF-ON not held"))]
+    return {
+        "AF-ON press": (s.start(), FLASH),
+        "AF-ON release": ([], FLASH),
+        "shutter press": (fire, FLASH),
+        "shutter release": ([], FLASH),
+        "remote press": (fire, FLASH),
+        "remote release": ([], FLASH),
+        "FOCUSED": ([], FLASH),
+        "FAILED": ([], FLASH),
+        "SCANNING": ([], FLASH),
+        "IDLE": ([], FLASH),
+        "tick": ([], FLASH),
+        "tick, 2.5 s later": ([], OFF),
+        "capture ok": ([], FLASH),
+        "capture failed": ([], ERROR),
+        "camera fault": ([], ERROR),
+        "camera back": ([], FLASH),
+        "Stopping": ([], FLASH),
+    }
+
+
+def row_waiting(presses: list[int], held: bool):
+    """AF-ON held and scanning; presses made at ``presses`` (ms). Focus priority: they wait, in
+    order (deadlines press + 500 ms). Release priority: they were captured at once, the flash of
+    the last lasts until its press + 80 ms (after T). ``held``: the shutter still holds the last."""
+
+    def row(s: Settings) -> dict:
+        n = len(presses) + 1  # the id of the next press
+
+        def fire_all(due_ms: float, reason: str) -> list:
+            return [shot(i, p, due_ms, reason) for i, p in enumerate(presses, 1)]
+
+        if not s.focus:  # everything already captured: only the flash covers the AF pattern
+            late_burst = [shot(1, presses[0], 160, "burst", 1)] if s.burst and held else []
+            return {
+                "AF-ON press": ([], FLASH),
+                "AF-ON release": ([StopAf()], FLASH),
+                "shutter press": ([] if held else [shot(n, 0, 0, "release")], FLASH),
+                "shutter release": ([], FLASH),
+                "remote press": ([] if held else [shot(n, 0, 0, "release")], FLASH),
+                "remote release": ([], FLASH),
+                "FOCUSED": ([], FLASH),
+                "FAILED": ([], FLASH),
+                "SCANNING": ([], FLASH),
+                "IDLE": ([], FLASH),
+                "tick": ([], FLASH),
+                "tick, 2.5 s later": (late_burst, FLASH if late_burst else BLINK),
+                "capture ok": ([], FLASH),
+                "capture failed": ([], ERROR),
+                "camera fault": ([], ERROR),
+                "camera back": ([], FLASH),
+                "Stopping": ([], FLASH),
+            }
+        return {
+            "AF-ON press": ([], BLINK),
+            "AF-ON release": ([StopAf()], OFF),  # the waits fire at the next tick
+            "shutter press": ([], BLINK),  # held: nothing; let go: one more press waits
+            "shutter release": ([], BLINK),
+            "remote press": ([], BLINK),
+            "remote release": ([], BLINK),
+            "FOCUSED": (fire_all(0, "focus: FOCUSED"), FLASH),
+            "FAILED": (fire_all(0, "focus: FAILED"), FLASH),
+            "SCANNING": ([], BLINK),
+            "IDLE": ([], OFF),  # not an end of the scan: they keep waiting (for the timeout)
+            "tick": ([], BLINK),
+            "tick, 2.5 s later": (fire_all(LATE, "focus: timeout"), FLASH),
+            "capture ok": ([], BLINK),
+            "capture failed": ([], ERROR),
+            "camera fault": ([], ERROR),
+            "camera back": ([], BLINK),
+            "Stopping": (fire_all(0, "focus: stopping"), FLASH),
+        }
+
+    return row
+
+
+def row_wait_af_let_go(s: Settings) -> dict:
+    """Press 1 at -40 during the scan, AF-ON let go at -20. Focus priority: press 1 still waits
+    and fires at the next tick. Release priority: captured at -40, flash until +40."""
+    if not s.focus:
+        fire = [shot(2, 0, 0, "release")]
+        return {
+            "AF-ON press": (s.start(), FLASH),
+            "AF-ON release": ([], FLASH),
+            "shutter press": (fire, FLASH),
+            "shutter release": ([], FLASH),
+            "remote press": (fire, FLASH),
+            "remote release": ([], FLASH),
+            "FOCUSED": ([], FLASH),
+            "FAILED": ([], FLASH),
+            "SCANNING": ([], FLASH),
+            "IDLE": ([], FLASH),
+            "tick": ([], FLASH),
+            "tick, 2.5 s later": ([], OFF),
+            "capture ok": ([], FLASH),
+            "capture failed": ([], ERROR),
+            "camera fault": ([], ERROR),
+            "camera back": ([], FLASH),
+            "Stopping": ([], FLASH),
+        }
+    # a new press while press 1 still waits: press 1 first (every waiting press fires in order)
+    in_order = [shot(1, -40, 0, "focus: AF-ON released"), shot(2, 0, 0, "focus: AF-ON not held")]
+    return {
+        "AF-ON press": (s.start(), BLINK),  # a new scan: press 1 waits for it (or its timeout)
+        "AF-ON release": ([], OFF),
+        "shutter press": (in_order, FLASH),
+        "shutter release": ([], OFF),
+        "remote press": (in_order, FLASH),
+        "remote release": ([], OFF),
+        "FOCUSED": ([shot(1, -40, 0, "focus: FOCUSED")], FLASH),
+        "FAILED": ([shot(1, -40, 0, "focus: FAILED")], FLASH),
+        "SCANNING": ([], OFF),
+        "IDLE": ([], OFF),
+        "tick": ([shot(1, -40, 0, "focus: AF-ON released")], FLASH),
+        "tick, 2.5 s later": ([shot(1, -40, LATE, "focus: AF-ON released")], FLASH),
+        "capture ok": ([], OFF),
+        "capture failed": ([], ERROR),
+        "camera fault": ([], ERROR),
+        "camera back": ([], OFF),
+        "Stopping": ([shot(1, -40, 0, "focus: stopping")], FLASH),
+    }
+
+
+def row_error(camera_down: bool):
+    """The error pattern covers everything: a failed capture at -100 (shown until +1900), or the
+    camera down since -100 (shown until it is back, and 2 s after the fault at least)."""
+
+    def row(s: Settings) -> dict:
+        fire = [shot(1, 0, 0, s.reason("AF-ON not held"))]  # the controller asks; the daemon fails it
+        return {
+            "AF-ON press": (s.start(), ERROR),
+            "AF-ON release": ([], ERROR),
+            "shutter press": (fire, ERROR),
+            "shutter release": ([], ERROR),
+            "remote press": (fire, ERROR),
+            "remote release": ([], ERROR),
+            "FOCUSED": ([], ERROR),
+            "FAILED": ([], ERROR),
+            "SCANNING": ([], ERROR),
+            "IDLE": ([], ERROR),
+            "tick": ([], ERROR),
+            "tick, 2.5 s later": ([], ERROR if camera_down else OFF),
+            "capture ok": ([], ERROR),
+            "capture failed": ([], ERROR),
+            "camera fault": ([], ERROR),
+            "camera back": ([], ERROR),  # back at T, but the fault at -100 is shown until +1900
+            "Stopping": ([], ERROR),
+        }
+
+    return row
+
+
+ROWS = {
+    "idle": row_idle,
+    "scanning": row_af_held("SCANNING", BLINK),
+    "focused": row_af_held("FOCUSED", STEADY),
+    "failed": row_af_held("FAILED", FAST),
+    "released after lock": row_idle,
+    "shutter held": row_capture_held("shutter", -100, burst_taken=1),
+    "remote held": row_capture_held("remote", -100, burst_taken=1),
+    "burst in progress": row_capture_held("shutter", -300, burst_taken=2),
+    "capture flash shown": row_flash_shown,
+    "scanning, shutter held": row_waiting([-40], held=True),
+    "focus wait": row_waiting([-40], held=False),
+    "two focus waits": row_waiting([-40, -20], held=False),
+    "focus wait, AF-ON let go": row_wait_af_let_go,
+    "error shown": row_error(camera_down=False),
+    "camera down": row_error(camera_down=True),
+}
+
+def table_cases():
+    for state in STATES:
+        for event in EVENTS:
+            for s in SETTINGS:
+                yield pytest.param(state, event, s, id=f"{state}-{event}-{s.priority}-"
+                                   f"burst {'on' if s.burst else 'off'}-{s.mode}")
+
+
+def run_setup(state: str, s: Settings) -> tuple[Controller, LedPattern]:
+    """The controller in ``state``, and the LED pattern its commands left shown."""
+    controller = s.controller()
+    shown = OFF  # the LED starts off
+    for event in STATES[state][0]:
+        for command in controller.handle(event):
+            if isinstance(command, ShowLed):
+                shown = command.pattern
+    return controller, shown
+
+
+def test_the_table_has_every_event_in_every_state():
+    import typing
+
+    from focusd.controller import Event
+
+    assert {type(event) for event in EVENTS.values()} == set(typing.get_args(Event))
+    assert {e.state for e in EVENTS.values() if isinstance(e, AfStateChanged)} == set(AfState)
+    assert {(e.button, e.pressed) for e in EVENTS.values() if isinstance(e, ButtonEvent)} == {
+        (b, p) for b in ButtonId for p in (True, False)}
+    assert set(ROWS) == set(STATES)
+    for state, row in ROWS.items():
+        for s in SETTINGS:
+            assert set(row(s)) == set(EVENTS), (state, s)
+
+
+@pytest.mark.parametrize("state", list(STATES))
+@pytest.mark.parametrize("s", SETTINGS, ids=lambda s: f"{s.priority}-burst {'on' if s.burst else 'off'}-{s.mode}")
+def test_each_state_shows_its_led(state, s):
+    _, shown = run_setup(state, s)
+    assert shown == STATES[state][1](s)
+
+
+@pytest.mark.parametrize("state, event_name, s", list(table_cases()))
+def test_every_event_in_every_state(state, event_name, s):
+    """The whole command list of each event in each state, and the LED pattern it leaves."""
+    controller, shown_before = run_setup(state, s)
+    expected_commands, expected_led = ROWS[state](s)[event_name]
+    led_command = [ShowLed(expected_led)] if expected_led != shown_before else []
+    assert controller.handle(EVENTS[event_name]) == list(expected_commands) + led_command
 
 
 @pytest.mark.parametrize(
@@ -260,3 +613,112 @@ def test_reconfigure_applies_to_next_press():
     controller = make(mode="continuous")
     controller.reconfigure(AfConfig(mode="single"), dataclasses.replace(ShutterConfig(), burst=False))
     assert af_commands(controller.handle(press(AF, 0))) == [StartAf(AfMode.SINGLE)]
+
+
+# ------------------------------------------------------------ focus priority: several presses waiting
+
+
+def two_presses_during_a_scan(burst=False, timeout_ms=500.0, second_ms=30):
+    """Focus priority, AF-ON held from 0 and scanning; press 1 at 10 ms, press 2 at ``second_ms``
+    (each let go 10 ms later). Nothing is captured while they wait."""
+    controller = make(priority="focus", burst=burst, timeout_ms=timeout_ms)
+    events = [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 20 * MS),
+              press(SHUT, second_ms * MS), release(SHUT, (second_ms + 10) * MS), Tick((second_ms + 15) * MS)]
+    for event in events:
+        assert captures(controller.handle(event)) == []
+    return controller
+
+
+def run(controller, events):
+    """The captures the events give, each with the time of the event that gave it."""
+    return [(event.time_ns, shot) for event in events for shot in captures(controller.handle(event))]
+
+
+@pytest.mark.parametrize("state", [AfState.FOCUSED, AfState.FAILED], ids=["FOCUSED", "FAILED"])
+def test_two_focus_waits_fire_in_press_order_when_the_scan_ends(state):
+    controller = two_presses_during_a_scan()
+    shots = captures(controller.handle(AfStateChanged(state, 100 * MS)))
+    reason = f"focus: {state.name}"
+    assert shots == [Capture(1, 10 * MS, 100 * MS, reason, 0), Capture(2, 30 * MS, 100 * MS, reason, 0)]
+    later = [Tick(t * MS) for t in range(110, 2000, 10)] + [AfStateChanged(state, 2000 * MS), Stopping(2001 * MS)]
+    assert run(controller, later) == []  # each press once, never again
+
+
+def test_two_focus_waits_time_out_each_at_its_own_deadline():
+    controller = two_presses_during_a_scan(second_ms=200)  # deadlines 510 and 700 ms
+    shots = run(controller, [Tick(t * MS) for t in range(220, 1500, 10)])
+    assert shots == [
+        (510 * MS, Capture(1, 10 * MS, 510 * MS, "focus: timeout", 0)),
+        (700 * MS, Capture(2, 200 * MS, 700 * MS, "focus: timeout", 0)),
+    ]
+
+
+def test_a_focus_wait_left_after_a_timeout_still_fires_when_focused():
+    controller = two_presses_during_a_scan(second_ms=200)
+    shots = run(controller, [Tick(t * MS) for t in range(220, 600, 10)] + [AfStateChanged(AfState.FOCUSED, 600 * MS)])
+    assert shots == [
+        (510 * MS, Capture(1, 10 * MS, 510 * MS, "focus: timeout", 0)),
+        (600 * MS, Capture(2, 200 * MS, 600 * MS, "focus: FOCUSED", 0)),
+    ]
+
+
+def test_two_focus_waits_fire_in_press_order_at_the_tick_after_af_on_release():
+    controller = two_presses_during_a_scan()
+    assert controller.handle(release(AF, 50 * MS)) == [StopAf(), ShowLed(LedPattern.OFF)]
+    shots = run(controller, [Tick(t * MS) for t in range(60, 1500, 10)])
+    assert shots == [
+        (60 * MS, Capture(1, 10 * MS, 60 * MS, "focus: AF-ON released", 0)),
+        (60 * MS, Capture(2, 30 * MS, 60 * MS, "focus: AF-ON released", 0)),
+    ]
+
+
+def test_two_focus_waits_fire_at_once_in_press_order_at_stopping():
+    controller = two_presses_during_a_scan()
+    commands = controller.handle(Stopping(70 * MS))
+    assert commands == [
+        Capture(1, 10 * MS, 70 * MS, "focus: stopping", 0),
+        Capture(2, 30 * MS, 70 * MS, "focus: stopping", 0),
+        ShowLed(LedPattern.FLASH),
+    ]
+    later = [AfStateChanged(AfState.FOCUSED, 80 * MS), Stopping(90 * MS)] + [Tick(t * MS) for t in range(100, 1500, 10)]
+    assert run(controller, later) == []
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_focus_wait_at_stopping_yields_a_capture(held):
+    controller = make(priority="focus", burst=False)
+    controller.handle(press(AF, 0))
+    assert captures(controller.handle(press(SHUT, 10 * MS))) == []
+    if not held:
+        controller.handle(release(SHUT, 20 * MS))
+    assert captures(controller.handle(Tick(30 * MS))) == []
+    assert captures(controller.handle(Stopping(40 * MS))) == [Capture(1, 10 * MS, 40 * MS, "focus: stopping", 0)]
+
+
+@pytest.mark.parametrize("priority", ["release", "focus"])
+def test_stopping_with_no_press_waiting_gives_nothing(priority):
+    controller = make(priority=priority)
+    controller.handle(press(AF, 0))
+    controller.handle(AfStateChanged(AfState.FOCUSED, 5 * MS))
+    assert len(captures(controller.handle(press(SHUT, 10 * MS)))) == 1  # not waiting: fired at once
+    assert captures(controller.handle(Stopping(20 * MS))) == []
+
+
+# ------------------------------------------------------------- bursts and press order after a focus wait
+
+
+def test_burst_after_a_focus_timeout_belongs_to_the_press_still_held():
+    # focus priority, burst on: press 1 (10 ms) let go at 20 ms; press 2 (400 ms) held; both wait.
+    # Press 1 times out at 510 ms while press 2 is held: it must not start a burst of its own.
+    controller = make(priority="focus", burst=True, fps=5.0, limit=0, timeout_ms=500)
+    events = [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 20 * MS), press(SHUT, 400 * MS)]
+    shots = run(controller, events + [Tick(t * MS) for t in range(410, 1200, 10)])
+    assert [(s.press_id, s.reason, s.burst_index) for _, s in shots] == [
+        (1, "focus: timeout", 0), (2, "focus: timeout", 0), (2, "burst", 1)]
+
+
+def test_press_after_af_on_release_keeps_its_burst_and_fires_after_the_press_waiting():
+    controller = make(priority="focus", burst=True, fps=5.0, limit=0)
+    events = [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 20 * MS), release(AF, 30 * MS), press(SHUT, 31 * MS)]
+    shots = run(controller, events + [Tick(t * MS) for t in range(40, 700, 10)])
+    assert [(s.press_id, s.burst_index) for _, s in shots] == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]

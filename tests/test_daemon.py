@@ -167,3 +167,109 @@ def test_full_resolution_captures_use_the_camera_mode_switch(tmp_path):
     assert len(switches) == 1
     (image,) = rig.images()
     assert Image.open(image).size == (4608, 2592)
+
+
+# ------------------------------------------- shutter priority "focus": presses waiting for the scan
+
+
+def press_during_scan(rig, count: int) -> None:
+    """AF-ON held; ``count`` shutter taps (two frames down, two up: longer than the 20 ms
+    debounce), each made while the engine is still scanning and each still waiting for it."""
+    rig.press(AF)
+    rig.step(1)
+    for index in range(count):
+        assert rig.stats.af_state == "SCANNING", f"the scan ended before press {index + 1}"
+        rig.press(SHUT)
+        rig.step(2)
+        rig.release(SHUT)
+        rig.step(2)
+    assert rig.stats.presses == count
+    assert rig.stats.captures_requested == 0  # every press waits for the scan
+    assert rig.stats.af_state == "SCANNING"
+
+
+def stop_by_sigterm(rig) -> int | None:
+    """SIGTERM through focusd's own handler, as systemd stops the service; the exit status."""
+    from focusd.commands.run import install_signal_handlers
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    install_signal_handlers(rig.daemon)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return rig.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def assert_nothing_lost(rig, count: int, reasons: set[str]) -> list[dict]:
+    stats = rig.stats
+    assert (stats.presses, stats.captures_requested, stats.captures_written, stats.captures_failed) == (
+        count, count, count, 0)
+    journal = sorted(rig.journal(), key=lambda entry: entry["press_id"])
+    assert [entry["press_id"] for entry in journal] == list(range(1, count + 1))
+    assert {entry["reason"] for entry in journal} <= reasons
+    assert [entry["burst_index"] for entry in journal] == [0] * count
+    assert len({entry["file"] for entry in journal}) == count
+    assert len(rig.images()) == count
+    folder = rig.config.capture.directory
+    assert [name for name in os.listdir(folder) if name.endswith(".tmp")] == []
+    return journal
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_focus_priority_press_still_waiting_at_sigterm_is_captured(tmp_path, presses):
+    config = make_config(tmp_path, shutter={"priority": "focus", "burst": False, "focus_timeout_ms": 5000.0})
+    rig = DaemonHarness(config, seed=11)
+    with rig:
+        press_during_scan(rig, presses)
+        assert stop_by_sigterm(rig) == 0
+    journal = assert_nothing_lost(rig, presses, {"focus: stopping"})
+    # fired at the stop, from a frame of the scan still going, never before its press
+    assert all(entry["af_state"] == "SCANNING" for entry in journal)
+    assert all(entry["frame_time_ns"] >= entry["press_time_ns"] for entry in journal)
+    assert [entry["press_time_ns"] for entry in journal] == sorted(entry["press_time_ns"] for entry in journal)
+
+
+def test_focus_priority_two_presses_in_one_scan_give_two_files(tmp_path):
+    config = make_config(tmp_path, shutter={"priority": "focus", "burst": False})
+    with DaemonHarness(config, seed=11) as rig:
+        press_during_scan(rig, 2)
+        ends = rig.stats.frames + 100  # the scan ends, or the 500 ms timeout (28 frames) passes, well before
+        rig.wait(lambda s: s.captures_written + s.captures_failed >= 2 or s.frames >= ends)
+    assert rig.exit_status == 0
+    journal = assert_nothing_lost(rig, 2, {"focus: FOCUSED", "focus: FAILED"})
+    first, second = journal
+    assert first["press_time_ns"] < second["press_time_ns"]
+    # both fired when the scan ended: from the same frame, after both presses
+    assert first["sequence"] == second["sequence"]
+    assert first["af_state"] == second["af_state"] == first["reason"].split(": ")[1]
+    assert first["frame_time_ns"] >= second["press_time_ns"]
+
+
+def test_a_reload_that_changes_af_applies_from_the_next_af_on_press(tmp_path):
+    """SIGHUP with new [af] settings: a scan in progress goes on with the engine it started with;
+    once AF-ON is let go the engine is rebuilt, and the next press focuses with the new settings."""
+    from focusd.config import load_config
+
+    path = tmp_path / "focusd.toml"
+    base = f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n'
+    path.write_text(base)
+    with DaemonHarness(load_config(path), seed=5) as rig:
+        rig.press(AF)
+        rig.step(3)
+        scanning = rig.daemon.engine
+        assert scanning.tuning.retrigger_frames != 9
+        path.write_text(base + "[af]\nlock_on_delay_frames = 9\nfallback = \"infinity\"\n")
+        rig.daemon.request_reload()
+        rig.step(2)
+        assert rig.stats.reloads == 1
+        assert rig.daemon.engine is scanning  # not swapped under the running scan
+        rig.release(AF)
+        rig.step(2)
+        assert rig.daemon.engine is not scanning
+        assert rig.daemon.engine.tuning.retrigger_frames == 9
+        assert rig.daemon.engine.tuning.fallback == "infinity"
+        rig.press(AF)
+        rig.step(2)
+        assert rig.daemon.engine_active and rig.daemon.engine.statistics.frames > 0

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import socket
+from pathlib import Path
 
-from daemon_harness import DaemonHarness, test_config as make_config
+from PIL import Image
+
+from daemon_harness import (
+    BackoffRecorder,
+    DaemonHarness,
+    RecordingNotifier,
+    Timeline,
+    fill_disk,
+    small_disk,
+    test_config as make_config,
+    watch_camera,
+)
 from focusd.buttons import Debouncer
-from focusd.config import ShutterConfig, AfConfig
+from focusd.config import ShutterConfig, AfConfig, apply_overrides, load_config
 from focusd.controller import ButtonEvent, Capture, Controller, Tick
+from focusd.daemon import Daemon
 from focusd.hw.base import ButtonId, LedPattern, RawEdge
 from focusd.notify import SystemdNotifier
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 MS = 1_000_000
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "focusd.toml"
+#: focusd.buttons.EdgeQueue's default size, the queue the daemon's GPIO callbacks fill
+EDGE_QUEUE_BOUND = 256
 
 
 class NotifySocket:
@@ -69,6 +87,89 @@ def test_camera_fails_mid_run_is_reopened_and_focus_resumes_and_watchdog_starves
     notify.close()
 
 
+def test_vanished_camera_is_reopened_with_growing_backoff_then_focus_and_capture_resume(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="focusd.daemon")
+    timeline = Timeline()
+    rig = DaemonHarness(make_config(tmp_path, shutter={"burst": False}), seed=4,
+                        notifier=RecordingNotifier(timeline))
+    rig.daemon.backoff_s = (0.1, 0.8)
+    # no real sleeps: the waits are recorded; the camera comes back during the sixth one
+    backoff = BackoffRecorder(timeline, then=lambda waits: rig.sim.restore() if waits == 6 else None)
+    rig.daemon.backoff_wait = backoff
+    watch_camera(rig.sim, timeline)
+    with rig:
+        rig.step(Daemon.HEALTHY_FRAMES + 20)  # a healthy run first: the backoff starts at its shortest
+        starts, mark = rig.sim.start_calls, len(timeline.events)
+        caplog.clear()
+        rig.sim.go_silent()  # the camera vanishes: no frame comes, and it cannot be opened
+        rig.sim.step(1)  # the read that times out
+        assert timeline.wait_for(lambda events: "started" in events[mark:], 10), timeline.since(mark)
+        outage = timeline.since(mark)
+        outage = outage[:outage.index("started") + 1]
+        # stopped and reopened at once, then retried with a doubling wait capped at backoff_s[1];
+        # not one watchdog ping while the frame loop was stalled
+        assert outage == ["stop", "start failed", ("wait", 0.1), "start failed", ("wait", 0.2),
+                          "start failed", ("wait", 0.4), "start failed", ("wait", 0.8),
+                          "start failed", ("wait", 0.8), "start failed", ("wait", 0.8), "started"], outage
+        assert rig.sim.start_calls == starts + 7
+        rig.step(1)  # frames again (and the fault handling finished: its log lines are all out)
+        logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "focusd.daemon"]
+        assert any(level == logging.ERROR and m.startswith("camera failed: simulated camera: no frame")
+                   for level, m in logged), logged
+        assert sum(level == logging.ERROR and m.startswith("camera did not start") for level, m in logged) == 6
+        assert (logging.INFO, "camera back after a fault") in logged
+        # frames, focusing and captures again
+        locks = rig.stats.af_locks
+        rig.press(AF)
+        assert rig.wait(lambda s: s.af_locks > locks)
+        assert "watchdog" in timeline.since(mark)
+        rig.press(SHUT)
+        rig.step(2)
+        rig.release(SHUT)
+        assert rig.wait(lambda s: s.captures_written == 1)
+    assert rig.stats.camera_faults == 1 and rig.stats.captures_failed == 0
+    assert len(rig.images()) == 1
+
+
+def test_backoff_keeps_growing_while_the_camera_relapses_and_restarts_after_a_healthy_run(tmp_path):
+    timeline = Timeline()
+    rig = DaemonHarness(make_config(tmp_path), seed=4, notifier=RecordingNotifier(timeline))
+    rig.daemon.backoff_s = (0.1, 0.8)
+    backoff = BackoffRecorder(timeline)
+    rig.daemon.backoff_wait = backoff
+    watch_camera(rig.sim, timeline)
+    healthy = Daemon.HEALTHY_FRAMES
+
+    def fault(inject_error: bool) -> None:
+        """Let one fault happen and wait until the camera is open again."""
+        started = timeline.since(0).count("started")
+        if inject_error:
+            rig.sim.inject_errors(1)
+        rig.sim.step(1)
+        assert timeline.wait_for(lambda events: events.count("started") > started, 10), timeline.since(-12)
+
+    with rig:
+        rig.step(healthy + 20)
+        # a camera that opens but sends nothing: every reopen works, and the next read times out
+        # again. Reopened at once the first time, then after ever longer waits (not every second
+        # for ever)
+        rig.sim.go_silent(start_fails=False)
+        for _ in range(5):
+            fault(inject_error=False)
+        assert backoff.waits == [0.1, 0.2, 0.4, 0.8]
+        rig.sim.restore()
+        rig.step(healthy // 2)  # frames again, but not yet a healthy run
+        fault(inject_error=True)
+        assert backoff.waits[4:] == [0.8]  # a relapse: the wait goes on from where it was
+        rig.step(healthy)  # a healthy run
+        fault(inject_error=True)
+        assert backoff.waits[5:] == []  # reopened at once, and the backoff starts over...
+        fault(inject_error=True)
+        assert backoff.waits[5:] == [0.1]  # ...from its shortest wait
+        rig.step(5)
+    assert rig.stats.camera_faults == 8
+
+
 def test_press_during_camera_outage_is_reported_not_lost(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False})
     rig = DaemonHarness(config, seed=4)
@@ -91,6 +192,42 @@ def test_press_during_camera_outage_is_reported_not_lost(tmp_path):
     assert (entry.get("error") is not None) == (rig.stats.captures_failed == 1)
 
 
+def test_full_disk_through_the_daemon_fails_the_capture_shows_the_error_and_captures_resume(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    with small_disk(tmp_path / "disk") as disk:
+        folder = disk / "captures"
+        config = make_config(tmp_path, shutter={"burst": False}, capture={"directory": str(folder)})
+        with DaemonHarness(config, seed=2) as rig:
+            ballast = fill_disk(disk)  # the writer has made its folder; now there is no room left
+            rig.press(SHUT)
+            rig.step(1)
+            rig.release(SHUT)
+            assert rig.wait(lambda s: s.captures_failed == 1), rig.stats
+            rig.step(1)  # the frame that learnt of the failure is fully processed
+            assert rig.stats.captures_written == 0 and rig.stats.last_error.startswith("disk full: ")
+            # the LED shows the error pattern: three flashes and a pause, driven on the LED's pin
+            indicator = rig.daemon.indicator
+            assert indicator.pattern is LedPattern.ERROR
+            assert indicator.led.source is not None and indicator.led.pin is rig.factory.pin(config.pins.led)
+            errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+            assert any("capture of press 1 failed: disk full: " in m for m in errors), errors
+            frames = rig.stats.frames
+            rig.step(10)  # the daemon goes on: frames keep counting
+            assert rig.stats.frames == frames + 10
+            assert sorted(set(os.listdir(folder)) - {config.capture.journal}) == []  # no partial, no temporary file
+
+            ballast.unlink()  # space returns
+            rig.press(SHUT)
+            rig.step(1)
+            rig.release(SHUT)
+            assert rig.wait(lambda s: s.captures_written == 1), rig.stats
+            (image,) = rig.images()
+            with Image.open(image) as picture:
+                picture.load()  # complete
+            assert rig.journal()[-1]["file"] == image.name and rig.journal()[-1]["press_id"] == 2
+        assert rig.stats.captures_failed == 1 and rig.stats.presses == 2
+
+
 def test_sighup_rereads_config_and_refuses_a_bad_one(tmp_path):
     path = tmp_path / "focusd.toml"
     path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n')
@@ -103,6 +240,11 @@ def test_sighup_rereads_config_and_refuses_a_bad_one(tmp_path):
         rig.step(2)
         assert rig.stats.reloads == 0
         assert rig.daemon.controller.shutter.burst is False  # the old configuration is kept
+        path.write_text("[shutter]\nburst = true\nburst_fps = -5\n")  # valid TOML, a bad value
+        rig.daemon.request_reload()
+        rig.step(2)
+        assert rig.stats.reloads == 0 and "shutter.burst_fps" in rig.stats.last_error
+        assert rig.daemon.controller.shutter.burst is False
         path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n'
                         '[shutter]\npriority = "focus"\n')
         rig.daemon.request_reload()
@@ -114,13 +256,26 @@ def test_sighup_rereads_config_and_refuses_a_bad_one(tmp_path):
 def test_ten_thousand_random_edges_through_the_daemon(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 1000, "format": "png"})
     chance = random.Random(1234)
+    level = {AF: False, SHUT: False}
+    made = dropped = 0
     with DaemonHarness(config, seed=6) as rig:
-        for index in range(10_000):
-            button = AF if chance.random() < 0.3 else SHUT
-            (rig.press if chance.random() < 0.5 else rig.release)(button)
-            if index % 100 == 0:
-                rig.step(1)
-                assert len(rig.daemon.edges) <= 256
+        edges = rig.daemon.edges  # the daemon's own queue, at its default size
+        while made < 10_000:
+            # the edges between two frames: a few, or a chattering contact far beyond the bound
+            batch = min(chance.choice((1, 7, 100, 255, 256, 257, 1000, 3000)), 10_000 - made)
+            for _ in range(batch):
+                button = AF if chance.random() < 0.3 else SHUT
+                level[button] = not level[button]  # a change of level: one edge on the pin
+                (rig.press if level[button] else rig.release)(button)
+            made += batch
+            # before the frame drains them: at most the bound queued, every edge beyond it dropped
+            # and counted
+            assert len(edges) == min(batch, EDGE_QUEUE_BOUND)
+            dropped += max(0, batch - EDGE_QUEUE_BOUND)
+            assert edges.dropped == dropped
+            rig.step(1)
+            assert len(edges) == 0
+        assert dropped > 0
         rig.release(AF)
         rig.release(SHUT)
         rig.step(3)
@@ -155,3 +310,52 @@ def test_button_held_for_an_hour_of_frames_changes_nothing_after_first_effect():
         later += controller.handle(Tick(t))
     assert [c for c in later if isinstance(c, (ButtonEvent, Capture))] == []
     assert controller.state.led == LedPattern.OFF
+
+
+
+def test_shutter_held_for_an_hour_with_the_shipped_burst_settings_captures_exactly_the_limit():
+    """systemd/focusd.toml as shipped (burst on, burst_limit 20): an hour of frames at 120 fps
+    through the debouncer and the controller yields the limit's captures and nothing more."""
+    shipped = load_config(SHIPPED_CONFIG)
+    shutter = shipped.shutter
+    assert shutter.burst and shutter.burst_limit == 20
+    debouncer = Debouncer(int(shipped.pins.bounce_ms * MS))
+    controller = Controller(shipped.af, shutter)
+    t = 0
+    commands = []
+    for event in debouncer.feed([RawEdge(SHUT, True, t), RawEdge(SHUT, False, t + MS), RawEdge(SHUT, True, t + 2 * MS)]):
+        commands += controller.handle(event)
+    frame_ns = 1_000_000_000 // 120
+    events = []
+    for _ in range(120 * 3600):
+        t += frame_ns
+        for event in debouncer.poll(t):
+            events.append(event)
+            commands += controller.handle(event)
+        commands += controller.handle(Tick(t))
+    captures = [c for c in commands if isinstance(c, Capture)]
+    assert len(captures) == shutter.burst_limit
+    assert [c.burst_index for c in captures] == list(range(shutter.burst_limit))
+    assert {c.press_id for c in captures} == {1}
+    period = 1e9 / shutter.burst_fps
+    assert all(abs((b.due_ns - a.due_ns) - period) <= frame_ns for a, b in zip(captures, captures[1:]))
+    assert events == []  # the debouncer never re-reports the held button
+    assert controller.state.led == LedPattern.OFF
+
+
+def test_shutter_held_through_the_daemon_with_the_shipped_burst_settings_writes_exactly_the_limit(tmp_path):
+    """The same through the daemon, for a minute of frames (15 times the burst's length)."""
+    shipped = apply_overrides(load_config(SHIPPED_CONFIG),
+                              {"camera.backend": "sim", "capture.directory": str(tmp_path / "captures")})
+    limit = shipped.shutter.burst_limit
+    with DaemonHarness(shipped, seed=3) as rig:
+        rig.press(SHUT)
+        rig.step(int(60e9 // rig.sim.frame_duration_ns))
+        assert rig.wait(lambda s: s.captures_written + s.captures_failed >= limit)
+        rig.step(5)
+        rig.release(SHUT)
+        rig.step(5)
+    assert rig.stats.presses == 1
+    assert (rig.stats.captures_requested, rig.stats.captures_written, rig.stats.captures_failed) == (limit, limit, 0)
+    assert len(rig.images()) == limit
+    assert sorted(entry["burst_index"] for entry in rig.journal()) == list(range(limit))

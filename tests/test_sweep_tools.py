@@ -8,6 +8,7 @@ live simulator.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -41,7 +42,8 @@ def sim_camera(latency: int = 2, distance_m: float = 1.0, texture: str = "bricks
 
 class RecordingCamera(Camera):
     """Passes a SimCamera through and keeps, per delivered frame, where the lens truly was
-    (the simulator's SimLensActual) - so a test can check which frames the tool kept."""
+    (the simulator's SimLensActual) - so a test can check which frames the tool kept - and, per
+    lens command, whether a frame was still held (not released) when it came."""
 
     def __init__(self, inner: SimCamera, fail_after: int | None = None, drop_every: int = 0):
         self.inner = inner
@@ -49,6 +51,8 @@ class RecordingCamera(Camera):
         self.actual: dict[int, float] = {}
         self.fail_after = fail_after
         self.drop_every = drop_every
+        self.held = 0
+        self.commanded_while_held: list[bool] = []
 
     lens_range = property(lambda self: self.inner.lens_range)
     frame_duration_ns = property(lambda self: self.inner.frame_duration_ns)
@@ -63,6 +67,7 @@ class RecordingCamera(Camera):
         return self.inner.now_ns()
 
     def set_lens_position(self, dioptres: float) -> None:
+        self.commanded_while_held.append(self.held > 0)
         self.inner.set_lens_position(dioptres)
 
     def next_frame(self, timeout_s: float) -> CameraFrame:
@@ -72,7 +77,23 @@ class RecordingCamera(Camera):
             self.inner.rig.skip_frames(1)  # a frame the camera dropped: its sequence number is skipped
         frame = self.inner.next_frame(timeout_s)
         self.actual[frame.sequence] = frame.metadata["SimLensActual"]
+        self.held += 1
+        inner_release = frame.release_callback
+
+        def release() -> None:
+            self.held -= 1
+            if inner_release is not None:
+                inner_release()
+
+        frame.release_callback = release
         return frame
+
+
+class QueuedCamera(RecordingCamera):
+    """As a picamera2 camera with 3 buffers: lens commands wait behind 2 queued requests (the
+    simulator's true latency stands for the whole, end-to-end latency)."""
+
+    lens_queue_frames = 2
 
 
 # ------------------------------------------------------------------------------ measure-latency
@@ -128,6 +149,16 @@ def test_measure_latency_between_given_positions_and_spread():
     result.per_step = [2, 3, 2, 3]
     assert (result.latency_frames, result.median, result.spread) == (3, 2.5, (2, 3))
     assert "median 2.5, range 2-3 over 4 steps" in result.profile_line()
+
+
+def test_the_tools_command_the_lens_from_a_held_frame_as_the_daemon_does(tmp_path):
+    # on picamera2 a command sent after the frame's release leaves one request later: measured
+    # that way, the latency would be one frame more than the daemon's engine meets
+    camera = RecordingCamera(sim_camera(latency=2, seed=6))
+    measure_latency(camera, WINDOW, LatencySettings(steps=3), positions=(1.0, 10.0))
+    record_sweep(camera, [0.0, 6.0], 1, tmp_path / "s", latency_frames=2)
+    assert len(camera.commanded_while_held) >= 3 + 2 and all(camera.commanded_while_held)
+    assert camera.held == 0  # every frame went back
 
 
 def test_measure_latency_refuses_a_featureless_scene():
@@ -207,15 +238,39 @@ def _parse(module, argv):
     return parser.parse_args(argv)
 
 
-def test_measure_latency_command_prints_the_profile_line(tmp_path, capsys):
+def test_measure_latency_command_prints_the_lines_to_set(tmp_path, capsys):
     from focusd.commands import measure_latency as command
 
     out = tmp_path / "latency.txt"
     args = _parse(command, ["--sim", "--sim-latency", "3", "--steps", "4", "--seed", "2", "--out", str(out)])
     assert command.main(args) == 0
     printed = capsys.readouterr().out
-    assert re.match(r"lens_latency_frames = 3   # measured: median 3, range 3 over 4 steps\n", printed)
-    assert "imx708.toml" in printed and out.read_text() == printed
+    assert re.match(r"\[af\]\nlens_latency_frames = 3   # measured end to end: median 3, range 3 over 4 steps\n",
+                    printed)
+    assert "imx708.toml:\n#   lens_latency_frames = 3   # measured: median 3, range 3 over 4 steps\n" in printed
+    assert out.read_text() == printed
+
+
+def test_measure_latency_takes_the_cameras_request_queue_out_of_the_profile_line(monkeypatch, capsys):
+    # end to end 5 frames on a camera whose lens commands wait 2 frames in its own request queue:
+    # the device's [af] line is the measured 5, the profile's (counted from the ISP) is 3
+    import focusd.commands.record_sweep as record
+    from focusd.cameras import engine_latency_frames
+    from focusd.commands import measure_latency as command
+    from focusd.config import default_config
+
+    camera = QueuedCamera(sim_camera(latency=5, seed=2))
+    monkeypatch.setattr(record, "open_camera", lambda config, args: (camera, "a camera with a request queue"))
+    assert command.main(_parse(command, ["--sim", "--steps", "4"])) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("[af]\nlens_latency_frames = 5   # measured end to end: median 5, range 5 over 4 steps\n")
+    assert "#   lens_latency_frames = 3   # measured: median 5, range 5 over 4 steps, less 2 queued" in printed
+    assert "now: 4: the profile's 2 + 2 queued" in printed
+    # and both lines tell the daemon's engine the measured 5
+    config = default_config()
+    assert engine_latency_frames(config, dataclasses.replace(PROFILE, lens_latency_frames=3), camera) == 5
+    measured = dataclasses.replace(config, af=dataclasses.replace(config.af, lens_latency_frames=5))
+    assert engine_latency_frames(measured, PROFILE, camera) == 5
 
 
 def test_commands_refuse_bad_input(tmp_path, capsys):

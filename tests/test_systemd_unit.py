@@ -424,3 +424,76 @@ def test_focusd_run_exits_78_on_a_bad_configuration_and_never_says_ready(tmp_pat
     sock.setblocking(False)
     with pytest.raises(BlockingIOError):
         sock.recv(4096)  # nothing was sent: systemd sees a failed start, not a ready service
+
+
+def reload_command(pid: int) -> list[str] | None:
+    """What ``systemctl reload focusd`` does to the main process, read from the unit: its
+    ExecReload with $MAINPID filled in (None: Type=notify-reload, where systemd sends the signal)."""
+    service = parse_unit(UNIT_FILE.read_text())["Service"]
+    if one(service, "Type") == "notify-reload":
+        assert service.get("ReloadSignal", ["SIGHUP"]) == ["SIGHUP"]
+        return None
+    command = one(service, "ExecReload")
+    assert command == "/bin/kill -HUP $MAINPID", f"ExecReload must send SIGHUP to the main process: {command}"
+    return [word.replace("$MAINPID", str(pid)) for word in command.split()]
+
+
+def systemctl_reload(process: subprocess.Popen) -> None:
+    command = reload_command(process.pid)
+    if command is None:
+        process.send_signal(signal.SIGHUP)
+    else:
+        subprocess.run(command, check=True, timeout=10)
+
+
+def test_focusd_run_reloads_on_the_units_reload_and_refuses_a_bad_value_keeping_the_old(tmp_path, notify_socket):
+    path, sock = notify_socket
+    config = tmp_path / "focusd.toml"
+    text = (SYSTEMD_DIR / "focusd.toml").read_text()  # the shipped file, on the simulator
+    for old, new in (('backend = "picamera2"', 'backend = "sim"'),
+                     ('directory = "/var/lib/focusd/captures"', f'directory = "{tmp_path / "captures"}"'),
+                     ("burst_fps = 5.0", "burst_fps = 4.0")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    config.write_text(text)
+    env = dict(daemon_env(path), JOURNAL_STREAM="0:0")  # logs as journald will see them
+    log_path = tmp_path / "focusd.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(unit_command(config), env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def log_lines() -> list[str]:
+        return log_path.read_text(errors="replace").splitlines()
+
+    try:
+        receive_until(sock, "READY", time.monotonic() + 60, process, log_path)
+        receive_until(sock, "WATCHDOG", time.monotonic() + 30, process, log_path)
+        # an edited, valid file: RELOADING=1, re-read, READY=1
+        config.write_text(text.replace("burst_fps = 4.0", "burst_fps = 6.0"))
+        systemctl_reload(process)
+        (reloading,) = [m for m in receive_until(sock, "RELOADING", time.monotonic() + 30, process, log_path)
+                        if "RELOADING" in m]
+        assert reloading["RELOADING"] == "1" and int(reloading["MONOTONIC_USEC"]) > 0
+        assert receive_until(sock, "READY", time.monotonic() + 30, process, log_path)[-1]["READY"] == "1"
+        assert sum("configuration re-read from" in line for line in log_lines()) == 1, log_lines()
+
+        # valid TOML with a bad value: refused, named, the running configuration kept, still running
+        config.write_text(text.replace("burst_fps = 4.0", "burst_fps = 99.0"))
+        systemctl_reload(process)
+        receive_until(sock, "RELOADING", time.monotonic() + 30, process, log_path)
+        receive_until(sock, "READY", time.monotonic() + 30, process, log_path)
+        refused = [line for line in log_lines() if "reload refused" in line]
+        assert len(refused) == 1, log_lines()
+        assert refused[0].startswith("<3>focusd.daemon: reload refused, keeping the running configuration: ")
+        assert "shutter.burst_fps" in refused[0]
+        assert sum("configuration re-read from" in line for line in log_lines()) == 1
+        assert process.poll() is None
+        receive_until(sock, "WATCHDOG", time.monotonic() + 30, process, log_path)  # frames still flow
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout=seconds(one(parse_unit(UNIT_FILE.read_text())["Service"], "TimeoutStopSec")))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert status == 0, "\n".join(log_lines())
+    # under journald every record is one line with its priority (no stray traceback lines at info)
+    assert all(re.match(r"<[0-7]>focusd", line) for line in log_lines()), log_lines()

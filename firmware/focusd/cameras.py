@@ -2,7 +2,8 @@
 
 ``camera.backend = "picamera2"`` builds the picamera2 adapter (``focusd.hw.picamera2_camera``);
 ``"sim"`` builds the simulated camera (``focusd.sim``) with gpiozero's mock pins. Everything above
-this function is the same on both.
+this function is the same on both. ``engine_latency_frames`` is the lens latency the autofocus
+engine is told, for every camera.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 
 from focusd.config import Config
-from focusd.profiles import load_profile
+from focusd.profiles import CameraProfile, load_profile
 
 #: the scene of the desktop demo: a textured subject 1.2 m away, in indoor light
 DEMO_SCENE = {"texture": "bricks", "distance_m": 1.2}
@@ -39,6 +40,20 @@ def build_camera(config: Config, pacing: str = "realtime", scene=None, seed: int
         seed=seed,
     )
     return SimCamera(rig, pacing=pacing)
+
+
+def engine_latency_frames(config: Config, profile: CameraProfile, camera) -> int:
+    """The lens latency to tell the engine (DESIGN.md's ``latency_frames``), end to end.
+
+    ``af.lens_latency_frames``, when set, is a measured end-to-end value (``focusd
+    measure-latency``) and is used as it is. Otherwise: the profile's ``lens_latency_frames``
+    (counted from the request carrying the command reaching the ISP) plus the frames the command
+    first waits in the camera's own request queue (``camera.lens_queue_frames``: picamera2's
+    buffers ahead of it; 0 for I2C lenses and the simulator).
+    """
+    if config.af.lens_latency_frames is not None:
+        return int(config.af.lens_latency_frames)
+    return int(profile.lens_latency_frames) + int(camera.lens_queue_frames)
 
 
 def pin_factory_for(config: Config):

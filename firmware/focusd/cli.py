@@ -36,12 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from focusd.errors import EX_CONFIG, ConfigError
+    from focusd.logs import fatal
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ConfigError as error:  # every command: a bad configuration names the key, status 78
-        print(f"focusd: bad configuration: {error}", file=sys.stderr)
+        # an error record, not a print: under journald it has its <3> (stderr either way)
+        fatal("bad configuration: %s", error)
         return EX_CONFIG
 
 

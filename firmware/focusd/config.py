@@ -5,6 +5,8 @@ place that knows the schema (the frozen dataclasses below) and checks a file aga
 bad file is refused at start-up with the dotted key and the reason (exit status 78, EX_CONFIG)
 instead of failing later inside the camera or the GPIO library. Every problem in a file is found
 in one pass; the ConfigError raised names the first and carries all of them in ``problems``.
+The checks of a single value (types, ranges, words) and the problem list are in
+focusd.config_values; every public name is imported from here.
 
 TOML has no null: an optional key is set to "not fitted" / "the profile's value" with a word
 (``pins.led = "none"``, ``camera.sensor_mode = "profile"``); Python callers may also pass None.
@@ -13,16 +15,31 @@ TOML has no null: an optional key is set to "not fitted" / "the profile's value"
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
 import re
 import string
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any, Callable
 
+from focusd.af.tuning import AfTuning
+from focusd.config_values import (
+    Invalid,
+    Problems,
+    check_boolean,
+    check_choice,
+    check_integer,
+    check_number,
+    check_optional,
+    check_size,
+    check_text,
+    check_window,
+    config_error,
+    describe,
+    quoted,
+    unknown_name,
+)
 from focusd.errors import ConfigError, ProfileError
 
 
@@ -43,7 +60,11 @@ class AfConfig:
     window: tuple[float, float, float, float] = (0.25, 1 / 3, 0.5, 1 / 3)  #: x, y, w, h fractions of the lores frame
     range: str = "normal"  #: "normal" | "macro" | "full" (the profile's af_ranges)
     fallback: str = "start"  #: where a failed scan leaves the lens: "start" | "hyperfocal" | "infinity"
-    lens_latency_frames: int | None = None  #: None: the camera profile's value
+    lens_latency_frames: int | None = None  #: measured end to end; None: profile + camera queue
+    # continuous AF's lock-on (focusd.af.tuning.AfTuning, whose defaults these are):
+    lock_on_delay_frames: int = AfTuning.retrigger_frames  #: successive changed frames before the lens moves
+    lock_on_threshold: float = AfTuning.follow_ratio  #: change of the focus measure (fraction) that counts
+    refocus_threshold: float = AfTuning.retrigger_ratio  #: fall of the focus measure (fraction) that rescans
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,7 @@ class CameraConfig:
     sensor_mode: tuple[int, int] | None = None  #: None: the profile's focus mode
     lores_size: tuple[int, int] | None = None  #: None: the profile's lores size
     full_resolution_captures: bool = False  #: capture by mode switch (0.5-0.7 s) instead of from the stream
+    vcm_bus: int | None = None  #: /dev/i2c-N of the focus motor (lens_driver "i2c-*"); None: the profile's
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,7 @@ SECTIONS: dict[str, type] = {
 NONE_WORDS = {
     "pins.remote": "none", "pins.led": "none",
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
+    "camera.vcm_bus": "profile",
 }
 #: the fields a capture file-name pattern may use (focusd.capture_files.FilenamePattern)
 FILENAME_FIELDS = ("date", "time", "counter", "sequence")
@@ -119,224 +142,95 @@ def default_config() -> Config:
 # ------------------------------------------------------------------------------ value checkers
 
 
-class _Invalid(Exception):
-    """One value is wrong: ``reason`` says why (the caller adds the key)."""
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value:g})"
-    if isinstance(value, str):
-        return f'a string ("{value}")'
-    if isinstance(value, (list, tuple)):
-        return f"an array of {len(value)}"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (datetime, date, time)):
-        return "a date/time"
-    return type(value).__name__
-
-
-def _integer(value: Any, low: int, high: int | None, what: str = "") -> int:
-    # bool is a subclass of int in Python, but `true` is never a sensible pin or count
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"must be an integer{what}, not {_describe(value)}")
-    if value < low or (high is not None and value > high):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise _Invalid(f"must be {span}{what}, not {value}")
-    return value
-
-
-def _number(value: Any, low: float, high: float, unit: str, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Invalid(f"must be a number ({unit}), not {_describe(value)}")
-    if not math.isfinite(value):
-        raise _Invalid(f"must be a finite number ({unit}), not {value}")
-    if (value <= low if low_open else value < low) or value > high:
-        span = f"more than {low:g} and at most {high:g}" if low_open else f"between {low:g} and {high:g}"
-        raise _Invalid(f"must be {span} {unit}, not {value:g}")
-    return float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"must be true or false, not {_describe(value)}")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise _Invalid(f"must be one of {_quoted(choices)}, not {_describe(value)}")
-        if value not in choices:
-            raise _Invalid(f'"{value}" is not one of {_quoted(choices)}')
-        return value
-    return check
-
-
-def _quoted(choices) -> str:
-    return ", ".join(f'"{choice}"' for choice in choices)
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a string, not {_describe(value)}")
-    if not value or "\0" in value:
-        raise _Invalid("must be a non-empty string")
-    return value
-
-
 def _optional(key: str, check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    word = NONE_WORDS[key]
-
-    def optional(value: Any) -> Any:
-        if value is None or value == word:
-            return None
-        try:
-            return check(value)
-        except _Invalid as invalid:
-            raise _Invalid(f'{invalid} (or "{word}")') from None
-    return optional
-
-
-def _array(value: Any, length: int, what: str) -> tuple:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or len(value) != length:
-        raise _Invalid(f"must be an array of {length} ({what}), not {_describe(value)}")
-    return tuple(value)
-
-
-def _size(value: Any) -> tuple[int, int]:
-    width, height = _array(value, 2, "width, height in pixels")
-    return (_integer(width, 1, None, " (width in pixels)"), _integer(height, 1, None, " (height in pixels)"))
-
-
-def _window(value: Any) -> tuple[float, float, float, float]:
-    x, y, w, h = (_number(v, 0.0, 1.0, "(a fraction of the frame)")
-                  for v in _array(value, 4, "x, y, width, height as fractions of the frame"))
-    if w <= 0 or h <= 0:
-        raise _Invalid(f"width and height must be more than 0, not {w:g} x {h:g}")
-    # a little slack: 1/3 + 2/3 need not add up to exactly 1.0 in floating point
-    if x + w > 1 + 1e-9 or y + h > 1 + 1e-9:
-        raise _Invalid(f"[{x:g}, {y:g}, {w:g}, {h:g}] reaches outside the frame (x + w and y + h must be at most 1)")
-    return (x, y, w, h)
+    return check_optional(NONE_WORDS[key], check)
 
 
 def _pin(value: Any) -> int:
-    return _integer(value, *BCM_PINS, " (a BCM GPIO number)")
+    return check_integer(value, *BCM_PINS, " (a BCM GPIO number)")
 
 
 def _filename(value: Any) -> str:
     """A capture file-name pattern: formats with the four fields and always names a new file."""
-    pattern = _text(value)
+    pattern = check_text(value)
     try:
         parsed = list(string.Formatter().parse(pattern))
     except ValueError as error:
-        raise _Invalid(f"is not a valid pattern ({error}); write a literal brace as {{{{ or }}}}") from None
+        raise Invalid(f"is not a valid pattern ({error}); write a literal brace as {{{{ or }}}}") from None
     fields = [name for _, name, _, _ in parsed if name is not None]
     for name in fields:
         if name not in FILENAME_FIELDS:
             shown = "{}" if name == "" else "{" + name + "}"
-            raise _Invalid(f"unknown field {shown} (fields: {', '.join(FILENAME_FIELDS)})")
+            raise Invalid(f"unknown field {shown} (fields: {', '.join(FILENAME_FIELDS)})")
     if "counter" not in fields:
-        raise _Invalid("must contain {counter} (e.g. {counter:05d}): without it two captures in the "
-                       "same second, or a burst, get the same name and collide")
+        raise Invalid("must contain {counter} (e.g. {counter:05d}): without it two captures in the "
+                      "same second, or a burst, get the same name and collide")
     moment = datetime(2024, 1, 2, 3, 4, 5)
     try:
         first = pattern.format(date=moment, time=moment, counter=1, sequence=1)
         second = pattern.format(date=moment, time=moment, counter=2, sequence=1)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-        raise _Invalid(f"cannot be formatted: {error}") from None
+        raise Invalid(f"cannot be formatted: {error}") from None
     if first == second:
-        raise _Invalid("the {counter} field must show in the name, or captures collide")
+        raise Invalid("the {counter} field must show in the name, or captures collide")
     if "/" in first or "\0" in first or first.startswith("."):
-        raise _Invalid(f'must give a plain file name (no "/", not starting with "."), not "{first}"')
+        raise Invalid(f'must give a plain file name (no "/", not starting with "."), not "{first}"')
     if len(first.encode()) > MAX_NAME:
-        raise _Invalid(f"gives a name longer than {MAX_NAME} bytes")
+        raise Invalid(f"gives a name longer than {MAX_NAME} bytes")
     return pattern
 
 
+def _fraction(value: Any, of: str) -> float:
+    return check_number(value, 0.0, 1.0, f"(a fraction {of})", low_open=True, high_open=True)
+
+
 def _journal(value: Any) -> str:
-    name = _text(value)
+    name = check_text(value)
     if "/" in name or name.startswith("."):
-        raise _Invalid(f'must be a plain file name (no "/", not starting with "."), not "{name}"')
+        raise Invalid(f'must be a plain file name (no "/", not starting with "."), not "{name}"')
     return name
 
 
-#: section -> key -> checker turning a TOML value into the field's value (or raising _Invalid)
+#: section -> key -> checker turning a TOML value into the field's value (or raising Invalid)
 CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "pins": {
         "af_on": _pin, "shutter": _pin,
         "remote": _optional("pins.remote", _pin), "led": _optional("pins.led", _pin),
-        "pull": _choice("up", "down", "none"), "active_low": _boolean,
-        "bounce_ms": lambda v: _number(v, 0, 1000, "milliseconds"),
+        "pull": check_choice("up", "down", "none"), "active_low": check_boolean,
+        "bounce_ms": lambda v: check_number(v, 0, 1000, "milliseconds"),
     },
     "af": {
-        "mode": _choice("continuous", "single"), "window": _window,
-        "range": _choice("normal", "macro", "full"), "fallback": _choice("start", "hyperfocal", "infinity"),
-        "lens_latency_frames": _optional("af.lens_latency_frames", lambda v: _integer(v, 0, 10, " (frames)")),
+        "mode": check_choice("continuous", "single"), "window": check_window,
+        "range": check_choice("normal", "macro", "full"), "fallback": check_choice("start", "hyperfocal", "infinity"),
+        "lens_latency_frames": _optional("af.lens_latency_frames", lambda v: check_integer(v, 0, 10, " (frames)")),
+        "lock_on_delay_frames": lambda v: check_integer(v, 1, None, " (frames)"),
+        "lock_on_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
+        "refocus_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
     },
     "shutter": {
-        "priority": _choice("release", "focus"),
-        "focus_timeout_ms": lambda v: _number(v, 0, 10000, "milliseconds"),
-        "burst": _boolean,
-        "burst_fps": lambda v: _number(v, 0, 30, "frames per second", low_open=True),
-        "burst_limit": lambda v: _integer(v, 0, None, " (frames; 0: no limit)"),
+        "priority": check_choice("release", "focus"),
+        "focus_timeout_ms": lambda v: check_number(v, 0, 10000, "milliseconds"),
+        "burst": check_boolean,
+        "burst_fps": lambda v: check_number(v, 0, 30, "frames per second", low_open=True),
+        "burst_limit": lambda v: check_integer(v, 0, None, " (frames; 0: no limit)"),
     },
     "capture": {
-        "directory": _text, "format": _choice("jpeg", "png"),
-        "jpeg_quality": lambda v: _integer(v, 1, 100), "filename": _filename,
-        "queue_depth": lambda v: _integer(v, 1, 1000, " (captures)"), "journal": _journal,
+        "directory": check_text, "format": check_choice("jpeg", "png"),
+        "jpeg_quality": lambda v: check_integer(v, 1, 100), "filename": _filename,
+        "queue_depth": lambda v: check_integer(v, 1, 1000, " (captures)"), "journal": _journal,
     },
     "camera": {
-        "backend": _choice("picamera2", "sim"), "profile": _text,
-        "sensor_mode": _optional("camera.sensor_mode", _size),
-        "lores_size": _optional("camera.lores_size", _size),
-        "full_resolution_captures": _boolean,
+        "backend": check_choice("picamera2", "sim"), "profile": check_text,
+        "sensor_mode": _optional("camera.sensor_mode", check_size),
+        "lores_size": _optional("camera.lores_size", check_size),
+        "full_resolution_captures": check_boolean,
+        "vcm_bus": _optional("camera.vcm_bus", lambda v: check_integer(v, 0, None, " (an I2C bus number: /dev/i2c-N)")),
     },
-    "logging": {"level": _choice("debug", "info", "warning", "error"), "frame_debug": _boolean},
+    "logging": {"level": check_choice("debug", "info", "warning", "error"), "frame_debug": check_boolean},
 }
 
 
-def _unknown(name: str, known, what: str = "key") -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown {what}: {hint}(known: {', '.join(known)})"
-
-
 # ------------------------------------------------------------------------------------- parsing
-
-
-def _config_error(key: str, reason: str, path: str | None, problems=None) -> ConfigError:
-    """A ConfigError whose ``problems`` lists every (key, reason) found (check-config prints them)."""
-    error = ConfigError(key, reason, path)
-    error.problems = list(problems or [(key, reason)])
-    return error
-
-
-class _Problems:
-    """Every problem found, in file order; raised as one ConfigError naming the first."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, key: str, reason: str) -> None:
-        self.items.append((key, reason))
-
-    def keys(self) -> set[str]:
-        return {key for key, _ in self.items}
-
-    def raise_if_any(self, path: str | None) -> None:
-        if not self.items:
-            return
-        key, reason = self.items[0]
-        if len(self.items) > 1:
-            others = "; ".join(f"{k}: {r}" for k, r in self.items[1:])
-            reason = f"{reason} [also {others}]"
-        raise _config_error(key, reason, path, self.items)
 
 
 def parse_config(data: dict, source: str | None = None) -> Config:
@@ -346,26 +240,26 @@ def parse_config(data: dict, source: str | None = None) -> Config:
     of range, duplicate pins and values the camera profile cannot satisfy. Missing keys take their
     defaults. The error's ``problems`` lists every (key, reason) found.
     """
-    problems = _Problems()
+    problems = Problems()
     sections: dict[str, Any] = {}
     if not isinstance(data, dict):
-        raise _config_error("<file>", f"must be a table of sections, not {_describe(data)}", source)
+        raise config_error("<file>", f"must be a table of sections, not {describe(data)}", source)
     for name, table in data.items():
         if name not in SECTIONS:
-            problems.add(str(name), _unknown(str(name), SECTIONS, "section"))
+            problems.add(str(name), unknown_name(str(name), SECTIONS, "section"))
             continue
         if not isinstance(table, dict):
-            problems.add(name, f"must be a table ([{name}]), not {_describe(table)}")
+            problems.add(name, f"must be a table ([{name}]), not {describe(table)}")
             continue
         values = {}
         for key, value in table.items():
             dotted = f"{name}.{key}"
             if key not in CHECKS[name]:
-                problems.add(dotted, _unknown(str(key), CHECKS[name]))
+                problems.add(dotted, unknown_name(str(key), CHECKS[name]))
                 continue
             try:
                 values[key] = CHECKS[name][key](value)
-            except _Invalid as invalid:
+            except Invalid as invalid:
                 problems.add(dotted, str(invalid))
         sections[name] = SECTIONS[name](**values)  # bad values fall back to defaults for the checks below
     config = Config(**sections, source=source)
@@ -374,7 +268,7 @@ def parse_config(data: dict, source: str | None = None) -> Config:
     return config
 
 
-def _check_together(config: Config, problems: _Problems) -> None:
+def _check_together(config: Config, problems: Problems) -> None:
     """Checks across keys; a key already found bad is left out of them (no echo of one mistake)."""
     bad = problems.keys()
     pins = config.pins
@@ -393,10 +287,15 @@ def _check_together(config: Config, problems: _Problems) -> None:
         if pins.active_low != wanted:
             problems.add("pins.active_low", f'must be {str(wanted).lower()} with pins.pull = "{pins.pull}" '
                          f'(a pulled-{pins.pull} button reads {"low" if wanted else "high"} when pressed)')
+    af = config.af
+    if not {"af.lock_on_threshold", "af.refocus_threshold"} & bad and af.lock_on_threshold > af.refocus_threshold:
+        # the engine never waits for more than the refocus change: a larger lock-on one would be ignored
+        problems.add("af.lock_on_threshold", f"{af.lock_on_threshold:g} must be at most af.refocus_threshold "
+                     f"({af.refocus_threshold:g}): a change that large already counts, so it would be ignored")
     _check_camera(config, problems, bad)
 
 
-def _check_camera(config: Config, problems: _Problems, bad: set[str]) -> None:
+def _check_camera(config: Config, problems: Problems, bad: set[str]) -> None:
     from focusd.profiles import available_profiles, load_profile
 
     camera = config.camera
@@ -413,7 +312,7 @@ def _check_camera(config: Config, problems: _Problems, bad: set[str]) -> None:
         return
     if "af.range" not in bad and config.af.range not in profile.af_ranges:
         problems.add("af.range", f'"{config.af.range}" is not one of {profile.name}\'s AF ranges '
-                     f"({_quoted(profile.af_ranges)})")
+                     f"({quoted(profile.af_ranges)})")
     if "camera.sensor_mode" in bad:
         return
     sizes = [mode.size for mode in profile.modes]
@@ -456,18 +355,18 @@ def load_config(path: str | os.PathLike) -> Config:
         with open(path_text, "rb") as file:
             raw = file.read()
     except FileNotFoundError:
-        raise _config_error("<file>", "no such file", path_text) from None
+        raise config_error("<file>", "no such file", path_text) from None
     except OSError as error:
-        raise _config_error("<file>", f"cannot be read: {error.strerror or error}", path_text) from None
+        raise config_error("<file>", f"cannot be read: {error.strerror or error}", path_text) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise _config_error("<file>", f"is not UTF-8 text (byte {error.start})", path_text) from None
+        raise config_error("<file>", f"is not UTF-8 text (byte {error.start})", path_text) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         key, reason = _toml_error(str(error), text)
-        raise _config_error(key, reason, path_text) from None
+        raise config_error(key, reason, path_text) from None
     return parse_config(data, source=path_text)
 
 
@@ -509,15 +408,15 @@ def apply_overrides(config: Config, overrides: dict[str, object]) -> Config:
     """
     data = {name: {f.name: getattr(getattr(config, name), f.name) for f in dataclasses.fields(cls)}
             for name, cls in SECTIONS.items()}
-    unknown = _Problems()
+    unknown = Problems()
     for dotted, value in overrides.items():
         section, _, key = str(dotted).partition(".")
         if not key or "." in key:
             unknown.add(str(dotted), "an override key is SECTION.KEY, e.g. camera.backend")
         elif section not in SECTIONS:
-            unknown.add(str(dotted), _unknown(section, SECTIONS, "section"))
+            unknown.add(str(dotted), unknown_name(section, SECTIONS, "section"))
         elif key not in CHECKS[section]:
-            unknown.add(str(dotted), _unknown(key, CHECKS[section]))
+            unknown.add(str(dotted), unknown_name(key, CHECKS[section]))
         else:
             data[section][key] = value
     unknown.raise_if_any("override")
@@ -526,4 +425,4 @@ def apply_overrides(config: Config, overrides: dict[str, object]) -> Config:
     except ConfigError as error:
         if error.key not in overrides:
             raise
-        raise _config_error(error.key, error.reason, "override", error.problems) from None
+        raise config_error(error.key, error.reason, "override", error.problems) from None

@@ -9,8 +9,9 @@ It owns the meaning of the two buttons, and nothing else:
 - **Shutter** (and the remote release, which behaves as the shutter) owns capture, and never sends
   anything to the autofocus. With priority ``release`` a press captures now, in every AF state.
   With priority ``focus`` a press made while AF-ON is scanning waits for FOCUSED or FAILED or the
-  timeout and then fires all the same, recording why. Held with burst on, it captures at the burst
-  rate until release or the limit.
+  timeout and then fires all the same, recording why (every press waiting fires, in order; at a
+  shutdown, ``Stopping``, they fire at once). Held with burst on, it captures at the burst rate
+  until release or the limit.
 - **LED**: off when idle, blinking while scanning, steady when focused, fast blink when focus
   failed, a short flash on each capture, a distinct pattern on errors.
 
@@ -76,7 +77,15 @@ class CameraFault:
     message: str = ""
 
 
-Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault
+@dataclass(frozen=True, slots=True)
+class Stopping:
+    """The daemon stops taking presses: a press still waiting for focus fires now, so that every
+    press yields a capture (or a reported failure), never nothing."""
+
+    time_ns: int
+
+
+Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping
 
 # -------------------------------------------------------------------------------------- commands
 
@@ -137,12 +146,13 @@ class ControllerState:
     af_state: AfState = AfState.IDLE
     capture_held: set[ButtonId] = field(default_factory=set)
     burst: _Burst | None = None
-    focus_wait: _FocusWait | None = None
+    focus_waits: list[_FocusWait] = field(default_factory=list)
     led: LedPattern = LedPattern.OFF
     flash_until_ns: int | None = None
     error_until_ns: int | None = None
     camera_down: bool = False
     next_press_id: int = 1
+    held_press_id: int | None = None  #: the press the held capture input made (it owns the burst)
 
 
 class Controller:
@@ -175,6 +185,8 @@ class Controller:
             case CaptureFinished(error=error, time_ns=t):
                 if error is not None:
                     self.state.error_until_ns = t + ERROR_NS
+            case Stopping(time_ns=t):
+                self._fire_waits(t, "focus: stopping", commands)
             case CameraFault(recovered=recovered, time_ns=t):
                 self.state.camera_down = not recovered
                 if not recovered:
@@ -203,16 +215,22 @@ class Controller:
             held.discard(button)
             if not held:
                 self.state.burst = None  # a focus wait still fires: a press is a press
+                self.state.held_press_id = None
             return
         if held:  # the other input is already holding a capture: this press adds nothing
             held.add(button)
             return
         held.add(button)
+        if self.state.focus_waits and not self.state.af_held:
+            # AF-ON was let go since the last tick: the presses waiting fire first, in order
+            self._fire_waits(t, "focus: AF-ON released", commands)
         press_id = self.state.next_press_id
         self.state.next_press_id += 1
+        self.state.held_press_id = press_id
         if self.shutter.priority == "focus" and self.state.af_held and self.state.af_state == AfState.SCANNING:
             deadline = t + int(self.shutter.focus_timeout_ms * 1e6)
-            self.state.focus_wait = _FocusWait(press_id, t, deadline)
+            # a second press while the first still waits waits too: each press is one capture
+            self.state.focus_waits.append(_FocusWait(press_id, t, deadline))
             return
         reason = "release" if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
         self._fire(press_id, t, t, reason, commands)
@@ -225,28 +243,33 @@ class Controller:
     def _fire(self, press_id: int, press_t: int, now: int, reason: str, commands: list[Command]) -> None:
         commands.append(Capture(press_id, press_t, now, reason, 0))
         self.state.flash_until_ns = now + FLASH_NS
-        if self.shutter.burst and self.state.capture_held:
+        # a burst belongs to the press whose input is still held, not to an earlier one firing late
+        if self.shutter.burst and self.state.capture_held and self.state.held_press_id == press_id:
             period = int(1e9 / self.shutter.burst_fps)
             self.state.burst = _Burst(press_id, press_t, now + period, taken=1)
 
     def _focus_wait_on_state(self, t: int, commands: list[Command]) -> None:
-        wait = self.state.focus_wait
-        if wait is not None and self.state.af_state in (AfState.FOCUSED, AfState.FAILED):
-            self.state.focus_wait = None
-            self._fire(wait.press_id, wait.press_time_ns, t, f"focus: {self.state.af_state.name}", commands)
+        if self.state.af_state in (AfState.FOCUSED, AfState.FAILED):
+            self._fire_waits(t, f"focus: {self.state.af_state.name}", commands)
+
+    def _fire_waits(self, t: int, reason: str, commands: list[Command], due=lambda wait: True) -> None:
+        """Fire the waiting presses that are ``due``, oldest first."""
+        waiting, self.state.focus_waits = self.state.focus_waits, []
+        for wait in waiting:
+            if due(wait):
+                self._fire(wait.press_id, wait.press_time_ns, t, reason, commands)
+            else:
+                self.state.focus_waits.append(wait)
 
     # time -----------------------------------------------------------------------------------
 
     def _tick(self, t: int, commands: list[Command]) -> None:
-        wait = self.state.focus_wait
-        if wait is not None:
+        if self.state.focus_waits:
             if not self.state.af_held:
                 # AF-ON let go while waiting: the scan is over, fire now
-                self.state.focus_wait = None
-                self._fire(wait.press_id, wait.press_time_ns, t, "focus: AF-ON released", commands)
-            elif t >= wait.deadline_ns:
-                self.state.focus_wait = None
-                self._fire(wait.press_id, wait.press_time_ns, t, "focus: timeout", commands)
+                self._fire_waits(t, "focus: AF-ON released", commands)
+            else:
+                self._fire_waits(t, "focus: timeout", commands, due=lambda wait: t >= wait.deadline_ns)
         burst = self.state.burst
         if burst is not None and t >= burst.next_due_ns:
             limit = self.shutter.burst_limit

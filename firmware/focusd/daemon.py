@@ -37,6 +37,7 @@ from focusd.controller import (
     ShowLed,
     StartAf,
     StopAf,
+    Stopping,
     Tick,
 )
 from focusd.errors import CameraError, ConfigError
@@ -104,6 +105,7 @@ class Daemon:
         self.controller = Controller(config.af, config.shutter)
         self.engine = self._build_engine(config)
         self.engine_active = False
+        self._engine_stale = False  # [af] re-read while AF-ON was held: rebuilt at the release
         self.indicator: Indicator | None = None
         self.writer: CaptureWriter | None = None
         self._pending: list[Capture] = []
@@ -200,31 +202,66 @@ class Daemon:
         profile = load_profile(config.camera.profile)
         low, high = profile.af_ranges[config.af.range]
         camera_low, camera_high = self.camera.lens_range
-        latency = config.af.lens_latency_frames
-        if latency is None:
-            latency = profile.lens_latency_frames
+        # af.lens_latency_frames (measured end to end) if set, else the profile's latency at the ISP
+        # plus the frames a command waits in the camera's own request queue (picamera2's buffers)
+        from focusd.cameras import engine_latency_frames
+
+        latency = engine_latency_frames(config, profile, self.camera)
         return AutofocusEngine(
             lens_range=(max(low, camera_low), min(high, camera_high)),
             latency_frames=latency,
             window=tuple(config.af.window),
             fallback=config.af.fallback,
+            retrigger_frames=config.af.lock_on_delay_frames,
+            follow_ratio=config.af.lock_on_threshold,
+            retrigger_ratio=config.af.refocus_threshold,
         )
 
     # ----------------------------------------------------------------------------- frame loop
 
-    def _start_camera(self) -> bool:
-        """Start the camera, retrying with backoff; False if told to stop before it worked."""
-        delay, longest = self.backoff_s
+    #: frames after a (re)start that make a healthy run: a fault after it starts the backoff from
+    #: its shortest wait again; a fault sooner is a relapse, and the wait keeps growing
+    HEALTHY_FRAMES = 100
+    #: how the camera thread waits between camera starts: ``wait(seconds)``, True if it was told to
+    #: stop. None: wait on the stop request. The tests put a recorder here (no real sleeps).
+    backoff_wait: Callable[[float], bool] | None = None
+    _next_backoff_s: float | None = None  # the next backoff wait; None: the shortest, backoff_s[0]
+    _started_at_frame: int | None = None  # stats.frames when the camera last started
+
+    def _start_camera(self, wait_first_s: float | None = None) -> bool:
+        """Start the camera, retrying with a growing backoff; False if told to stop before it worked.
+
+        ``wait_first_s``: wait that long before the first try (a relapse: opened at once, the camera
+        would only fail at once again). The backoff is not reset here: see :meth:`_camera_failed`.
+        """
+        if wait_first_s is not None and self._backoff_pause(wait_first_s):
+            return False
         while True:
             try:
                 self.camera.start()
-                return True
             except CameraError as error:
+                delay = self._next_backoff()
                 log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
                 self.stats.last_error = str(error)
-                if self._stop.wait(delay):
+                if self._backoff_pause(delay):
                     return False
-                delay = min(delay * 2, longest)
+                continue
+            self._started_at_frame = self.stats.frames
+            return True
+
+    def _next_backoff(self) -> float:
+        """The wait before the next camera start; the one after it doubles, up to backoff_s[1]."""
+        shortest, longest = self.backoff_s
+        delay = shortest if self._next_backoff_s is None else self._next_backoff_s
+        self._next_backoff_s = min(delay * 2, longest)
+        return delay
+
+    def _backoff_pause(self, seconds: float) -> bool:
+        """Wait between camera starts; True if a stop was requested (before or during the wait)."""
+        if self._stop.is_set():
+            return True
+        wait = self.backoff_wait or self._stop.wait
+        return bool(wait(seconds)) or self._stop.is_set()
 
     def _frame_loop(self) -> None:
         frame_timeout = max(1.0, 20 * self.camera.frame_duration_ns / 1e9)
@@ -246,6 +283,8 @@ class Daemon:
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
         self._take_inputs(self.camera.now_ns(), None)  # edges queued before the stop still count
+        # a focus-priority press still waiting for the scan fires now: every press yields a result
+        self._dispatch(self.controller.handle(Stopping(self.camera.now_ns())))
         for _ in range(DRAIN_FRAMES):
             self._drain_control()
             if not self._pending:
@@ -261,19 +300,30 @@ class Daemon:
         self._fail_pending("daemon stopped before a frame came")
 
     def _camera_failed(self, error: CameraError) -> None:
-        """Log, report, fail the presses waiting for a frame, reopen with backoff.
+        """Log, report, fail the presses waiting for a frame, stop and reopen with backoff.
 
-        While this runs the watchdog is not fed: if the camera never comes back, systemd acts.
+        The backoff spans faults: a fault within HEALTHY_FRAMES of the last start waits the next,
+        longer, delay before reopening (a camera that opens but sends nothing is not reopened every
+        frame timeout for ever); only a healthy run starts it over. While this runs the watchdog is
+        not fed: if the camera never comes back, systemd acts.
         """
         self.stats.camera_faults += 1
         self.stats.last_error = str(error)
-        log.error("camera failed: %s; reopening", error)
+        healthy = self.stats.frames - (self._started_at_frame or 0)
+        if healthy >= self.HEALTHY_FRAMES:
+            self._next_backoff_s = None  # after a healthy run the backoff starts from its shortest
+            wait_first_s = None
+            log.error("camera failed: %s; reopening", error)
+        else:  # a relapse (or a camera that opens but sends nothing): reopening at once would spin
+            wait_first_s = self._next_backoff()
+            log.error("camera failed: %s (%d frames after it started); reopening in %.1f s",
+                      error, healthy, wait_first_s)
         self._notify_changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
         self._fail_pending(f"camera unavailable: {error}")
         with contextlib.suppress(CameraError):
             self.camera.stop()
-        if not self._start_camera():
+        if not self._start_camera(wait_first_s):
             return  # stop requested while the camera was down
         log.info("camera back after a fault")
         self._dispatch(self.controller.handle(CameraFault(True, self.camera.now_ns())))
@@ -333,6 +383,8 @@ class Daemon:
                     # the lens stays exactly where it is: no command after the release
                     self.engine.stop()
                     self.engine_active = False
+                    if self._engine_stale:
+                        self._rebuild_engine()
                     self.stats.af_state = self.engine.state.name
                 case Capture():
                     self.stats.captures_requested += 1
@@ -450,14 +502,27 @@ class Daemon:
             if getattr(new, section) != getattr(self.config, section):
                 log.warning("[%s] changed: takes effect after a restart", section)
         self.controller.reconfigure(new.af, new.shutter)
+        af_changed = new.af != self.config.af
         if new.capture != self.config.capture and self.writer is not None:
             self.writer.close()
             self.writer = CaptureWriter(new.capture, self._on_capture_done, camera_name=self.camera.name)
             self.writer.start()
         self.config = new
+        if af_changed:
+            # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press
+            self._engine_stale = True
+            if not self.engine_active:
+                self._rebuild_engine()
         self.stats.reloads += 1
         log.info("configuration re-read from %s", source)
         self.notifier.ready(self.stats.status_line())
+
+
+    def _rebuild_engine(self) -> None:
+        """The engine again from the running [af] settings (after a reload changed them)."""
+        self.engine = self._build_engine(self.config)
+        self._engine_stale = False
+        log.info("autofocus settings applied")
 
 
 def _gpio_indicator(pin_factory) -> Callable[[Config], Indicator]:

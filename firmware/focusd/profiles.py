@@ -2,8 +2,9 @@
 
 A profile holds what the firmware must know about a module that the camera cannot tell it:
 optics (for the simulator and for reasoning about blur), the sensor modes with their frame rates,
-the lens range and AF ranges in dioptres, the lens command latency in frames, and for modules
-driven over I2C the dioptre-to-DAC-code map.
+the lens range and AF ranges in dioptres, the lens command latency in frames (counted from the
+request carrying the command reaching the ISP, so that it holds whatever the camera's buffer count),
+and for modules driven over I2C the dioptre-to-DAC-code map.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class CameraProfile:
     sensor: str  #: libcamera's sensor name, as picamera2 reports it in camera_properties["Model"]
     lens_range: tuple[float, float]  #: dioptres, what camera_controls["LensPosition"] reports
     af_ranges: dict[str, tuple[float, float]]  #: "normal", "macro", "full"
-    lens_latency_frames: int  #: DESIGN.md's latency_frames for this module (measure-latency)
+    #: frames from the request carrying a lens command reaching the ISP (an I2C lens: from the write)
+    #: to the first frame exposed at the new position. Not end to end: the engine is told this plus
+    #: the camera's own request queue (``Camera.lens_queue_frames``; focusd.cameras.engine_latency_frames)
+    lens_latency_frames: int
     focal_length_mm: float
     f_number: float
     pixel_size_um: float

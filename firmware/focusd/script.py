@@ -2,11 +2,13 @@
 
 One step a line: ``TIME BUTTON ACTION`` with TIME in seconds from the start, BUTTON one of
 ``af_on``, ``shutter``, ``remote`` and ACTION ``press`` or ``release``; ``TIME end`` ends the
-script. ``#`` starts a comment. Steps must be in time order.
+script (nothing may follow it). ``#`` starts a comment. Steps must be in time order. A bad line is
+a ScriptError naming the script and the line number (``name:N: ...``).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -44,8 +46,12 @@ def parse_script(text: str, name: str = "<script>") -> list[Step]:
             time_s = float(words[0])
         except ValueError:
             raise ScriptError(f"{where}: time {words[0]!r} is not a number of seconds") from None
+        if not (math.isfinite(time_s) and time_s >= 0):
+            raise ScriptError(f"{where}: time {words[0]!r} must be a number of seconds from the start (0 or more)")
         if steps and time_s < steps[-1].time_s:
-            raise ScriptError(f"{where}: time {time_s} is before the previous step")
+            raise ScriptError(f"{where}: time {time_s:g} is before the previous step ({steps[-1].time_s:g})")
+        if steps and steps[-1].button is None:
+            raise ScriptError(f"{where}: a step after the end step")
         if words[1:] == ["end"]:
             steps.append(Step(time_s, None))
             continue

@@ -10,6 +10,10 @@ build the camera and print.
 Time is counted in frames, never seconds, and by the frames' ``sequence`` numbers rather than by
 frames received, so a dropped frame still counts as a frame that went by (the lens kept moving
 during it). A command sent after frame n is first seen in frame n + latency + 1 (DESIGN.md).
+Commands are sent as the daemon sends them: while frame n is still held, before its release. On
+picamera2 that matters: the command travels with the next request re-queued, which is frame n's
+own when it is commanded before the release, and one frame later when after it. So what
+``measure_latency`` finds is the end-to-end latency the daemon's engine sees.
 """
 
 from __future__ import annotations
@@ -58,14 +62,13 @@ def frame_at_or_after(camera: Camera, sequence: int, timeout_s: float) -> Camera
 
 
 def command_after_frame(camera: Camera, dioptres: float, timeout_s: float) -> int:
-    """Take one frame, then command the lens: returns that frame's sequence number n, so the
-    command is first seen in frame n + latency + 1. Commanding right after a delivered frame is
-    what makes the count exact (the daemon commands the same way)."""
-    frame = _next_frame(camera, timeout_s)
-    sequence = frame.sequence
-    frame.release()
-    camera.set_lens_position(dioptres)
-    return sequence
+    """Take one frame and command the lens before releasing it: returns that frame's sequence
+    number n, so the command is first seen in frame n + latency + 1. Commanding right after a
+    delivered frame, before its release, is what makes the count exact and equal to the daemon's
+    (which commands from inside the frame it processes)."""
+    with _next_frame(camera, timeout_s) as frame:
+        camera.set_lens_position(dioptres)
+        return frame.sequence
 
 
 # ------------------------------------------------------------------------------ record-sweep
@@ -301,11 +304,22 @@ class LatencyMeasurement:
     def spread(self) -> tuple[int, int]:
         return (min(self.per_step), max(self.per_step))
 
-    def profile_line(self) -> str:
+    def _figures(self) -> str:
         low, high = self.spread
         span = f"{low}" if low == high else f"{low}-{high}"
-        return (f"lens_latency_frames = {self.latency_frames}   # measured: median {self.median:g}, "
-                f"range {span} over {len(self.per_step)} steps")
+        return f"median {self.median:g}, range {span} over {len(self.per_step)} steps"
+
+    def config_line(self) -> str:
+        """The ``[af] lens_latency_frames`` line: the measured end-to-end latency, as it is."""
+        return f"lens_latency_frames = {self.latency_frames}   # measured end to end: {self._figures()}"
+
+    def profile_line(self, queue_frames: int = 0) -> str:
+        """The profile's ``lens_latency_frames`` line: the measured latency less the ``queue_frames``
+        a command waited in the camera's own request queue (``Camera.lens_queue_frames``), which
+        the daemon adds back (a profile counts from the ISP)."""
+        value = max(self.latency_frames - queue_frames, 0)
+        less = f", less {queue_frames} queued in the camera" if queue_frames else ""
+        return f"lens_latency_frames = {value}   # measured: {self._figures()}{less}"
 
 
 def measure_latency(camera: Camera, window: tuple[float, float, float, float],
@@ -331,9 +345,10 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
     span = lens_range or camera.lens_range
     wait = settings.max_latency_frames + 1 + settings.settle_frames
 
-    def settled_levels(position: float) -> tuple[int, list[float]]:
+    def settled_levels(position: float, then: float | None = None) -> tuple[int, list[float]]:
         """Move to ``position``, wait until it has surely settled, return the last frame's
-        sequence and the measures of level_frames frames."""
+        sequence and the measures of level_frames frames; command ``then`` (if given) from that
+        last frame, before its release (command_after_frame's rule)."""
         sequence = command_after_frame(camera, position, frame_timeout_s)
         frame = frame_at_or_after(camera, sequence + wait, frame_timeout_s)
         values = []
@@ -341,6 +356,8 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
             try:
                 values.append(measure(frame.y).focus)
                 sequence = frame.sequence
+                if len(values) == settings.level_frames and then is not None:
+                    camera.set_lens_position(then)
             finally:
                 frame.release()
             if len(values) == settings.level_frames:
@@ -370,8 +387,8 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
         # to move is less sharp at once, whichever way it goes. Arriving at focus is not timed: a
         # long move can take more than a frame to come near enough to show (10 D at 120 fps, with
         # a few ms of VCM settling), which would read a frame late.
-        last_sequence, levels = settled_levels(sharp)
-        camera.set_lens_position(targets[step % len(targets)])  # right after frame last_sequence
+        # the step is commanded from frame last_sequence, before its release
+        last_sequence, levels = settled_levels(sharp, then=targets[step % len(targets)])
         response: list[tuple[int, float]] = []  # (frames after the command, measure)
         while not response or response[-1][0] < wait + settings.level_frames - 1:
             frame = _next_frame(camera, frame_timeout_s)

@@ -50,6 +50,31 @@ MAIN = [  # texture, distance (m), light, start (D)
 
 
 @pytest.mark.parametrize("texture, distance, light, start", MAIN)
+@pytest.mark.parametrize("latency", [1, 2, 3])
+def test_focused_means_the_next_frame_is_exposed_at_the_lock_position(texture, distance, light, start,
+                                                                           latency):
+    """FOCUSED tells the LED and a focus-priority shutter that the picture is sharp, and the
+    shutter then takes the next frame exposed: that frame must be exposed with the lens at (or
+    within a trim of) the lock position - not still on its way there from a probe."""
+    scene = scenes.texture_scene(texture, distance_m=distance, seed=7)
+    rig = SimRig(scene, light=light, latency_frames=latency, start_lens=start, seed=11, window=WINDOW)
+    engine = AutofocusEngine(lens_range=(0.0, 12.0), latency_frames=latency)
+    engine.start(AfMode.SINGLE, lens_position=start)
+    for _ in range(60):
+        frame = rig.next_frame()
+        target = engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
+        if engine.state is not AfState.SCANNING:
+            break
+        if target is not None:
+            rig.set_lens_position(target)
+    assert engine.state is AfState.FOCUSED, engine.failure_reason
+    if target is not None:
+        rig.set_lens_position(target)
+    following = rig.next_frame()
+    assert abs(following.lens_actual - engine.lock_position) <= engine.tuning.trim_limit + 0.01
+
+
+@pytest.mark.parametrize("texture, distance, light, start", MAIN)
 def test_textured_scenes_focus_within_a_seventh_of_a_dioptre(texture, distance, light, start):
     scene = scenes.texture_scene(texture, distance_m=distance, seed=7)
     engine, _, frames = run(scene, light=light, start=start, seed=11)

@@ -6,8 +6,14 @@ dependencies into .venv/picamera2-ref. This module extracts, from that source, e
 methods' parameters, properties and instance attributes, and from focusd's adapter every use of
 them (receivers are recognised by name: ``picam2`` / ``self._picam2`` / ``Picamera2`` are a
 Picamera2, ``request`` a CompletedRequest, ``mapped`` a MappedArray), every libcamera control
-name and every stream / sensor configuration key. The same reader parses the stand-in used by the
-adapter's behaviour tests, whose signatures must equal the real ones.
+name and every stream / sensor configuration key. Control names are every constant key used on a
+control or metadata dict, whatever its case (``metadata["exposureTime"]`` is caught, not skipped
+for not looking like a control): a subscript, ``.get`` or ``in`` on ``metadata`` /
+``get_metadata()`` / ``camera_controls`` / a ``*controls`` name (or a name assigned one), and the
+keys of a dict literal given to ``set_controls`` or ``controls=``, assigned to such a name or
+returned by a ``*controls`` function; elsewhere, any constant that looks like a control name
+(``^[A-Z][A-Za-z0-9]+$``). The same reader parses the stand-in used by the adapter's behaviour
+tests, whose signatures must equal the real ones.
 
 Run as a script to check a file: ``python tests/hw/picamera2_api.py [ADAPTER.py]``.
 """
@@ -46,6 +52,13 @@ REQUIRED_USES = {
 REQUIRED_CONTROLS = {"AfMode", "LensPosition", "FrameDurationLimits", "SensorTimestamp", "ExposureTime",
                      "AnalogueGain", "FrameDuration"}
 _CONTROL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+#: an expression (its source) that holds a control or metadata dict: metadata, md, controls,
+#: lens_controls, picam2.camera_controls, request.get_metadata() ...
+_CONTROL_DICT = re.compile(r"(?:^|[._])(?:metadata|md|controls|camera_ctrl_info)(?:\(\))?$")
+#: a function whose returned dict literals are control dicts (_lens_controls, denoise_controls)
+_CONTROL_FUNCTION = re.compile(r"(?:^|_)controls$")
+#: an enum of the libcamera binding: controls.AfModeEnum, controls.draft.NoiseReductionModeEnum
+_ENUM = re.compile(r"controls\.((?:draft\.)?\w+)Enum")
 
 
 class ReferenceMissing(Exception):
@@ -177,16 +190,23 @@ def read_package(folder: Path) -> PackageApi:
     return PackageApi(folder, classes, read_exports((folder / "__init__.py").read_text()), tuple(stream_keys), set(sensor_keys))
 
 
-def read_control_ids(path: Path = CONTROL_IDS) -> dict[str, dict[str, int]]:
-    """libcamera control name -> enum members (empty for non-enum controls)."""
-    controls: dict[str, dict[str, int]] = {}
+def _control_lines(path: Path):
     for line in path.read_text().splitlines():
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, members = line.partition(":")
-        controls[name.strip()] = {m.split("=")[0]: int(m.split("=")[1]) for m in members.split()}
-    return controls
+        if line and not line.startswith("#"):
+            qualified, _, members = line.partition(":")
+            namespace, _, name = qualified.strip().rpartition(".")
+            yield namespace, name, {m.split("=")[0]: int(m.split("=")[1]) for m in members.split()}
+
+
+def read_control_ids(path: Path = CONTROL_IDS) -> dict[str, dict[str, int]]:
+    """libcamera control name -> enum members (empty for non-enum controls)."""
+    return {name: members for _, name, members in _control_lines(path)}
+
+
+def read_control_namespaces(path: Path = CONTROL_IDS) -> dict[str, str]:
+    """libcamera control name -> the binding's namespace of its enum ("" core, "draft")."""
+    return {name: namespace for namespace, name, _ in _control_lines(path)}
 
 
 # ------------------------------------------------------------------------------ reading a user
@@ -207,7 +227,8 @@ class Usage:
     uses: list[Use] = field(default_factory=list)
     imports: list[tuple[str, str, int]] = field(default_factory=list)  #: (module, name, line)
     controls: list[tuple[str, int]] = field(default_factory=list)
-    enums: list[tuple[str, str, int]] = field(default_factory=list)  #: (control, member, line)
+    enums: list[tuple[str, str, int]] = field(default_factory=list)  #: (control, member, line); control
+    #: is namespaced as the binding names it ("AfMode", "draft.NoiseReductionMode")
     stream_keys: list[tuple[str, int]] = field(default_factory=list)
     sensor_keys: list[tuple[str, int]] = field(default_factory=list)
 
@@ -216,10 +237,39 @@ def _call_shape(call: ast.Call) -> tuple[int, tuple[str, ...]]:
     return len(call.args), tuple(k.arg for k in call.keywords if k.arg is not None)
 
 
+def _holds_controls(node: ast.AST, aliases: set[str]) -> bool:
+    """Whether ``node`` is an expression holding a control / metadata dict."""
+    text = ast.unparse(node)
+    return bool(_CONTROL_DICT.search(text)) or text in aliases
+
+
+def _control_dicts(tree: ast.AST) -> tuple[set[int], set[str]]:
+    """(ids of the dict literals that are control dicts, names assigned a control dict)."""
+    aliases: set[str] = set()
+    for node in ast.walk(tree):  # controls = picam2.camera_controls; info = request.get_metadata()
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _holds_controls(node.value, set()):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            aliases.update(ast.unparse(t) for t in targets)
+    literals: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "set_controls":
+                literals += node.args
+            literals += [k.value for k in node.keywords if k.arg == "controls"]
+        elif isinstance(node, ast.Assign) and any(_holds_controls(t, aliases) for t in node.targets):
+            literals.append(node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and _holds_controls(node.target, aliases):
+            literals.append(node.value)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _CONTROL_FUNCTION.search(node.name):
+            literals += [sub.value for sub in ast.walk(node) if isinstance(sub, ast.Return) and sub.value is not None]
+    return {id(node) for node in literals if isinstance(node, ast.Dict)}, aliases
+
+
 def read_usage(source: str) -> Usage:
     tree = ast.parse(source)
     usage = Usage()
     calls = {id(node.func): node for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    control_literals, aliases = _control_dicts(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module in ("picamera2", "libcamera"):
             usage.imports += [(node.module, alias.name, node.lineno) for alias in node.names]
@@ -229,7 +279,7 @@ def read_usage(source: str) -> Usage:
                 call = calls.get(id(node))
                 positional, keywords = _call_shape(call) if call else (0, ())
                 usage.uses.append(Use(RECEIVERS[receiver], node.attr, node.lineno, call is not None, positional, keywords))
-            match = re.fullmatch(r"controls\.(\w+)Enum", receiver)
+            match = _ENUM.fullmatch(receiver)
             if match:
                 usage.enums.append((match.group(1), node.attr, node.lineno))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Picamera2", "MappedArray"):
@@ -246,26 +296,33 @@ def read_usage(source: str) -> Usage:
                         "main", "lores", "raw") else None
                     if target is not None:
                         target += [(k.value, node.lineno) for k in keyword.value.keys if isinstance(k, ast.Constant)]
-        # control names: dict keys, subscripts, .get("X"), "X" in ...
-        names = []
+        # control names: dict keys, subscripts, .get("X"), "X" in ...; on a control dict whatever
+        # their case, elsewhere when they look like a control name
+        names, on_controls = [], False
         if isinstance(node, ast.Dict):
             names = [k for k in node.keys if isinstance(k, ast.Constant)]
+            on_controls = id(node) in control_literals
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            names = [node.slice]
+            names, on_controls = [node.slice], _holds_controls(node.value, aliases)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args \
                 and isinstance(node.args[0], ast.Constant):
-            names = [node.args[0]]
+            names, on_controls = [node.args[0]], _holds_controls(node.func.value, aliases)
         elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            names = [node.left]
-        usage.controls += [(n.value, n.lineno) for n in names if isinstance(n.value, str) and _CONTROL_NAME.match(n.value)]
+            names, on_controls = [node.left], _holds_controls(node.comparators[0], aliases)
+        usage.controls += [(n.value, n.lineno) for n in names
+                           if isinstance(n.value, str) and (on_controls or _CONTROL_NAME.match(n.value))]
     return usage
 
 
 # ------------------------------------------------------------------------------------ checking
 
 
-def check_usage(usage: Usage, api: PackageApi, control_ids: dict[str, dict[str, int]]) -> list[str]:
-    """Every problem with ``usage`` against ``api`` (empty: all names and keywords exist)."""
+def check_usage(usage: Usage, api: PackageApi, control_ids: dict[str, dict[str, int]],
+                namespaces: dict[str, str] | None = None) -> list[str]:
+    """Every problem with ``usage`` against ``api`` (empty: all names and keywords exist).
+    ``namespaces``: each control's enum namespace (default: read from CONTROL_IDS)."""
+    if namespaces is None:
+        namespaces = read_control_namespaces()
     problems = []
     for module, name, line in usage.imports:
         if module == "picamera2" and name not in api.exports:
@@ -303,9 +360,14 @@ def check_usage(usage: Usage, api: PackageApi, control_ids: dict[str, dict[str, 
     for name, line in usage.controls:
         if name not in control_ids:
             problems.append(f"line {line}: {name!r} is not a libcamera control id")
-    for control, member, line in usage.enums:
-        if member not in control_ids.get(control, {}):
-            problems.append(f"line {line}: controls.{control}Enum has no member {member!r}")
+    for qualified, member, line in usage.enums:
+        namespace, _, control = qualified.rpartition(".")
+        if control in control_ids and namespaces.get(control, "") != namespace:
+            where = namespaces.get(control, "")
+            problems.append(f"line {line}: controls.{qualified}Enum: the binding has it as "
+                            f"controls.{where + '.' if where else ''}{control}Enum")
+        elif member not in control_ids.get(control, {}):
+            problems.append(f"line {line}: controls.{qualified}Enum has no member {member!r}")
     for key, line in usage.stream_keys:
         if key not in api.stream_keys:
             problems.append(f"line {line}: stream configuration key {key!r} is not one of {api.stream_keys}")

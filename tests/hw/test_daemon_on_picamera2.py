@@ -38,14 +38,20 @@ from focusd.config import parse_config
 from focusd.daemon import Daemon
 from focusd.hw.base import ButtonId
 from focusd.hw.gpio import MockPinDriver
+from focusd.hw.picamera2_camera import Picamera2Tuning
+from focusd.profiles import load_profile
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 TIMEOUT = 5.0  #: seconds; every wait here is for a few frames of a 120 fps stream
 MODE = (1536, 864)
 LORES = (224, 126)
+#: the end-to-end lens latency on the stand-in: the requests queued ahead of the one carrying a
+#: LensPosition (the adapter's default buffer_count less one) plus the lens delay at the ISP (the
+#: stand-in's LENS_DELAY_FRAMES, 2, which the imx708 profile's lens_latency_frames also says)
+END_TO_END_FRAMES = Picamera2Tuning().buffer_count - 1 + 2
 #: frames after which a LensPosition set before the release has surely reached the sensor and the
-#: lens: one re-queue behind every buffer in flight (the adapter's buffer_count, 6), plus the lens delay
-SETTLE_FRAMES = 6 + 2 + 2
+#: lens: the end-to-end latency, the frame it is first seen in, and one spare
+SETTLE_FRAMES = END_TO_END_FRAMES + 2
 
 
 def pi_config(tmp_path: Path, **sections):
@@ -255,6 +261,41 @@ def test_af_on_drives_lens_position_and_its_release_stops_it(pi):
     assert len(with_af_mode) == 1 and with_af_mode[0] is pi.sensor.applied_controls[0]
     assert with_af_mode[0]["AfMode"] == controls.AfModeEnum.Manual
     assert all(record.af_mode == controls.AfModeEnum.Manual for record in pi.sensor.history)
+
+
+def test_the_engine_is_told_the_latency_the_lens_really_has(pi, standin):
+    """The daemon's engine is told the profile's latency plus the adapter's request queue, and that
+    is the latency of its own lens commands on the stand-in, frame for frame: a command sent while
+    frame n is processed is first seen in frame n + told + 1 (DESIGN.md)."""
+    told = pi.daemon.engine.latency_frames
+    assert standin.LENS_DELAY_FRAMES == load_profile("imx708").lens_latency_frames
+    assert told == END_TO_END_FRAMES == load_profile("imx708").lens_latency_frames + pi.adapter.lens_queue_frames
+    pi.frames_later(3)
+    pi.finger.press(AF)
+    assert pi.wait(lambda s: s.af_failures == 1)  # a flat scene: the scan runs to its end
+    pi.frames_later(SETTLE_FRAMES)
+    assert pi.stop() == 0
+
+    history, seen = pi.sensor.history, dict(pi.camera.frames)  # adapter sequence -> exposure start
+    # the adapter counts frames from sensor timestamps: a fixed offset from the stand-in's numbers
+    first_sequence, first_start = pi.camera.frames[0]
+    offset = first_sequence - next(r.sequence for r in history if r.exposure_start_ns == first_start)
+
+    def lens_in(sequence: int) -> float:
+        return history[sequence - offset].true_lens_position
+
+    latencies = []
+    commands = pi.camera.lens_commands
+    for index, (commanded_at, position) in enumerate(commands):
+        if any(p == position for _, p in commands[max(0, index - told - 2):index]):
+            continue  # an earlier command to the same place may still be on its way
+        arrival = next(k for k in range(commanded_at + 1, len(history) + offset)
+                       if lens_in(k) == position and lens_in(k - 1) != position)
+        window = range(commanded_at, arrival + 1)
+        if all(history[k - offset].delivered and k in seen for k in window):  # no frame dropped or skipped
+            latencies.append(arrival - commanded_at - 1)
+    assert len(latencies) >= 3, (latencies, commands)
+    assert set(latencies) == {told}
 
 
 def test_stop_writes_every_capture_and_closes_the_camera(pi):

@@ -8,6 +8,9 @@ at 200 fps keeps them quick.
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 import pytest
 
@@ -130,7 +133,8 @@ def test_lens_commands_reach_set_controls_as_lens_position_in_manual_mode(camera
     assert position == 3.5  # the metadata's commanded position
     with_lens = [c for c in sensor.applied_controls if "LensPosition" in c]
     assert with_lens[0] == {"AfMode": controls.AfModeEnum.Manual, "LensPosition": 1.0,
-                            "FrameDurationLimits": (5000, 5000)}  # at start: Manual, then positions
+                            "FrameDurationLimits": (5000, 5000),  # at start: Manual, then positions
+                            "NoiseReductionMode": controls.draft.NoiseReductionModeEnum.Fast}
     assert with_lens[-1] == {"LensPosition": 3.5}
     assert sum("AfMode" in c for c in sensor.applied_controls) == 1
     # the camera's own AF (the stand-in starts it in Continuous, as libcamera's default) never ran
@@ -282,3 +286,93 @@ def test_a_failed_i2c_lens_write_is_a_camera_fault_on_the_next_frame(standin):
         cam.next_frame(TIMEOUT).release()  # reported once
     finally:
         cam.stop()
+
+
+def test_the_focus_stream_denoises_fast_not_with_picamera2s_still_high_quality(camera, standin):
+    from libcamera import controls
+
+    picam2 = picam2_of(camera)
+    # picamera2's still configuration merges HighQuality denoise ("at the expense of frame rate")
+    # under the caller's controls; the full-resolution single frame keeps it
+    assert picam2.create_still_configuration()["controls"]["NoiseReductionMode"] == \
+        controls.draft.NoiseReductionModeEnum.HighQuality
+    assert picam2.camera_config["controls"]["NoiseReductionMode"] == controls.draft.NoiseReductionModeEnum.Fast
+    assert picam2.sensors_used[-1].applied_controls[0]["NoiseReductionMode"] == controls.draft.NoiseReductionModeEnum.Fast
+    camera.full_resolution_capture()
+    assert picam2.sensors_used[1].applied_controls[0]["NoiseReductionMode"] == \
+        controls.draft.NoiseReductionModeEnum.HighQuality
+    assert picam2.sensors_used[2].applied_controls[0]["NoiseReductionMode"] == controls.draft.NoiseReductionModeEnum.Fast
+
+
+def test_a_camera_without_noise_reduction_control_is_not_sent_one(standin):
+    standin.use_module(dataclasses.replace(module_spec(standin), noise_reduction=False))
+    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
+    cam.start()  # the stand-in, as picamera2, refuses a control the camera does not advertise
+    try:
+        assert "NoiseReductionMode" not in picam2_of(cam).camera_config["controls"]
+    finally:
+        cam.stop()
+
+
+class TimedLens(RecordingLens):
+    """Records, per write, the position, how many times the camera had been started and when."""
+
+    def __init__(self):
+        super().__init__()
+        self.camera: Picamera2Camera | None = None  # the adapter it belongs to, set once built
+        self.writes: list[tuple[float, int, int]] = []
+
+    def move_to(self, dioptres):
+        picam2 = self.camera._picam2
+        self.writes.append((dioptres, len(picam2.sensors_used) if picam2 else 0, time.monotonic_ns()))
+        super().move_to(dioptres)
+
+
+def test_an_i2c_lens_is_written_again_after_each_mode_switch(standin):
+    standin.use_module(module_spec(standin, lens=None))
+    profile = parse_profile("testcam", dict(TEST_PROFILE, lens_driver="i2c-ov5647", lens_range=[0.0, 10.0]))
+    lens = TimedLens()
+    cam = lens.camera = Picamera2Camera(CameraConfig(), profile, lens=lens)
+    cam.start()
+    try:
+        cam.set_lens_position(6.5)
+        cam.next_frame(TIMEOUT).release()
+        before = len(lens.writes)
+        image = cam.full_resolution_capture()
+        picam2 = picam2_of(cam)
+        # the VCM may lose power while the sensor is stopped: written after each (re)start
+        assert [(p, started) for p, started, _ in lens.writes[before:]] == [(6.5, 2), (6.5, 3)]
+        # the photo was exposed after the write that put the lens back
+        record = picam2.sensors_used[1].history[sequence_in_main(image)]
+        assert record.exposure_start_ns >= lens.writes[before][2]
+        with cam.next_frame(TIMEOUT) as frame:
+            assert frame.lens_position == 6.5
+    finally:
+        cam.stop()
+
+
+def test_camera_vcm_bus_overrides_the_profiles_i2c_bus(standin, monkeypatch):
+    import smbus2
+
+    opened = []
+
+    class Bus:
+        def __init__(self, bus=None, force=False):
+            opened.append(bus)
+
+        def write_byte_data(self, i2c_addr, register, value, force=None):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(smbus2, "SMBus", Bus)
+    profile = load_profile("ov5647_motorized")  # vcm.bus = 10: a Pi 4's camera bus
+    for vcm_bus, expected in ((None, 10), (4, 4)):  # e.g. a Pi 5's, as `i2cdetect -l` shows it
+        standin.use_module(standin.ModuleSpec(model="ov5647", lens=None, full_size=(2592, 1944),
+                                              modes=(((1296, 972), 46.34), ((2592, 1944), 15.63))))
+        cam = Picamera2Camera(CameraConfig(profile="ov5647_motorized", vcm_bus=vcm_bus), profile,
+                              tuning=Picamera2Tuning(buffer_count=2))
+        cam.start()
+        cam.stop()
+        assert opened[-1] == expected

@@ -82,13 +82,21 @@ def test_the_standin_offers_everything_the_adapter_uses(adapter_usage, standin_a
 
 def test_the_libcamera_standin_matches_libcameras_control_ids(control_ids):
     tree = ast.parse((api.STANDIN / "libcamera" / "controls.py").read_text())
-    enums = {}
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name.endswith("Enum"):
-            enums[node.name[:-4]] = {t.targets[0].id: ast.literal_eval(t.value) for t in node.body if isinstance(t, ast.Assign)}
-    assert enums, "no enums read from the libcamera stand-in"
-    for control, members in enums.items():
-        assert members == control_ids[control], control
+    enums = {}  # (namespace, control) -> members; draft controls sit in the class ``draft``
+
+    def read(body, namespace):
+        for node in body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Enum"):
+                enums[namespace, node.name[:-4]] = {t.targets[0].id: ast.literal_eval(t.value)
+                                                    for t in node.body if isinstance(t, ast.Assign)}
+            elif isinstance(node, ast.ClassDef) and node.name == "draft":
+                read(node.body, "draft")
+
+    read(tree.body, "")
+    assert ("", "AfMode") in enums and ("draft", "NoiseReductionMode") in enums, enums
+    namespaces = api.read_control_namespaces()
+    for (namespace, control), members in enums.items():
+        assert members == control_ids[control] and namespaces[control] == namespace, control
 
 
 @pytest.mark.parametrize("original, changed, expected", [
@@ -99,6 +107,18 @@ def test_the_libcamera_standin_matches_libcameras_control_ids(control_ids):
     ('MappedArray(request, "lores", write=False)', 'MappedArray(request, "lores", writable=False)', "no keyword 'writable'"),
     ('sensor={"output_size"', 'sensor={"outputsize"', "sensor configuration key 'outputsize'"),
     ("picam2.camera_controls", "picam2.camera_controls()", "is a property, not a method"),
+    # keys of metadata / control dicts are checked whatever their case
+    ('metadata.get("FrameDuration")', 'metadata.get("frame_duration")', "'frame_duration' is not a libcamera control id"),
+    ('metadata["ExposureTime"]', 'metadata["exposureTime"]', "'exposureTime' is not a libcamera control id"),
+    ('"LensPosition" not in metadata', '"lens_position" not in metadata', "'lens_position' is not a libcamera"),
+    ('controls["LensPosition"]', 'controls["lensPosition"]', "'lensPosition' is not a libcamera control id"),
+    ('picam2.camera_controls.get("LensPosition")', 'picam2.camera_controls.get("lens")', "'lens' is not a libcamera"),
+    ('return {"LensPosition": self._commanded}', 'return {"lensPosition": self._commanded}', "'lensPosition' is not"),
+    ('"FrameDurationLimits": (frame_us', '"frame_duration_limits": (frame_us', "'frame_duration_limits' is not"),
+    # a draft control's enum is under controls.draft, as the binding has it
+    ("controls.draft.NoiseReductionModeEnum.Fast", "controls.NoiseReductionModeEnum.Fast",
+     "the binding has it as controls.draft.NoiseReductionModeEnum"),
+    ("controls.draft.NoiseReductionModeEnum.Fast", "controls.draft.NoiseReductionModeEnum.Quick", "no member 'Quick'"),
 ])
 def test_the_check_fails_when_a_name_or_keyword_changes(original, changed, expected, real, control_ids):
     source = api.ADAPTER.read_text()

@@ -38,3 +38,18 @@ def test_probe_without_picamera2_fails_with_a_hint(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # as on a desktop: import fails
     assert main(["probe", "--set", "camera.backend=picamera2"]) == 69
     assert "camera.backend=sim" in capsys.readouterr().err
+
+
+def test_noir_variants_match_their_modules_profile():
+    from focusd.commands.probe import matching_profile
+
+    assert matching_profile("imx708_noir") == "imx708"
+    assert matching_profile("imx708_wide_noir") == "imx708_wide"
+    assert matching_profile("imx708_wide") == "imx708_wide" and matching_profile("imx708") == "imx708"
+    assert matching_profile("imx999_noir") is None
+
+
+def test_probe_names_the_profile_of_a_noir_module(standin, capsys):
+    standin.use_module(standin.ModuleSpec(model="imx708_wide_noir", lens=(0.0, 35.0, 1.0)))
+    assert main(["probe", "--set", "camera.backend=picamera2", "--set", "camera.profile=imx708_wide"]) == 0
+    assert "profile: imx708_wide (configured)" in capsys.readouterr().out

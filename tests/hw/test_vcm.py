@@ -151,7 +151,10 @@ def test_a_libcamera_profile_has_no_i2c_lens():
         open_lens(load_profile("imx708"), bus=RecordingBus())
 
 
-def test_without_a_bus_the_device_is_opened_with_smbus2(monkeypatch):
+# bus_number is camera.vcm_bus: the camera's I2C bus is 10 on a Pi 4 (the profile's) and has other
+# numbers on a Pi 5
+@pytest.mark.parametrize("bus_number, expected", [(None, 10), (4, 4)])
+def test_without_a_bus_the_device_is_opened_with_smbus2(monkeypatch, bus_number, expected):
     opened = []
 
     class OpeningBus(RecordingBus):
@@ -160,15 +163,16 @@ def test_without_a_bus_the_device_is_opened_with_smbus2(monkeypatch):
             opened.append(bus)
 
     monkeypatch.setattr(smbus2, "SMBus", OpeningBus)
-    lens = open_lens(load_profile("ov5647_motorized"))
-    assert opened == [10]
+    lens = open_lens(load_profile("ov5647_motorized"), bus_number=bus_number)
+    assert opened == [expected] and lens.settings.bus == expected
     lens.move_to(0.0)
 
 
-def test_a_missing_i2c_device_is_a_lens_error(monkeypatch):
+@pytest.mark.parametrize("bus_number, expected", [(None, 10), (6, 6)])
+def test_a_missing_i2c_device_is_a_lens_error(monkeypatch, bus_number, expected):
     def missing(bus=None, force=False):
         raise FileNotFoundError(2, "No such file or directory", f"/dev/i2c-{bus}")
 
     monkeypatch.setattr(smbus2, "SMBus", missing)
-    with pytest.raises(LensError, match="/dev/i2c-10"):
-        open_lens(load_profile("ov5647_motorized"))
+    with pytest.raises(LensError, match=rf"/dev/i2c-{expected}\).*camera\.vcm_bus"):
+        open_lens(load_profile("ov5647_motorized"), bus_number=bus_number)

@@ -27,13 +27,19 @@ start the scan turns round past its start. The peak counts as passed once the me
 clearly (pass_drop, never less than the noise allows) pass_margin beyond the best sample; then
 1/measure is fitted with a parabola (a Lorentzian focus curve) over the samples around the best.
 
-RETURN: the lens brackets the fitted peak: a probe refine_step beyond it on the overshoot side
-(held a frame after a long jump, whose first frame saw the whole way), then one on the near side.
-The jump back from the overshoot also checks the latency again (the frame at which the measure
-steps up is the arrival). Once the second probe is seen, every sample is refitted and the lens
-goes to the refined peak: FOCUSED. The probes are the confirmation: if they are not close to the
-sharpest measure seen the scan starts again once, then fails. If a frame still in flight when the
-climb turned back was clearly sharper than the peak (two subjects), the climb goes on from there.
+RETURN: where the climb's samples leave the top unknown (no sample within known_gap of the fitted
+peak on a side), a probe refine_step beyond it on that side (held a frame after a long jump, whose
+first frame saw the whole way); the lens goes on to the fitted peak at once, without waiting to
+see the probes, and the refit with them moves it only if it differs by more than trim_limit. The
+jump back from the overshoot also checks the latency again (the frame at which the measure steps
+up is the arrival). If a frame still in flight when the climb turned back was clearly sharper than
+the peak (two subjects), the climb goes on from there.
+
+ARRIVE: FOCUSED is reported only once a frame exposed at the final position has been seen (a
+focus-priority shutter fires on it, and takes the next frame) and is sharp: at least
+confirm_ratio of the sharpest seen; if not, the scan starts again once, then fails. That frame is
+a sample too: the refit with it may trim the lock by up to trim_limit (sent with the lock: inside
+the depth of field) or, beyond that, send the lens there and look again, once.
 
 FAILED (too dark, contrast below the noise, no peak in range, no confirmation, or max_frames spent)
 commands the fallback position once and then leaves the lens alone. SINGLE mode stays locked or failed until the
@@ -58,6 +64,7 @@ import numpy as np
 from focusd.af.continuous import Monitor, Servo
 from focusd.af.measure import FocusMeasure, Measurement
 from focusd.af.phase import STATE_OF_PHASE, Phase
+from focusd.af.arrive import Arrive
 from focusd.af.scan import Scan
 from focusd.af.tuning import AfTuning
 from focusd.af.types import AfMode, AfState, Frame
@@ -79,7 +86,7 @@ class AfStatistics:
     scans: int = 0  #: scans run (the first and each full re-scan)
 
 
-class AutofocusEngine(Scan):
+class AutofocusEngine(Scan, Arrive):
     """See the module docstring. Construct with the AF range, the told latency and any tuning."""
 
     def __init__(self, lens_range: tuple[float, float] = (0.0, 12.0), latency_frames: int = 2,
@@ -155,11 +162,12 @@ class AutofocusEngine(Scan):
             return None
         before = self.phase
         measurement = self._measure(frame.y)
+        self._measurement = measurement  # this frame's, for the stages that finish inside it
         self.statistics.frames += 1
         sequence = int(frame.sequence)
         handler = {
             Phase.PRIME: self._prime, Phase.CLIMB: self._climb, Phase.RETURN: self._return,
-            Phase.LOCKED: self._locked, Phase.SERVO: self._follow,
+            Phase.ARRIVE: self._arrive, Phase.LOCKED: self._locked, Phase.SERVO: self._follow,
             Phase.FAILED: self._failed,
         }[self.phase]
         target = handler(sequence, measurement)

@@ -3,8 +3,8 @@
 Why apart from focusd.af.engine: the engine is the contract surface and the result/continuous
 logic; this is the search itself, in the order it runs (see the engine's docstring for the prose):
 PRIME (noise, first blind moves, the held first move), CLIMB (adaptive steps, peak passed?),
-RETURN (two probes either side of the fitted peak, the latency checked on the way, the refit and
-the lock). A mixin, not a class of its own, because every step reads and writes the one lens
+RETURN (probes where the top is unknown, the latency checked on the way, the refit) and ARRIVE (a
+clean frame at the peak confirms it, the lock). A mixin, not a class of its own, because every step reads and writes the one lens
 history and sample list the engine keeps per scan.
 """
 
@@ -56,8 +56,9 @@ class Scan:
         self._hold_pending = self.tuning.hold_first_move
         self._held = self.tuning.hold_first_move
         self._resumed = False
-        self._probe_queue: list[float] = []
+        self._probe_queue: list[float | None] = []
         self._probe_held = False
+        self._refits_left = 1
         self._bracket_last = 0
         self._jump_length = 0.0
         self._blend = self.tuning.motion_blend
@@ -133,6 +134,11 @@ class Scan:
             values.append(value)
         return np.array(positions), np.array(values)
 
+    def _fit_samples(self) -> PeakFit | None:
+        """The peak fitted to this scan's samples, as _observed attributes them."""
+        positions, values = self._observed()
+        return fit_peak(positions, values, self.tuning.fit_fraction, bounds=self.lens_range)
+
     def _detect_onset(self, sequence: int) -> None:
         """Learn the latency and the motion blend from the first move, which the lens holds.
 
@@ -170,7 +176,9 @@ class Scan:
         if abs(held_amplitude - start_amplitude) >= 0.1 * max(held_amplitude, start_amplitude):
             blend = (held_amplitude - moved_amplitude) / (held_amplitude - start_amplitude)
         # the moved frame must be mostly the held image: a lens settles in a few ms of a frame
-        agrees = (moved - reference) * (held - reference) > 0 and (blend is None or blend <= MAX_BLEND)
+        # (a blend well below 0 means the move crossed the peak, where amplitudes do not mix
+        # monotonically: it says nothing about the blend)
+        agrees = (moved - reference) * (held - reference) > 0 and (blend is None or -0.05 <= blend <= MAX_BLEND)
         if not self._held:
             # without the hold a late change may only be a move that changed nothing visible: only
             # an early one is sure (the jump back to the peak settles the late case)
@@ -205,7 +213,7 @@ class Scan:
             if beyond >= tuning.pass_margin - 1e-9 and fallen:
                 behind = direction * (positions - best_position) < -1e-6
                 if behind.any() and values[behind].min() <= best - drop / 2:
-                    fit = fit_peak(positions, values, tuning.fit_fraction, bounds=self.lens_range)
+                    fit = self._fit_samples()
                     if fit is not None:
                         return self._go_to_peak(sequence, fit)
                 if not self._reversed and beyond >= tuning.reverse_margin - 1e-9 and latest <= values.min() + 1e-12:
@@ -290,7 +298,7 @@ class Scan:
         # at the end of the range: wait until a frame shows it, then decide
         if abs(positions[-1] - end) > 1e-9:
             return None
-        fit = fit_peak(positions, values, self.tuning.fit_fraction, bounds=self.lens_range)
+        fit = self._fit_samples()
         best = int(np.argmax(values))
         if fit is None and abs(positions[best] - end) <= 0.05:
             # the sharpest frame is at the end, with too few positions for a fit: the bracket
@@ -331,25 +339,44 @@ class Scan:
         return None
 
     def _go_to_peak(self, sequence: int, fit: PeakFit) -> float | None:
-        """Bracket the fitted peak: first a probe on the overshoot side (held a frame after a long
-        jump, so that one frame of it is clean), then one on the near side; the refit with them
-        gives the final position."""
+        """Probe the fitted peak where the samples leave its top unknown (the overshoot side first;
+        held a frame after a long jump, so that one frame of it is clean), then go to it; the refit
+        with the probes may move it (_return), the frame there confirms it (_arrive)."""
         reason = self._contrast_ok(fit)
         if reason is not None:
             return self._fail(reason)
         self._fit = fit
         self._final = fit.position
         self._jump_sequence = sequence
+        if not self.tuning.bracket:
+            _, values = self._observed()
+            return self._arrive_at(sequence, fit.position, float(values.max()))
         step = self.tuning.refine_step
-        first = self._clamp(fit.position + self._direction * step)
-        second = self._clamp(fit.position - self._direction * step)
+        # probe only where the samples leave the top unknown: a side whose nearest sample is
+        # further than known_gap from the fitted peak (inside the range) gets a probe
+        _, values = self._observed()
+        # positions the lens settled at (a frame exposed during a move is attributed between two of
+        # them, but it is no sample of the curve there)
+        visited = np.array(self._history.visited)
+        sides = []
+        for side in (self._direction, -self._direction):
+            beyond = side * (visited - fit.position)
+            nearest = float(beyond[beyond > 1e-6].min()) if (beyond > 1e-6).any() else math.inf
+            probe = self._clamp(fit.position + side * step)
+            if nearest > self.tuning.known_gap and abs(probe - fit.position) >= step / 2:
+                sides.append(probe)
+        if not sides:
+            return self._arrive_at(sequence, fit.position, float(values.max()))
+        first, rest = sides[0], sides[1:]
         self._jump_length = abs(first - self._history.last_command)
         # a long jump blurs the first frame at the first probe (it sees the way there): hold it a
         # frame so that one frame of it is clean
         hold = abs(first - self._history.last_command) > self.tuning.blend_jump
         self._probe_held = hold
-        self._probe_queue = [first, second] if hold else [second]  # the first again: no command
-        self._bracket_last = sequence + len(self._probe_queue)
+        # after the probes the lens goes on to the fitted peak at once, without waiting to see
+        # them: the refit usually agrees, and then the lens is already there (None: hold a frame)
+        self._probe_queue = [None] * hold + rest + [fit.position]
+        self._bracket_last = sequence + len(self._probe_queue) - 1  # the frame the second probe answers
         self.phase = Phase.RETURN
         return first
 
@@ -358,9 +385,6 @@ class Scan:
         resumed = self._sharper_beyond(self._fit.value if self._fit else 0.0)
         if resumed is not None:
             return resumed
-        if len(self._probe_queue) == 2:
-            self._probe_queue.pop(0)
-            return None  # hold the first probe
         if self._probe_queue:
             return self._probe_queue.pop(0)
         told = round(self._latency)
@@ -384,28 +408,20 @@ class Scan:
         self.statistics.latency_estimate = float(latency)
         if sequence < self._bracket_last + latency + 1:
             return None
-        # both probes seen: refit, confirm, lock
+        # the probes seen: refit
         positions, values = self._observed()
-        fit = fit_peak(positions, values, self.tuning.fit_fraction, bounds=self.lens_range)
+        fit = self._fit_samples()
         final = self._final
         if fit is not None and abs(fit.position - final) <= 2 * self.tuning.refine_step + self.tuning.fine_step:
             self._fit, final = fit, fit.position
-        # the probes' frames (after a held long jump its first, blended frame is left out): the
-        # sharpest of them must come near the peak; both may fall short on a narrow peak, but not
-        # the one the fit lies between them at (or at the end of the range, under the clamp)
-        arrived = self._jump_sequence + latency + (2 if self._probe_held else 1)
-        probed = [v for seq, v in self._samples if seq >= arrived]
-        value = max(probed) if probed else self._signal(measurement)
-        if value < self.tuning.confirm_ratio * float(values.max(initial=value)):
-            return self._confirm_failed(value, float(values.max(initial=value)))
+        # the confirmation is the frame at the final position (ARRIVE), not the probes: on a narrow
+        # peak both probes may fall well short of it
+        value = float(values.max())
         resumed = self._sharper_beyond(value)
         if resumed is not None:
             return resumed
         log.debug("af bracketed %.3f -> %.3f D", self._final, final)
-        self._final = final
-        self._lock(measurement)
-        self.lock_position = self._clamp(final)
-        return final
+        return self._arrive_at(sequence, final, float(values.max()))
 
     def _confirm_failed(self, value: float, expected: float) -> float | None:
         if self._retries < self.tuning.max_retries:

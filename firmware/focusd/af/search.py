@@ -55,6 +55,16 @@ class LensHistory:
         return self._positions[-1] if self._positions else self.start_position
 
     @property
+    def visited(self) -> list[float]:
+        """Every position the lens was sent to (and the start), in order."""
+        return [self.start_position, *self._positions]
+
+    @property
+    def last_sequence(self) -> int | None:
+        """The frame the last command answered (None before the first command)."""
+        return self._sequences[-1] if self._sequences else None
+
+    @property
     def first_sequence(self) -> int | None:
         return self._sequences[0] if self._sequences else None
 
@@ -115,6 +125,11 @@ def aggregate(positions: np.ndarray, values: np.ndarray, resolution: float = 0.0
     return np.array(out_x), np.array(out_v), np.array(out_n)
 
 
+#: Going out from the best sample, a sample may exceed the one before it by this factor (noise)
+#: and still belong to the same peak; a larger rise is the flank of another peak.
+UNIMODAL_SLACK = 1.03
+
+
 def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
              bounds: tuple[float, float] | None = None) -> PeakFit | None:
     """Fit the peak of a focus curve sampled at ``positions`` (D) with ``values`` (> 0).
@@ -143,11 +158,12 @@ def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
         if 0 <= neighbour < len(x_all):
             keep[neighbour] = True
     # keep the run of kept samples around the best only (a second peak far off does not take part)
+    # and only while the curve keeps falling away from the best: past a dip it is another peak's
     low = best
-    while low - 1 >= 0 and keep[low - 1]:
+    while low - 1 >= 0 and keep[low - 1] and v_all[low - 1] <= v_all[low] * UNIMODAL_SLACK:
         low -= 1
     high = best
-    while high + 1 < len(x_all) and keep[high + 1]:
+    while high + 1 < len(x_all) and keep[high + 1] and v_all[high + 1] <= v_all[high] * UNIMODAL_SLACK:
         high += 1
     x = x_all[low:high + 1]
     inverse = 1.0 / v_all[low:high + 1]

@@ -2,8 +2,10 @@
 
 Every field is documented with its unit. Lens positions and steps are dioptres (D), time is frames
 (never seconds: the engine has no clock). Fractions are of the lores frame (window) or of a focus
-measure (ratios). The defaults are what the benchmark's default suite was tuned on; a camera
-profile or the configuration may override any of them by name (``AutofocusEngine(**tuning)``).
+measure (ratios). The defaults are what the benchmark's default suite was tuned on. Any of them
+may be passed by name to ``AutofocusEngine(**tuning)``; the configuration file exposes only a few
+(``[af]`` in focusd.config): window, fallback, and continuous AF's lock-on as lock_on_delay_frames
+(retrigger_frames), lock_on_threshold (follow_ratio) and refocus_threshold (retrigger_ratio).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class AfTuning:
     noise_jitter: float = 0.01
     """The focus measure is taken to scatter from frame to frame by at least this fraction of its
     noise part (the noise energy of a window of tens of thousands of pixels varies by ~1%)."""
-    fit_fraction: float = 0.6
+    fit_fraction: float = 0.7
     """Samples at or above this fraction of the best measure take part in the peak fit."""
     min_peak_ratio: float = 1.25
     """FAILED unless the best measure is at least this factor above the lowest seen (a curve
@@ -99,10 +101,22 @@ class AfTuning:
     """On arriving at the fitted peak, the arrival frame must stand out from the overshoot frames
     by this factor for the latency to be checked from the data; otherwise the told latency holds."""
     confirm_ratio: float = 0.8
-    """FOCUSED only if the measure at the final position is at least this fraction of the fitted
-    peak; otherwise the search resumes around it."""
-    refine_step: float = 0.3
-    """D: how far either side of the fitted peak the two refining probes go."""
+    """FOCUSED only if the first clean frame at the final position measures at least this fraction
+    of the sharpest seen; otherwise the search starts again (max_retries) around it."""
+    bracket: bool = True
+    """After the fit, probe where the top is unknown (known_gap) before settling on the peak
+    (more accurate on a coarse or noisy curve; costs the probes' frames); False: straight there."""
+    known_gap: float = 0.9
+    """D: a side of the fitted peak whose nearest sample is further than this gets a probe at
+    refine_step before the lens goes to the peak (0, 1 or 2 probes: only where the top is unknown)."""
+    trim_limit: float = 0.15
+    """D: a refit at the peak that moves it by more than lock_tolerance and at most this is sent
+    with the lock, without waiting to see it (the frame just seen there was confirmed sharp, and a
+    trim this small stays inside the depth of field); a larger one is a new arrival."""
+    lock_tolerance: float = 0.05
+    """D: a refit at the peak closer than this to where the lens is is not acted on at all."""
+    refine_step: float = 0.4
+    """D: how far beyond the fitted peak a probe goes."""
     max_frames: int = 60
     """Frames after which a scan gives up (FAILED, "timeout"): the bound every scan ends within."""
     max_retries: int = 1
@@ -153,7 +167,7 @@ class AfTuning:
         if self.measure not in ("gradient", "laplacian"):
             out.append(("measure", f"{self.measure!r} is not 'gradient' or 'laplacian'"))
         positive = ("first_step", "coarse_step", "max_step", "fine_step", "pass_margin", "reverse_margin",
-                    "track_step", "refine_step", "settle_velocity", "blend_jump")
+                    "track_step", "refine_step", "settle_velocity", "blend_jump", "lock_tolerance", "trim_limit")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

@@ -7,6 +7,7 @@ buttons in real time while a status line shows the AF state, the lens position a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 
@@ -31,6 +32,10 @@ def main(args: argparse.Namespace) -> int:
     config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.script import load_script
 
+    if args.interactive and not sys.stdin.isatty():
+        print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
+              "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)
+        return 2
     try:
         steps = None if args.interactive else load_script(args.script)
     except ScriptError as error:
@@ -48,19 +53,25 @@ def main(args: argparse.Namespace) -> int:
     install_signal_handlers(daemon)
     finger = MockPinDriver(config.pins, factory)
     done = threading.Event()
-    if args.interactive:
-        driver = threading.Thread(target=_keyboard, args=(finger, daemon, done), daemon=True)
-        print(KEYS_HELP, file=sys.stderr)
-    else:
-        driver = threading.Thread(target=_scripted, args=(steps, finger, daemon, done), daemon=True)
-    status = threading.Thread(target=_status_line, args=(daemon, done), daemon=True)
-    driver.start()
-    status.start()
-    try:
-        code = daemon.run()
-    finally:
-        done.set()
-        status.join(2)
+    with contextlib.ExitStack() as restore:
+        if args.interactive:
+            try:
+                restore.enter_context(_keys_at_once(sys.stdin.fileno()))
+            except OSError as error:  # termios.error is an OSError
+                print(f"focusd demo: --interactive cannot set up the terminal: {error}", file=sys.stderr)
+                return 2
+            driver = threading.Thread(target=_keyboard, args=(finger, daemon, done), daemon=True)
+            print(KEYS_HELP, file=sys.stderr)
+        else:
+            driver = threading.Thread(target=_scripted, args=(steps, finger, daemon, done), daemon=True)
+        status = threading.Thread(target=_status_line, args=(daemon, done), daemon=True)
+        driver.start()
+        status.start()
+        try:
+            code = daemon.run()
+        finally:
+            done.set()
+            status.join(2)
     stats = daemon.stats
     print(file=sys.stderr)
     print(
@@ -78,11 +89,13 @@ def _toml_string(text: str) -> str:
 def _scripted(steps, finger, daemon, done: threading.Event) -> None:
     from focusd.script import play
 
-    daemon.wait_until(lambda s: s.frames > 0, timeout=30)
-    play(steps, finger, done)
-    # let the last presses reach a frame and the writer before stopping
-    daemon.wait_until(lambda s: s.captures_written + s.captures_failed >= s.captures_requested, timeout=10)
-    daemon.request_stop()
+    try:
+        daemon.wait_until(lambda s: s.frames > 0, timeout=30)
+        play(steps, finger, done)
+        # let the last presses reach a frame and the writer before stopping
+        daemon.wait_until(lambda s: s.captures_written + s.captures_failed >= s.captures_requested, timeout=10)
+    finally:
+        daemon.request_stop()  # whatever happened to the script, the demo ends
 
 
 def _status_line(daemon, done: threading.Event) -> None:
@@ -91,17 +104,25 @@ def _status_line(daemon, done: threading.Event) -> None:
         sys.stderr.flush()
 
 
-def _keyboard(finger, daemon, done: threading.Event) -> None:
+@contextlib.contextmanager
+def _keys_at_once(fd: int):
+    """The terminal on ``fd`` in cbreak mode (each key at once, unechoed), restored on exit."""
     import termios
     import tty
 
-    from focusd.hw.base import ButtonId
-
-    held = {ButtonId.AF_ON: False, ButtonId.SHUTTER: False}
-    fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
         tty.setcbreak(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _keyboard(finger, daemon, done: threading.Event) -> None:
+    from focusd.hw.base import ButtonId
+
+    held = {ButtonId.AF_ON: False, ButtonId.SHUTTER: False}
+    try:
         while not done.is_set():
             key = sys.stdin.read(1)
             if key in ("q", ""):
@@ -115,5 +136,4 @@ def _keyboard(finger, daemon, done: threading.Event) -> None:
                 done.wait(0.06)
                 finger.release(ButtonId.SHUTTER)
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        daemon.request_stop()
+        daemon.request_stop()  # q, end of input or a failure: the demo ends

@@ -2,10 +2,19 @@
 
 The engine must be told how many frames pass between a lens command and the first frame exposed
 at the new position (DESIGN.md); libcamera's pipeline does not say, so it is measured on the
-device: the lens is stepped between a sharp and a blurred position several times and the first
-frame whose focus measure leaves its settled level is counted (``focusd.sweep_tools``). The result
-is printed as the profile line to set. On a desktop, ``--sim`` measures the simulated camera
-(``--sim-latency`` sets its true latency), which is how the tool itself is checked.
+device: the lens is stepped between a sharp and a blurred position several times, each step
+commanded as the daemon commands (``focusd.sweep_tools``), and the first frame whose focus measure
+leaves its settled level is counted. That is the **end-to-end** latency, including the frames a
+command waits in picamera2's request queue. It is printed two ways:
+
+- ``[af] lens_latency_frames = N``: the measured value, for this device's configuration; the
+  daemon tells the engine exactly that.
+- the profile line: N less the camera's ``lens_queue_frames`` (picamera2's ``buffer_count - 1``
+  for a libcamera lens, 0 for an I2C lens), since a profile counts from the ISP and the daemon adds
+  the queue back (``focusd.cameras.engine_latency_frames``).
+
+On a desktop, ``--sim`` measures the simulated camera (``--sim-latency`` sets its true latency),
+which is how the tool itself is checked.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "measure the lens command latency in frames and print the profile line to set"
+HELP = "measure the lens command latency end to end, in frames, and print the lines to set"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest latency looked for (default 8)")
     add_camera_arguments(parser)
     parser.add_argument("--out", default=None, metavar="FILE",
-                        help="also write the profile line (and the per-step figures) to FILE")
+                        help="also write the printed lines (a TOML [af] table and comments) to FILE")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,14 +76,19 @@ def main(args: argparse.Namespace) -> int:
     fps = 1e9 / result.frame_duration_ns if result.frame_duration_ns else 0.0
     sharp = result.positions[0]
     away = " and ".join(f"{sharp:g} -> {target:g} D" for target in result.targets)
+    queued = int(camera.lens_queue_frames)
     lines = [
-        result.profile_line(),
+        "[af]",
+        result.config_line(),
         f"# {description}; {fps:.2f} fps; timed steps away from focus {away} "
         f"(focus measure ratio {result.contrast_ratio:.1f}); per step: {' '.join(map(str, result.per_step))}",
-        f"# set it in the camera profile {_profile_path(profile.name)},",
-        "# or for this device only in its configuration: [af] lens_latency_frames = "
-        f"{result.latency_frames} (now: {_configured(config, profile)}). It depends on the sensor mode's frame "
-        "rate and exposure: measure in the mode used.",
+        f"# for this device: the [af] line above in its configuration, used as it is "
+        f"(now: {_configured(config, profile, camera)});",
+        f"# or for every module of this kind, in the camera profile {_profile_path(profile.name)}:",
+        f"#   {result.profile_line(queued)}",
+        f"# (a profile counts from the ISP: the measured {result.latency_frames} less the {queued} frame(s) a lens "
+        f"command waits in this camera's own request queue, which the daemon adds back).",
+        "# It depends on the sensor mode's frame rate and exposure: measure in the mode used.",
     ]
     print("\n".join(lines))
     if args.out:
@@ -93,7 +107,11 @@ def _profile_path(name: str) -> str:
     return str(resources.files("focusd") / "profiles" / f"{name}.toml")
 
 
-def _configured(config, profile) -> str:
+def _configured(config, profile, camera) -> str:
+    """What the daemon's engine is told now, and where that comes from."""
+    from focusd.cameras import engine_latency_frames
+
+    told = engine_latency_frames(config, profile, camera)
     if config.af.lens_latency_frames is None:
-        return f"the profile's {profile.lens_latency_frames}"
-    return f"{config.af.lens_latency_frames} in {config.source or 'the configuration'}"
+        return f"{told}: the profile's {profile.lens_latency_frames} + {camera.lens_queue_frames} queued"
+    return f"{told}: af.lens_latency_frames in {config.source or 'the configuration'}"

@@ -62,7 +62,7 @@ def _load(args: argparse.Namespace):
 
 def _profile_lines(profile, focus_size, lores) -> list[str]:
     lines = [f"  lens: {profile.lens_range[0]:g}-{profile.lens_range[1]:g} D ({profile.lens_driver}), "
-             f"latency {profile.lens_latency_frames} frames; AF ranges "
+             f"latency {profile.lens_latency_frames} frames at the ISP; AF ranges "
              + ", ".join(f"{k} {a:g}-{b:g} D" for k, (a, b) in profile.af_ranges.items())]
     lines.append("  sensor modes:")
     for mode in profile.modes:
@@ -83,12 +83,21 @@ def describe_simulated(profile, config) -> str:
     return "\n".join(lines)
 
 
+#: the suffix libcamera gives a sensor's NoIR variant (no infrared filter; same sensor, lens and VCM)
+NOIR_SUFFIX = "_noir"
+
+
 def matching_profile(model: str) -> str | None:
-    """The shipped profile whose sensor is ``model`` (picamera2's camera_properties["Model"])."""
+    """The shipped profile whose sensor is ``model`` (picamera2's camera_properties["Model"]);
+    a NoIR variant ("imx708_noir", "imx708_wide_noir") matches its module's profile."""
     from focusd.profiles import available_profiles, load_profile
 
+    wanted = {model, model.removesuffix(NOIR_SUFFIX)}
     for name in available_profiles():
         if load_profile(name).sensor == model:
+            return name
+    for name in available_profiles():
+        if load_profile(name).sensor in wanted:
             return name
     return None
 

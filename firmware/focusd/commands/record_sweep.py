@@ -56,14 +56,6 @@ def load_config(args: argparse.Namespace):
     return apply_overrides(config, parse_overrides(overrides)) if overrides else config
 
 
-def configured_latency(config) -> int:
-    """The lens latency the configuration says (af.lens_latency_frames, else the profile's)."""
-    from focusd.profiles import load_profile
-
-    value = config.af.lens_latency_frames
-    return load_profile(config.camera.profile).lens_latency_frames if value is None else int(value)
-
-
 def open_camera(config, args: argparse.Namespace):
     """(camera, description): the configured camera, not yet started. On the simulator: the scene
     of --texture/--distance/--light/--seed, virtual pacing, and --sim-latency as the true latency.
@@ -123,15 +115,18 @@ def main(args: argparse.Namespace) -> int:
 
     profile = load_profile(config.camera.profile)
     sweep_range = tuple(args.range) if args.range else tuple(profile.af_ranges[config.af.range])
-    latency = configured_latency(config) if args.latency is None else args.latency
     try:
         positions = sweep_positions(sweep_range, args.step)
-        if args.settle < 0 or latency < 0 or args.average < 1:
+        if args.settle < 0 or (args.latency is not None and args.latency < 0) or args.average < 1:
             raise ValueError("--settle and --latency must be >= 0 frames, --average >= 1")
         camera, description = open_camera(config, args)
     except ValueError as error:
         print(f"focusd record-sweep: {error}", file=sys.stderr)
         return 2
+    # what the daemon tells the engine: measured, or the profile's plus the camera's request queue
+    from focusd.cameras import engine_latency_frames
+
+    latency = engine_latency_frames(config, profile, camera) if args.latency is None else args.latency
     notes = "; ".join(text for text in (args.notes, description) if text)
     try:
         camera.start()

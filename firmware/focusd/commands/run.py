@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import tomllib
 
 HELP = "run the daemon (the systemd service's command)"
@@ -49,13 +48,13 @@ def main(args: argparse.Namespace) -> int:
     config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.cameras import build_camera, pin_factory_for
     from focusd.daemon import Daemon
-    from focusd.logs import setup_logging
+    from focusd.logs import fatal, setup_logging
 
     setup_logging(config.logging.level, config.logging.frame_debug)
     try:
         camera = build_camera(config)
     except CameraError as error:
-        print(f"focusd: {error}", file=sys.stderr)
+        fatal("no camera: %s", error)  # an error record: under journald it has its <3>
         return 1
     daemon = Daemon(config, camera, pin_factory=pin_factory_for(config))
     install_signal_handlers(daemon)

@@ -70,6 +70,19 @@ class Camera(abc.ABC):
     name: str = "camera"
 
     @property
+    def lens_queue_frames(self) -> int:
+        """Frames a lens command waits in this camera's own request queue before the driver sees it.
+
+        The profile's ``lens_latency_frames`` counts from the moment the request carrying the
+        command reaches the ISP (DEVICE_FACTS.md: the lens moves when that request's frame is
+        processed); a camera that queues requests ahead of that one adds a frame per queued
+        request. The engine is told the sum (``focusd.cameras.engine_latency_frames``), unless
+        ``af.lens_latency_frames`` gives a measured end-to-end value. 0 here: a lens written
+        directly (I2C) or a camera that models the whole latency itself (the simulator).
+        """
+        return 0
+
+    @property
     @abc.abstractmethod
     def lens_range(self) -> tuple[float, float]:
         """The lens's (nearest-to-infinity, nearest) positions in dioptres, e.g. (0.0, 15.0)."""

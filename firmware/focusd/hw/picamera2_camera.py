@@ -11,8 +11,10 @@ How it runs (DEVICE_FACTS.md, "picamera2"):
 
 - One still configuration in the profile's fast sensor mode (``sensor={"output_size": ...}``),
   a main stream at the mode's size for captures and a YUV420 lores stream for the autofocus, with
-  ``queue=True`` and several buffers so that picamera2 always keeps the latest finished frame at
-  hand while others are in flight. ``FrameDurationLimits`` pins the frame rate to the mode's.
+  ``queue=True`` and few buffers (:class:`Picamera2Tuning`): every buffer queued ahead of the one
+  that carries a ``LensPosition`` is a frame of lens latency. ``FrameDurationLimits`` pins the
+  frame rate to the mode's; ``NoiseReductionMode`` is Fast, not the HighQuality that picamera2's
+  still configuration merges in (libcamera: "at the expense of frame rate").
 - The daemon's camera thread pulls every frame with ``capture_request`` (never a picamera2
   callback: those run on the camera's event loop, and slow work there stalls the camera). The
   lores Y plane is a view into the mapped buffer (``MappedArray``), kept open until the frame is
@@ -24,10 +26,15 @@ How it runs (DEVICE_FACTS.md, "picamera2"):
   SensorTimestamp as CLOCK_BOOTTIME; picamera2 compares it with CLOCK_MONOTONIC. The two differ
   only by time spent in suspend, which a Pi camera does not do.)
 - The lens: ``AfMode`` Manual once at start (in the configuration's controls, so the camera's own
-  AF never runs), then ``LensPosition`` in dioptres, which travels with the next request. The range
-  is the camera's ``camera_controls["LensPosition"]``. For modules whose lens libcamera cannot move
-  (profile ``lens_driver = "i2c-*"``) the lens is driven over I2C by :mod:`focusd.hw.vcm` instead,
-  and each frame reports the commanded position, as libcamera's metadata would.
+  AF never runs), then ``LensPosition`` in dioptres, which travels with the next request re-queued
+  (the frame's own, when the daemon commands before releasing it) and so waits behind the
+  ``buffer_count - 1`` requests queued ahead of it: :attr:`Picamera2Camera.lens_queue_frames`, which
+  the daemon adds to the profile's latency. The range is the camera's
+  ``camera_controls["LensPosition"]``. For modules whose lens libcamera cannot move
+  (profile ``lens_driver = "i2c-*"``) the lens is driven over I2C by :mod:`focusd.hw.vcm` instead
+  (on ``camera.vcm_bus`` when set, else the profile's bus), written at once (no queue), re-written
+  after every start and mode switch (the VCM may be unpowered while the sensor is stopped), and
+  each frame reports the commanded position, as libcamera's metadata would.
 - ``sequence`` is counted from ``SensorTimestamp`` in units of ``FrameDuration`` (picamera2 hands
   out no frame counter), so a dropped frame shows as a gap, as the engine expects.
 - Files: the capture path (``focusd.capture_files``) writes the lens position and AF state into
@@ -60,9 +67,14 @@ class Picamera2Tuning:
     """How the picamera2 adapter configures the camera. Units in the names or comments."""
 
     camera_num: int = 0  #: picamera2's camera index (global_camera_info order)
-    #: requests allocated per stream: one held by the camera thread while it processes a frame,
-    #: one kept finished by picamera2 (queue=True), the rest in flight in the ISP and the sensor
-    buffer_count: int = 6
+    #: requests allocated per stream: one held by the camera thread while it processes a frame, one
+    #: kept finished by picamera2 (queue=True), one being filled by the sensor and the ISP. No more:
+    #: a LensPosition set while a frame is held travels with that frame's request when it is
+    #: released, behind the buffer_count - 1 others, so every buffer adds a frame of lens latency
+    #: (measured on the checked stand-in, end to end: 2 buffers -> 3 frames, 3 -> 4, 4 -> 5, 6 -> 7).
+    #: Fewer (2) leave no slack: a frame is dropped whenever the camera thread holds one for longer
+    #: than a frame period. focusd measure-latency measures what a device really does.
+    buffer_count: int = 3
     #: picamera2's "BGR888" is R, G, B byte order in numpy: what the capture writer expects
     main_format: str = "BGR888"
     #: pin the frame rate to the sensor mode's (True): AF time is counted in frames, and a dark
@@ -80,13 +92,27 @@ def exposure_start_ns(metadata: dict[str, Any]) -> int:
     return int(metadata["SensorTimestamp"]) - 1000 * int(metadata["ExposureTime"])
 
 
+def denoise_controls(picam2) -> dict[str, Any]:
+    """NoiseReductionMode for the focusing stream: Fast ("applied without reducing the frame rate",
+    libcamera's draft controls), where picamera2's still configuration would merge in HighQuality
+    ("at the expense of frame rate"); Fast rather than Minimal because captures come from this
+    stream too. Empty when the camera does not advertise the control (picamera2 then merges none,
+    and configure would refuse it)."""
+    if "NoiseReductionMode" not in picam2.camera_controls:
+        return {}
+    from libcamera import controls
+
+    return {"NoiseReductionMode": controls.draft.NoiseReductionModeEnum.Fast}
+
+
 def focus_configuration(picam2, profile: CameraProfile, mode_size: tuple[int, int], lores_size: tuple[int, int],
                         tuning: Picamera2Tuning, lens_controls: dict[str, Any]) -> dict[str, Any]:
     """The running configuration: fast sensor mode, main for captures, YUV420 lores for the AF."""
     mode = profile.mode(mode_size)
     frame_us = int(round(1e6 / mode.fps))
-    controls: dict[str, Any] = {
+    stream_controls: dict[str, Any] = {
         "FrameDurationLimits": (frame_us, frame_us if tuning.fixed_frame_rate else MAX_FRAME_DURATION_US),
+        **denoise_controls(picam2),
         **lens_controls,
     }
     return picam2.create_still_configuration(
@@ -95,7 +121,7 @@ def focus_configuration(picam2, profile: CameraProfile, mode_size: tuple[int, in
         raw=None,  # no raw stream: it would only cost memory and bandwidth
         buffer_count=tuning.buffer_count,
         queue=True,
-        controls=controls,
+        controls=stream_controls,  # picamera2 merges its still defaults under these
         sensor={"output_size": tuple(mode.size)},
     )
 
@@ -117,8 +143,9 @@ def full_resolution_configuration(picam2, profile: CameraProfile, tuning: Picame
 class Picamera2Camera(Camera):
     """A :class:`Camera` on picamera2. Built by ``focusd.cameras.build_camera``.
 
-    ``lens`` is the I2C lens for ``i2c-*`` profiles (default: opened from the profile's ``vcm``
-    table at start); it is ignored for ``lens_driver = "libcamera"``.
+    ``lens`` is the I2C lens for ``i2c-*`` profiles (default: opened at start from the profile's
+    ``vcm`` table, on ``camera_config.vcm_bus`` when that is set); it is ignored for
+    ``lens_driver = "libcamera"``.
     """
 
     def __init__(self, camera_config: CameraConfig, profile: CameraProfile,
@@ -130,6 +157,10 @@ class Picamera2Camera(Camera):
         self.name = profile.sensor
         self._mode = profile.mode(self.mode_size)  # ProfileError now, not at start
         self._i2c_lens = profile.lens_driver.startswith("i2c")
+        self._vcm_bus = camera_config.vcm_bus
+        if self._vcm_bus is not None and not self._i2c_lens:
+            log.warning("camera.vcm_bus = %d ignored: profile %s's lens is driven by libcamera",
+                        self._vcm_bus, profile.name)
         self._given_lens = lens  # kept across restarts; one opened here is closed by stop()
         self._lens: Lens | None = lens
         self._picam2 = None
@@ -153,6 +184,13 @@ class Picamera2Camera(Camera):
     def frame_duration_ns(self) -> int:
         return self._mode.frame_duration_ns
 
+    @property
+    def lens_queue_frames(self) -> int:
+        """libcamera lens: the ``buffer_count - 1`` requests queued ahead of the one carrying a
+        LensPosition (the others are in flight, or finished and kept by picamera2, each a frame
+        delivered before it); I2C lens: 0, the write goes out at once."""
+        return 0 if self._i2c_lens else max(self.tuning.buffer_count - 1, 0)
+
     def now_ns(self) -> int:
         return time.monotonic_ns()  # the clock picamera2's flush compares SensorTimestamp with
 
@@ -172,7 +210,7 @@ class Picamera2Camera(Camera):
             if self._i2c_lens and self._lens is None:
                 from focusd.hw.vcm import open_lens
 
-                self._lens = open_lens(self.profile)
+                self._lens = open_lens(self.profile, bus_number=self._vcm_bus)
             self._read_lens_range()
             config = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
                                          self._lens_controls(first=True))
@@ -180,9 +218,7 @@ class Picamera2Camera(Camera):
             width, height = picam2.stream_configuration("lores")["size"]
             self._lores_shape = (height, width)
             picam2.start()
-            if self._i2c_lens:
-                # after start: the module's VCM may be unpowered while the sensor is not streaming
-                self._lens.move_to(self._commanded)
+            self._resend_i2c_lens()  # after start: the VCM may be unpowered while the sensor is not streaming
         except (RuntimeError, ValueError, OSError, LensError) as error:
             self.stop()
             raise CameraError(f"could not start camera {self.profile.sensor}: {error}") from error
@@ -246,7 +282,10 @@ class Picamera2Camera(Camera):
 
         Costs two stop/configure/start cycles: about 0.5-0.7 s before the full-resolution frame
         and as long again before the stream resumes (no AF, no frames meanwhile). The daemon calls
-        it only with ``camera.full_resolution_captures = true``.
+        it only with ``camera.full_resolution_captures = true``. A libcamera lens is held by the
+        start controls of both configurations; an I2C lens is re-written after each switch (as
+        ``start`` does: the VCM may lose power while the sensor is stopped), and the photo is then
+        the first frame exposed after that write (picamera2's flush).
         """
         picam2 = self._running()
         timeout = self.tuning.full_resolution_timeout_s
@@ -254,7 +293,8 @@ class Picamera2Camera(Camera):
         try:
             picam2.switch_mode(full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls),
                                wait=timeout)
-            request = picam2.capture_request(wait=timeout)
+            self._resend_i2c_lens()
+            request = picam2.capture_request(wait=timeout, flush=self._i2c_lens)
             try:
                 image = request.make_array("main")
             finally:
@@ -262,14 +302,23 @@ class Picamera2Camera(Camera):
             # back to the focusing mode with the lens where it is now (not where it started)
             picam2.switch_mode(focus_configuration(picam2, self.profile, self.mode_size, self.lores_size,
                                                    self.tuning, lens_controls), wait=timeout)
+            self._resend_i2c_lens()
         except TimeoutError:
             raise CameraError(f"full-resolution capture took longer than {timeout:g} s") from None
         except (RuntimeError, ValueError) as error:
             raise CameraError(f"full-resolution capture failed: {error}") from error
+        except LensError as error:  # the next frame reports the fault too: the daemon reopens the camera
+            self._lens_fault = error
+            raise CameraError(f"full-resolution capture: focus motor: {error}") from error
         self._last_timestamp = None
         return image
 
     # ------------------------------------------------------------------------------- internals
+
+    def _resend_i2c_lens(self) -> None:
+        """After a (re)start: write the commanded position to an I2C lens again. Raises LensError."""
+        if self._i2c_lens and self._lens is not None:
+            self._lens.move_to(self._commanded)
 
     def _running(self):
         if self._picam2 is None:

@@ -10,17 +10,23 @@ Two write formats:
 
 - ``i2c-ov5647``: Arducam's OV5647 motorized modules, VCM at 0x0c, 10-bit code, sent as two bytes
   with no register: ``((code >> 4) & 0x3F, (code << 4) & 0xF0)`` (the low 4 bits select the
-  slew ramp; 0: none). DEVICE_FACTS.md; bus 10 on a Pi 4/5 with libcamera, 0 on the legacy stack.
-- ``i2c-dac``: a generic VCM DAC: the code, left-aligned by ``shift`` bits, written big-endian to
-  ``register`` as an I2C block (``[register, high, low]``): DW9714/DW9817/AK7375-style parts.
+  slew ramp; 0: none). DEVICE_FACTS.md. This is the register-less format of the AD5820 / DW9714
+  family, so a DW9714 module uses this driver too. The bus: 10 on a Pi 4 with libcamera, 0 on the
+  legacy stack; on a Pi 5 the camera buses have other numbers (``i2cdetect -l``, then the bus
+  where 0x0c answers): set ``camera.vcm_bus``, which overrides the profile's ``vcm.bus``.
+- ``i2c-dac``: a generic VCM DAC with a position register: the code, left-aligned by ``shift``
+  bits, written big-endian to ``register`` as an I2C block (``[register, high, low]``):
+  DW9807/DW9817/AK7375-style parts.
 
 A write goes out at once on the calling (camera) thread: two or three bytes, about 0.3 ms at
-100 kHz. When the lens gets there is the profile's ``lens_latency_frames`` (measure it).
+100 kHz, with no request queue in between (the adapter's ``lens_queue_frames`` is 0): when the
+lens gets there is the profile's ``lens_latency_frames`` alone (measure it).
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -89,7 +95,7 @@ class VcmSettings:
     bits: int  #: DAC resolution: codes are 0 .. 2**bits - 1
     dioptre_map: DioptreMap
     register: int = 0  #: i2c-dac: the register of the code's high byte
-    shift: int = 0  #: i2c-dac: left shift of the code inside the 16-bit value (e.g. 4 for DW9714)
+    shift: int = 0  #: i2c-dac: left shift of the code inside the 16-bit value (e.g. 4 for a 12-bit AK7375)
 
     @classmethod
     def from_profile(cls, profile: CameraProfile) -> "VcmSettings":
@@ -151,12 +157,18 @@ class VcmLens(Lens):
 DRIVERS = {"i2c-ov5647": "ov5647", "i2c-dac": "dac"}
 
 
-def open_lens(profile: CameraProfile, bus: I2cBus | None = None) -> VcmLens:
-    """The I2C lens of an ``i2c-*`` profile; opens /dev/i2c-N with smbus2 unless ``bus`` is given."""
+def open_lens(profile: CameraProfile, bus: I2cBus | None = None, bus_number: int | None = None) -> VcmLens:
+    """The I2C lens of an ``i2c-*`` profile; opens /dev/i2c-N with smbus2 unless ``bus`` is given.
+
+    ``bus_number`` (``camera.vcm_bus``) replaces the profile's ``vcm.bus`` when not None: the
+    camera's I2C bus differs between Pi models (10 on a Pi 4, other numbers on a Pi 5).
+    """
     if profile.lens_driver not in DRIVERS:
         raise ProfileError(f"{profile.name}: lens_driver {profile.lens_driver!r} is not an I2C driver "
                            f"({', '.join(DRIVERS)})")
     settings = VcmSettings.from_profile(profile)
+    if bus_number is not None:
+        settings = dataclasses.replace(settings, bus=int(bus_number))
     if bus is None:
         try:
             from smbus2 import SMBus
@@ -166,5 +178,5 @@ def open_lens(profile: CameraProfile, bus: I2cBus | None = None) -> VcmLens:
             raise LensError("smbus2 is not installed (pip install smbus2) but the profile needs an I2C lens") from None
         except OSError as error:
             raise LensError(f"cannot open I2C bus {settings.bus} (/dev/i2c-{settings.bus}): {error}; "
-                            f"see hw/config-txt.md") from error
+                            f"set camera.vcm_bus to the camera's bus (hw/config-txt.md)") from error
     return VcmLens(settings, bus, DRIVERS[profile.lens_driver])

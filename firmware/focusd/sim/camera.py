@@ -13,12 +13,23 @@ Pacing:
   timeout counts virtual time, which does not pass while no step is given: a wait for a step
   gives up only after ``stepped_wait_s`` of real time (a stuck test), raising CameraError.
 
-Faults: ``inject_errors(n)`` makes the next n calls of ``next_frame`` raise CameraError (no frame
-is consumed). ``go_silent()`` makes ``next_frame`` time out (CameraError; in realtime after
-``timeout_s`` of waiting, in virtual and stepped pacing without waiting, the virtual clock moving
-on by ``timeout_s``) and ``start`` fail, until ``restore()``. In stepped pacing each call still
-waits for its step first: a test gives one ``step()`` per frame *or fault* it lets happen
-(``inject_errors(3); step(3)`` lets the three errors happen).
+Faults behave like a camera that vanished (a loose cable, a driver that gave up): after one, the
+stream stays dead until the camera is stopped and started again, as a real one does.
+
+- ``inject_errors(n)``: the next n calls of ``next_frame`` raise CameraError (no frame is
+  consumed); each leaves the stream broken.
+- ``go_silent(start_fails=True)``: ``next_frame`` times out (CameraError; in realtime after
+  ``timeout_s`` of waiting, in virtual and stepped pacing without waiting, the virtual clock moving
+  on by ``timeout_s``) and the stream is broken. Until ``restore()``, ``start`` raises CameraError
+  (the device is gone) or, with ``start_fails=False``, succeeds but no frame comes (a camera that
+  opens but sends nothing).
+- ``restore()`` ends the fault (and drops injected errors not yet raised). A broken stream still
+  times out: only ``stop()`` then ``start()`` brings frames back (``start`` on a started camera does
+  nothing, as picamera2's does).
+
+``start_calls`` counts the calls of ``start``, failed ones included. In stepped pacing every call
+of ``next_frame`` waits for its step first: a test gives one ``step()`` per frame *or fault* it lets
+happen (``inject_errors(3); step(3)`` lets the three errors happen, restarts between them apart).
 """
 
 from __future__ import annotations
@@ -47,11 +58,17 @@ class SimCamera(Camera):
         self._permits = 0
         self._errors = 0
         self._silent = False
+        self._start_fails = True  # while silent: start raises (else it succeeds, frames stay away)
+        self._broken = False  # a fault happened since the last start: no frame until stop and start
         self._started = False
+        self.start_calls = 0
         self._origin_ns = 0  # realtime: monotonic time of the rig's virtual 0
         self.frames_delivered = 0
 
     # ---------------------------------------------------------------------------- interface
+
+    #: no request queue to add: the rig models the whole lens latency itself (its latency_frames)
+    lens_queue_frames = 0
 
     @property
     def lens_range(self) -> tuple[float, float]:
@@ -63,11 +80,13 @@ class SimCamera(Camera):
 
     def start(self) -> None:
         with self._condition:
-            if self._silent:
+            self.start_calls += 1
+            if self._silent and self._start_fails:
                 raise CameraError("simulated camera is not responding (go_silent)")
             if self._started:
-                return
+                return  # a broken stream stays broken: it needs stop() first
             self._started = True
+            self._broken = False
             if self.pacing == "realtime":
                 # the next frame is read out one frame duration from now
                 self._origin_ns = time.monotonic_ns() - self.rig.now_ns()
@@ -93,8 +112,10 @@ class SimCamera(Camera):
                 self._wait_for_step()  # every outcome, a frame or a fault, takes one step
             if self._errors > 0:
                 self._errors -= 1
+                self._broken = True
                 raise CameraError("simulated camera error (inject_errors)")
-            if self._silent:
+            if self._silent or self._broken:
+                self._broken = True
                 self._time_out(timeout_s)
         if self.pacing == "realtime":
             self._pace()
@@ -111,19 +132,22 @@ class SimCamera(Camera):
             self._condition.notify_all()
 
     def inject_errors(self, count: int = 1) -> None:
-        """The next ``count`` calls of next_frame raise CameraError."""
+        """The next ``count`` calls of next_frame raise CameraError; each breaks the stream."""
         with self._condition:
             self._errors += int(count)
             self._condition.notify_all()
 
-    def go_silent(self) -> None:
-        """next_frame times out and start fails until restore()."""
+    def go_silent(self, start_fails: bool = True) -> None:
+        """next_frame times out until restore(); meanwhile start fails (or, with
+        ``start_fails=False``, succeeds and still no frame comes)."""
         with self._condition:
             self._silent = True
+            self._start_fails = start_fails
             self._condition.notify_all()
 
     def restore(self) -> None:
-        """Undo go_silent (and drop injected errors not yet raised)."""
+        """End go_silent (and drop injected errors not yet raised). Frames come again only after
+        the camera is stopped and started: the stream the fault broke stays broken."""
         with self._condition:
             self._silent = False
             self._errors = 0
@@ -132,14 +156,14 @@ class SimCamera(Camera):
     # ------------------------------------------------------------------------------- helpers
 
     def _time_out(self, timeout_s: float) -> None:
-        """Called with the condition held while silent: wait out the timeout, then fail."""
+        """Called with the condition held while silent or broken: wait out the timeout, then fail."""
+        why = "silent" if self._silent else "stream broken by a fault: stop and start again"
         if self.pacing == "realtime":
-            self._condition.wait_for(lambda: not self._silent or not self._started, timeout_s)
-            if self._silent or not self._started:
-                raise CameraError(f"simulated camera: no frame within {timeout_s:.2f} s (silent)")
-            return
-        self.rig.skip_frames(max(1, int(timeout_s * 1e9 // self.rig.frame_duration_ns)))
-        raise CameraError(f"simulated camera: no frame within {timeout_s:.2f} s (silent)")
+            if self._condition.wait_for(lambda: not self._started, timeout_s):
+                raise CameraError("simulated camera stopped")
+        else:
+            self.rig.skip_frames(max(1, int(timeout_s * 1e9 // self.rig.frame_duration_ns)))
+        raise CameraError(f"simulated camera: no frame within {timeout_s:.2f} s ({why})")
 
     def _wait_for_step(self) -> None:
         ready = self._condition.wait_for(lambda: self._permits > 0 or not self._started, self.stepped_wait_s)

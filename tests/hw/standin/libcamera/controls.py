@@ -1,5 +1,6 @@
 """libcamera.controls stand-in: the binding names each enum ``<Control>Enum`` with the yaml's
-``<Control><Member>`` names stripped of the control's name (AfModeManual -> AfModeEnum.Manual)."""
+``<Control><Member>`` names stripped of the control's name (AfModeManual -> AfModeEnum.Manual).
+Draft controls (control_ids_draft.yaml) sit in ``controls.draft``, as in the binding."""
 
 import enum
 
@@ -37,3 +38,12 @@ class AfPauseEnum(enum.IntEnum):
     Immediate = 0
     Deferred = 1
     Resume = 2
+
+
+class draft:  # noqa: N801  (the binding's sub-namespace: controls.draft.NoiseReductionModeEnum)
+    class NoiseReductionModeEnum(enum.IntEnum):
+        Off = 0
+        Fast = 1
+        HighQuality = 2
+        Minimal = 3
+        ZSL = 4

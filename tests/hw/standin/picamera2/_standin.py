@@ -30,6 +30,7 @@ class ModuleSpec:
     lens: tuple | None = (0.0, 15.0, 1.0)  #: camera_controls["LensPosition"], None: no lens control
     exposure_us: int = 4000  #: what AE settles on (clipped to the frame duration)
     af_default_mode: int = 2  #: libcamera starts the rpi AF in Continuous unless told otherwise
+    noise_reduction: bool = True  #: advertises NoiseReductionMode, as the Pi's cameras do
 
 
 MODULE = ModuleSpec()

@@ -51,6 +51,8 @@ class Picamera2:
         if self._spec.lens is not None:
             info["AfMode"] = (0, 2, 0)
             info["LensPosition"] = tuple(self._spec.lens)
+        if self._spec.noise_reduction:
+            info["NoiseReductionMode"] = (0, 4, 0)
         return info
 
     @property
@@ -115,6 +117,12 @@ class Picamera2:
         main = self._make_initial_stream_config({"format": "BGR888", "size": self.sensor_resolution, "preserve_ar": True}, main)
         lores = self._make_initial_stream_config({"format": "YUV420", "size": main["size"], "preserve_ar": False}, lores)
         raw = self._make_initial_stream_config({"format": self.sensor_format, "size": main["size"]}, raw)
+        # as picamera2: its still defaults are merged under the caller's controls
+        if "NoiseReductionMode" in self.camera_controls and "FrameDurationLimits" in self.camera_controls:
+            controls = {
+                "NoiseReductionMode": libcamera.controls.draft.NoiseReductionModeEnum.HighQuality,
+                "FrameDurationLimits": (100, 1000000 * 1000),
+            } | controls
         return {"use_case": use_case, "transform": transform, "colour_space": colour_space,
                 "buffer_count": buffer_count, "queue": queue, "main": main, "lores": lores, "raw": raw,
                 "controls": controls, "sensor": sensor, "display": display, "encode": encode}

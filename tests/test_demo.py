@@ -1,0 +1,147 @@
+"""``focusd demo`` (what ``make run`` and ``make interactive`` run) through the real command line,
+and the button-script format it plays (focusd.script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import termios
+import threading
+from pathlib import Path
+
+import pytest
+
+from focusd.config import load_config
+from focusd.errors import ScriptError
+from focusd.hw.base import ButtonId
+from focusd.script import Step, load_script, parse_script
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "systemd" / "focusd.toml"
+DEMO = [sys.executable, "-m", "focusd.cli", "demo", "--config", str(SHIPPED)]
+
+# The shipped script (focusd/demo/default.buttons) with the shipped configuration (burst at 5 fps,
+# no limit reached): the tap at 0.56 s during the scan gives 1; the shutter held from 1.50 to
+# 2.20 s gives the press and bursts 0.2, 0.4 and 0.6 s after it (the release comes 0.1 s before
+# the next one is due: no race) = 4; the tap at 3.10 s after AF-ON is let go gives 1.
+DEMO_CAPTURES = 6
+
+
+def test_make_run_demo_writes_every_capture_and_its_journal_line(tmp_path):
+    shutter = load_config(SHIPPED).shutter
+    assert (shutter.burst, shutter.burst_fps, shutter.burst_limit) == (True, 5.0, 20), "DEMO_CAPTURES assumes these"
+    assert len(load_script("default")) == 9, "DEMO_CAPTURES was counted on the shipped script"
+    captures = tmp_path / "captures"
+
+    result = subprocess.run([*DEMO, "--captures", str(captures)], cwd=REPO, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{DEMO_CAPTURES} captures written" in result.stdout and "0 failed" in result.stdout
+    images = sorted(p.name for p in captures.glob("*.jpg"))
+    assert len(images) == DEMO_CAPTURES
+    # nothing else: no temporary file (.focusd-*.tmp) left behind
+    assert sorted(p.name for p in captures.iterdir()) == sorted([*images, "captures.jsonl"])
+    journal = [json.loads(line) for line in (captures / "captures.jsonl").read_text().splitlines()]
+    assert len(journal) == DEMO_CAPTURES
+    assert sorted(entry["file"] for entry in journal) == images
+    assert all(entry["error"] is None for entry in journal)
+    first = min(journal, key=lambda entry: entry["counter"])
+    # the shutter pressed during the scan fired at once, without waiting for focus
+    assert first["af_state"] == "SCANNING" and first["reason"] == "release" and first["burst_index"] == 0
+
+
+def test_interactive_without_a_terminal_exits_2_at_once(tmp_path):
+    captures = tmp_path / "captures"
+    result = subprocess.run([*DEMO, "--captures", str(captures), "--interactive"], cwd=REPO, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "--interactive" in result.stderr and "terminal" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not captures.exists()  # the daemon never started
+
+
+def test_interactive_on_a_terminal_quits_on_q_and_restores_the_terminal(tmp_path):
+    controller, terminal = pty.openpty()
+    process = None
+    try:
+        before = termios.tcgetattr(terminal)
+        process = subprocess.Popen([*DEMO, "--captures", str(tmp_path / "captures"), "--interactive"], cwd=REPO,
+                                   stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # the key help is printed once the terminal is in cbreak mode: a key sent earlier is flushed
+        watchdog = threading.Timer(60, process.kill)  # a hung demo ends the readline below
+        watchdog.start()
+        seen = []
+        try:
+            while not (seen and seen[-1].startswith("keys:")):
+                line = process.stderr.readline()
+                assert line, f"the demo ended before showing the keys: {''.join(seen)}"
+                seen.append(line)
+        finally:
+            watchdog.cancel()
+        assert not termios.tcgetattr(terminal)[3] & termios.ICANON  # keys come at once
+        os.write(controller, b"q")
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert "0 captures written" in out and "Traceback" not in err
+        assert termios.tcgetattr(terminal) == before  # cbreak undone
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+        os.close(terminal)
+
+
+# ------------------------------------------------------------------------------ the script format
+
+
+def test_a_script_parses_with_comments_blank_lines_and_end():
+    text = "# a comment\n\n0 af_on press\n0.5  shutter  press   # during the scan\n0.5 shutter release\n" \
+           "1.25 remote press\n2 end\n"
+    assert parse_script(text) == [
+        Step(0.0, ButtonId.AF_ON, True), Step(0.5, ButtonId.SHUTTER, True), Step(0.5, ButtonId.SHUTTER, False),
+        Step(1.25, ButtonId.REMOTE, True), Step(2.0, None),
+    ]
+
+
+BAD_SCRIPTS = [
+    ("time not a number", "0 af_on press\nsoon shutter press\n", 2, "'soon'"),
+    ("negative time", "-1 af_on press\n", 1, "0 or more"),
+    ("time not finite", "0 af_on press\n\ninf af_on release\n", 3, "'inf'"),
+    ("time NaN", "nan af_on press\n", 1, "'nan'"),
+    ("out of order", "1 af_on press\n# comment\n0.5 af_on release\n", 3, "before the previous step"),
+    ("unknown button", "0 thumb press\n", 1, "'thumb'"),
+    ("unknown action", "0 af_on push\n", 1, "'push'"),
+    ("missing action", "0 af_on press\n1 shutter\n", 2, "TIME BUTTON"),
+    ("extra word", "0 af_on press now\n", 1, "TIME BUTTON"),
+    ("time alone", "0\n", 1, "TIME BUTTON"),
+    ("step after the end", "0 af_on press\n1 end\n2 af_on release\n", 3, "after the end"),
+]
+
+
+@pytest.mark.parametrize("text, line, words", [case[1:] for case in BAD_SCRIPTS], ids=[c[0] for c in BAD_SCRIPTS])
+def test_a_bad_line_is_a_script_error_naming_its_line(text, line, words):
+    with pytest.raises(ScriptError) as caught:
+        parse_script(text, "my.buttons")
+    assert str(caught.value).startswith(f"my.buttons:{line}: ")
+    assert words in str(caught.value)
+
+
+def test_an_empty_script_and_a_missing_file_are_script_errors(tmp_path):
+    with pytest.raises(ScriptError, match="no steps"):
+        parse_script("# only a comment\n\n", "empty.buttons")
+    with pytest.raises(ScriptError, match="cannot read"):
+        load_script(tmp_path / "absent.buttons")
+
+
+def test_demo_with_a_bad_script_exits_2_naming_the_line(tmp_path):
+    script = tmp_path / "bad.buttons"
+    script.write_text("0 af_on press\n0.1 shutter presss\n")
+    result = subprocess.run([*DEMO, "--captures", str(tmp_path / "captures"), "--script", str(script)], cwd=REPO,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 2
+    assert f"{script}:2:" in result.stderr and "Traceback" not in result.stderr

@@ -35,7 +35,8 @@ class Arrive:
         commanded = sequence if moves or self._history.last_sequence is None else self._history.last_sequence
         # the first frame exposed after the move (after a long jump the one after it: the first
         # saw the whole way, and is neither a sample of the peak nor a confirmation of it)
-        jump = abs(final - self._history.last_command) > self.tuning.blend_jump
+        jump = abs(final - self._history.last_command) > self.tuning.blend_jump \
+            or (moves and self._blend >= self.tuning.hold_blend)
         self._arrival_first = commanded + round(self._latency) + 1 + (1 if jump else 0)
         self._arrival_last = self._arrival_first + 1 + (1 if moves and self._blend > 0.0 else 0)
         if not moves and sequence >= self._arrival_first:

@@ -26,9 +26,10 @@ from focusd.af.search import (
 
 log = logging.getLogger("focusd.af")
 
-#: The largest motion blend (frames) believed: a voice-coil lens settles within a few ms, so even an
-#: exposure as long as the frame sees the old position for well under half of it.
-MAX_BLEND = 0.35
+#: The largest motion blend (frames) believed. A voice-coil lens settles within a few ms, but when in
+#: the frame it starts moving (the driver's write, the rolling shutter's rows) is a device fact: the
+#: first frame after a move may be mostly the old position.
+MAX_BLEND = 0.9
 
 
 class Scan:
@@ -371,11 +372,15 @@ class Scan:
         self._jump_length = abs(first - self._history.last_command)
         # a long jump blurs the first frame at the first probe (it sees the way there): hold it a
         # frame so that one frame of it is clean
-        hold = abs(first - self._history.last_command) > self.tuning.blend_jump
+        # when the first frame after a move is mostly the old position (a large blend), every probe
+        # is held a frame so that one frame of it is clean
+        blurred = self._blend >= self.tuning.hold_blend
+        hold = abs(first - self._history.last_command) > self.tuning.blend_jump or blurred
         self._probe_held = hold
         # after the probes the lens goes on to the fitted peak at once, without waiting to see
         # them: the refit usually agrees, and then the lens is already there (None: hold a frame)
-        self._probe_queue = [None] * hold + rest + [fit.position]
+        held_rest = [step for probe in rest for step in ((probe, None) if blurred else (probe,))]
+        self._probe_queue = [None] * hold + held_rest + [fit.position]
         self._bracket_last = sequence + len(self._probe_queue) - 1  # the frame the second probe answers
         self.phase = Phase.RETURN
         return first
@@ -402,6 +407,8 @@ class Scan:
                 return None  # the arrival may be a frame late: wait for it
             latency = told  # no clear arrival even a frame late: the jump told nothing
         latency = min(max(latency, self.latency_frames - 1, 0), self.latency_frames + 1)
+        if latency > told and self._blend >= self.tuning.hold_blend:
+            latency = told  # the arrival frame was half way: that is the blend, already counted
         if latency != self._latency:
             log.debug("af the jump back arrived after %d frames, not %d", latency, told)
         self._latency = float(latency)

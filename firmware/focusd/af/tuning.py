@@ -68,6 +68,10 @@ class AfTuning:
     few ms): 0 for exposures much shorter than the frame, up to about 0.25 for exposures as long as
     the frame. Added to the latency when frames are attributed to positions. Only the default: each
     scan measures it on its first move (which the lens holds for a frame) when that move is clear."""
+    hold_blend: float = 0.3
+    """Frames: with a motion blend at least this large (the first frame after a move mostly shows
+    the old position) the probes are held a frame each and the arrival is judged on its second
+    frame, so that the refit and the confirmation see clean frames."""
     blend_jump: float = 2.1
     """D: a frame whose exposure may have seen a lens move longer than this (a jump) is left out
     of the fits: it blends every position along the way."""

@@ -141,11 +141,13 @@ def _profile():
 def make_rig(spec: TrialSpec, window=None, scene=None):
     """The simulated camera of a trial, exactly as every algorithm gets it."""
     from focusd.sim import SimRig
+    from focusd.sim.lens import LensModel
 
     profile = _profile()
     return SimRig(scene if scene is not None else spec.scene.build(), profile=profile, mode=profile.focus_mode,
                   lores_size=profile.lores_size, light=spec.light, latency_frames=spec.latency,
-                  start_lens=spec.start, seed=spec.seed, window=window)
+                  start_lens=spec.start, seed=spec.seed, window=window,
+                  lens=LensModel(move_delay_frames=spec.move_delay_frames))
 
 
 def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MAX_FRAMES,

@@ -99,6 +99,8 @@ class TrialSpec:
     start: float = 1.0  #: lens position at AF-ON, dioptres
     seed: int = 0  #: the rig's noise seed
     tolerance: float = 0.15  #: D: |final - truth| that counts as in focus (sweeps: one frame spacing)
+    #: frames after the latency's readout at which the lens starts moving (focusd.sim.lens.LensModel)
+    move_delay_frames: float = 0.0
 
 
 @dataclass
@@ -170,6 +172,14 @@ def default_suite(textures: list[str], seed: int = 0) -> list[TrialSpec]:
             for d, distance in enumerate((0.5, 2.0)):
                 build.add(f"told2-true{latency}", SceneSpec("texture", texture, _jitter(distance, t + d)), latency=latency,
                           told_latency=2)
+    # when in a frame the lens moves is a device fact to measure (DESIGN.md: rolling shutter,
+    # when the driver writes the VCM): here it starts half a frame late, so the first frame after
+    # each move is half old, half new. No target: it shows how much the engine depends on it.
+    for light in ("bright", "indoor"):
+        for t, texture in enumerate(textures):
+            for d, distance in enumerate((0.3, 1.0, 3.0)):
+                build.add("move-phase-0.5", SceneSpec("texture", texture, _jitter(distance, t + d + 1)), light=light,
+                          move_delay_frames=0.5)
     return build.trials
 
 

@@ -27,6 +27,11 @@ class LensModel:
     slew_dioptres_per_s: float = 1500.0  #: top speed: the full 15 D range in ~10 ms
     blend_samples: int = 4  #: sub-exposure positions blended for a frame exposed during a move
     settled_dioptres: float = 1e-4  #: closer than this to the target counts as settled
+    #: when the move starts, in frames after the readout the latency contract names (0: at that
+    #: readout). On a device it depends on when the driver writes the VCM relative to the frame
+    #: and on the rolling shutter (the AF window's rows are exposed later than the first row):
+    #: a fraction of a frame, to be measured. The bench runs 0 and 0.5.
+    move_delay_frames: float = 0.0
 
 
 class VcmLens:

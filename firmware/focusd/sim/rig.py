@@ -103,7 +103,8 @@ class SimRig:
         if not math.isfinite(dioptres):
             raise LensError(f"lens position must be a finite number of dioptres, got {dioptres!r}")
         self.commanded = self.clamp(dioptres)
-        start_ns = (self._next_sequence + self.latency_frames) * self.frame_duration_ns
+        start_ns = (self._next_sequence + self.latency_frames + self.lens.model.move_delay_frames) \
+            * self.frame_duration_ns
         self.lens.command(start_ns / 1e9, self.commanded)
 
     def set_light(self, light: str | float) -> None:

@@ -1,8 +1,8 @@
 """The ``focusd`` command line: one sub-command per module in ``focusd.commands``.
 
 Each command module provides ``HELP`` (one line), ``add_arguments(parser)`` and
-``main(args) -> int`` (the exit status). Modules are imported only when their command runs, so
-``focusd check-config`` never pays for numpy-heavy imports it does not need.
+``main(args) -> int`` (the exit status). Every command module is imported to build the parser;
+each keeps its heavy imports (the simulator, picamera2, the bench) inside ``main``.
 """
 
 from __future__ import annotations

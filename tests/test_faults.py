@@ -359,3 +359,21 @@ def test_shutter_held_through_the_daemon_with_the_shipped_burst_settings_writes_
     assert (rig.stats.captures_requested, rig.stats.captures_written, rig.stats.captures_failed) == (limit, limit, 0)
     assert len(rig.images()) == limit
     assert sorted(entry["burst_index"] for entry in rig.journal()) == list(range(limit))
+
+
+def test_a_reload_keeps_what_the_command_line_set(tmp_path):
+    """`focusd run --set KEY=VALUE` overrides the file; SIGHUP re-reads the file and lays the same
+    overrides over it again (they are not lost on a reload)."""
+    from focusd.config import apply_overrides, load_config
+
+    path = tmp_path / "focusd.toml"
+    path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n')
+    config = apply_overrides(load_config(path), {"shutter.priority": "focus"})
+    with DaemonHarness(config, seed=2) as rig:
+        path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n'
+                        '[shutter]\nburst = true\n')
+        rig.daemon.request_reload()
+        rig.step(2)
+        assert rig.stats.reloads == 1
+        assert rig.daemon.controller.shutter.burst is True  # the new file
+        assert rig.daemon.controller.shutter.priority == "focus"  # still what --set said

@@ -111,6 +111,8 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  #: the file it was read from
+    #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
+    overrides: tuple[tuple[str, object], ...] = ()
 
 
 SECTIONS: dict[str, type] = {
@@ -421,7 +423,8 @@ def apply_overrides(config: Config, overrides: dict[str, object]) -> Config:
             data[section][key] = value
     unknown.raise_if_any("override")
     try:
-        return parse_config(data, source=config.source)
+        merged = dict(config.overrides) | dict(overrides)
+        return dataclasses.replace(parse_config(data, source=config.source), overrides=tuple(merged.items()))
     except ConfigError as error:
         if error.key not in overrides:
             raise

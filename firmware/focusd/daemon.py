@@ -15,7 +15,6 @@ slow card never stalls focusing.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import queue
@@ -25,9 +24,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from focusd.af import AfMode, AfState, AutofocusEngine, Frame
+from focusd.backoff import Backoff
 from focusd.buttons import Debouncer, EdgeQueue
 from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
-from focusd.config import Config, load_config
+from focusd.daemon_captures import CapturePath
+from focusd.config import Config, apply_overrides, load_config
 from focusd.controller import (
     AfStateChanged,
     CameraFault,
@@ -47,9 +48,6 @@ from focusd.profiles import load_profile
 
 log = logging.getLogger("focusd.daemon")
 
-#: a capture whose press is older than this when a frame finally arrives is reported failed
-#: instead of taken late (a camera outage must not produce a photo of a later moment)
-MAX_CAPTURE_DELAY_NS = 500_000_000
 #: frames still processed after SIGTERM so that presses waiting for a frame are captured
 DRAIN_FRAMES = 30
 
@@ -80,7 +78,7 @@ class DaemonStats:
         )
 
 
-class Daemon:
+class Daemon(CapturePath):
     """focusd's daemon. Build it, call :meth:`run` on the thread that will own the camera."""
 
     def __init__(
@@ -219,14 +217,18 @@ class Daemon:
 
     # ----------------------------------------------------------------------------- frame loop
 
-    #: frames after a (re)start that make a healthy run: a fault after it starts the backoff from
-    #: its shortest wait again; a fault sooner is a relapse, and the wait keeps growing
+    #: frames after a (re)start that make a healthy run (focusd.backoff)
     HEALTHY_FRAMES = 100
     #: how the camera thread waits between camera starts: ``wait(seconds)``, True if it was told to
     #: stop. None: wait on the stop request. The tests put a recorder here (no real sleeps).
     backoff_wait: Callable[[float], bool] | None = None
-    _next_backoff_s: float | None = None  # the next backoff wait; None: the shortest, backoff_s[0]
-    _started_at_frame: int | None = None  # stats.frames when the camera last started
+    _backoff: Backoff | None = None
+
+    def _camera_backoff(self) -> Backoff:
+        """The backoff, built on first use from ``backoff_s`` (which tests may set after __init__)."""
+        if self._backoff is None:
+            self._backoff = Backoff(*self.backoff_s, healthy_frames=self.HEALTHY_FRAMES)
+        return self._backoff
 
     def _start_camera(self, wait_first_s: float | None = None) -> bool:
         """Start the camera, retrying with a growing backoff; False if told to stop before it worked.
@@ -240,21 +242,14 @@ class Daemon:
             try:
                 self.camera.start()
             except CameraError as error:
-                delay = self._next_backoff()
+                delay = self._camera_backoff().next_wait()
                 log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
                 self.stats.last_error = str(error)
                 if self._backoff_pause(delay):
                     return False
                 continue
-            self._started_at_frame = self.stats.frames
+            self._camera_backoff().started(self.stats.frames)
             return True
-
-    def _next_backoff(self) -> float:
-        """The wait before the next camera start; the one after it doubles, up to backoff_s[1]."""
-        shortest, longest = self.backoff_s
-        delay = shortest if self._next_backoff_s is None else self._next_backoff_s
-        self._next_backoff_s = min(delay * 2, longest)
-        return delay
 
     def _backoff_pause(self, seconds: float) -> bool:
         """Wait between camera starts; True if a stop was requested (before or during the wait)."""
@@ -309,13 +304,12 @@ class Daemon:
         """
         self.stats.camera_faults += 1
         self.stats.last_error = str(error)
-        healthy = self.stats.frames - (self._started_at_frame or 0)
-        if healthy >= self.HEALTHY_FRAMES:
-            self._next_backoff_s = None  # after a healthy run the backoff starts from its shortest
-            wait_first_s = None
+        backoff = self._camera_backoff()
+        healthy = backoff.frames_since_start(self.stats.frames)
+        wait_first_s = backoff.after_fault(self.stats.frames)
+        if wait_first_s is None:
             log.error("camera failed: %s; reopening", error)
         else:  # a relapse (or a camera that opens but sends nothing): reopening at once would spin
-            wait_first_s = self._next_backoff()
             log.error("camera failed: %s (%d frames after it started); reopening in %.1f s",
                       error, healthy, wait_first_s)
         self._notify_changed()
@@ -393,70 +387,6 @@ class Daemon:
                     if self.indicator is not None:
                         self.indicator.show(pattern)
 
-    def _take_captures(self, frame: CameraFrame) -> None:
-        """Hand every capture whose moment has come to the writer, from this frame."""
-        due = [c for c in self._pending if frame.timestamp_ns >= c.due_ns]
-        if not due:
-            return
-        self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
-        image = None
-        for capture in due:
-            if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
-                self._report_failed(capture, "no frame within 500 ms of the press")
-                continue
-            if self.config.camera.full_resolution_captures:
-                # the mode switch needs the camera's buffers back: done after this frame's release
-                self._full_resolution.append((capture, self._request(capture, frame, None)))
-                continue
-            if image is None:
-                image = frame.main_image()
-            assert self.writer is not None
-            self.writer.submit(self._request(capture, frame, image))  # a full queue is reported back
-
-    def _request(self, capture: Capture, frame: CameraFrame, image) -> CaptureRequest:
-        return CaptureRequest(
-            image=image,
-            press_id=capture.press_id,
-            press_time_ns=capture.press_time_ns,
-            frame_time_ns=frame.timestamp_ns,
-            sequence=frame.sequence,
-            lens_position=float(frame.lens_position),
-            af_state=self.engine.state.name,
-            reason=capture.reason,
-            burst_index=capture.burst_index,
-            extra={
-                "exposure_time_us": frame.exposure_time_us,
-                "analogue_gain": frame.analogue_gain,
-                **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
-            },
-        )
-
-    def _take_full_resolution(self) -> None:
-        """``camera.full_resolution_captures``: one mode switch per capture (focusing pauses)."""
-        jobs, self._full_resolution = self._full_resolution, []
-        for capture, request in jobs:
-            try:
-                image = self.camera.full_resolution_capture()
-            except CameraError as error:
-                self._report_failed(capture, f"full-resolution capture failed: {error}")
-                continue
-            if image is None:
-                self._report_failed(capture, f"camera {self.camera.name} has no full-resolution capture")
-                continue
-            assert self.writer is not None
-            self.writer.submit(dataclasses.replace(request, image=image))
-
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, []
-        for capture in pending:
-            self._report_failed(capture, reason)
-
-    def _report_failed(self, capture: Capture, reason: str) -> None:
-        self.stats.captures_failed += 1
-        self.stats.last_error = reason
-        log.error("capture of press %d failed: %s", capture.press_id, reason)
-        self._dispatch(self.controller.handle(CaptureFinished(capture.press_id, reason, self.camera.now_ns())))
-
     # ------------------------------------------------------------------- writer and control queue
 
     def _on_capture_done(self, result: CaptureResult) -> None:
@@ -493,6 +423,8 @@ class Daemon:
         self.notifier.reloading()
         try:
             new = load_config(source)
+            if self.config.overrides:  # what --set said still holds over the new file
+                new = apply_overrides(new, dict(self.config.overrides))
         except ConfigError as error:
             log.error("reload refused, keeping the running configuration: %s", error)
             self.stats.last_error = str(error)

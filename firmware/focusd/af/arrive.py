@@ -31,14 +31,22 @@ class Arrive:
         self.phase = Phase.ARRIVE
         self._final = final
         self._arrival_expected = expected
-        moves = abs(final - self._history.last_command) > 1e-9
-        commanded = sequence if moves or self._history.last_sequence is None else self._history.last_sequence
-        # the first frame exposed after the move (after a long jump the one after it: the first
-        # saw the whole way, and is neither a sample of the peak nor a confirmation of it)
-        jump = abs(final - self._history.last_command) > self.tuning.blend_jump \
-            or (moves and self._blend >= self.tuning.hold_blend)
+        history = self._history
+        moves = abs(final - history.last_command) > 1e-9
+        commanded = sequence if moves or history.last_sequence is None else history.last_sequence
+        # the move that brings the lens there: this one, or the last one sent (it may still be in
+        # flight: the probes' queue ends with the peak)
+        if moves:
+            travel = abs(final - history.last_command)
+        else:
+            travel = abs(history.last_command - history.commanded_at(commanded - 1))
+        # the first frame exposed after the move; after a long jump, or when a frame after a move
+        # is mostly the old position (a large blend), the one after it: the first saw the way there,
+        # and is neither a sample of the peak nor a confirmation of it
+        blurred = travel > 1e-9 and self._blend >= self.tuning.hold_blend
+        jump = travel > self.tuning.blend_jump or blurred
         self._arrival_first = commanded + round(self._latency) + 1 + (1 if jump else 0)
-        self._arrival_last = self._arrival_first + 1 + (1 if moves and self._blend > 0.0 else 0)
+        self._arrival_last = self._arrival_first + 1 + (1 if travel > 1e-9 and self._blend > 0.0 else 0)
         if not moves and sequence >= self._arrival_first:
             return self._arrive(sequence, self._measurement, record=False)
         return final

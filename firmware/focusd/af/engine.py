@@ -171,8 +171,8 @@ class AutofocusEngine(Scan, Arrive):
             Phase.FAILED: self._failed,
         }[self.phase]
         target = handler(sequence, measurement)
-        if self.statistics.frames >= self.tuning.max_frames and STATE_OF_PHASE[self.phase] is AfState.SCANNING \
-                and self.statistics.frames_to_result is None:
+        if self.phase in (Phase.PRIME, Phase.CLIMB, Phase.RETURN, Phase.ARRIVE) \
+                and self.statistics.frames - self._scan_began_at >= self.tuning.max_frames:
             target = self._fail("timeout: no peak found within max_frames")
         target = self._issue(sequence, target)
         if STATE_OF_PHASE[self.phase] in (AfState.FOCUSED, AfState.FAILED) and self.statistics.frames_to_result is None:
@@ -278,6 +278,7 @@ class AutofocusEngine(Scan, Arrive):
             return servo.settled_position
         if servo.result == "lost":
             log.debug("af servo lost the subject: rescanning")
+            self._retries = 0
             self._begin_scan(self._lens, noise=self._noise)
             return None
         return target

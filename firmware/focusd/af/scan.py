@@ -52,13 +52,13 @@ class Scan:
         estimate = self.statistics.latency_estimate if hasattr(self, "statistics") else None
         self._latency = float(self.latency_frames if estimate is None else estimate)
         self._onset_pending = True
+        self._latency_seen = False  # the first move showed the latency (then the jump back need not)
         # the lens holds its first move for one frame, so that the frame after the first moved one
         # is clean and the blend of the moved one can be measured (_detect_onset)
         self._hold_pending = self.tuning.hold_first_move
         self._held = self.tuning.hold_first_move
         self._resumed = False
         self._probe_queue: list[float | None] = []
-        self._probe_held = False
         self._refits_left = 1
         self._bracket_last = 0
         self._jump_length = 0.0
@@ -66,6 +66,8 @@ class Scan:
 
     def _begin_scan(self, start: float, noise: float | None) -> None:
         self._reset_scan(start)
+        # every scan (the first, a retry, a re-scan in continuous mode) ends within max_frames
+        self._scan_began_at = self.statistics.frames if hasattr(self, "statistics") else 0
         low, high = self.lens_range
         # subjects are most often beyond half a metre: from nearer than that, look further first
         likely = min(max(self.tuning.likely_position, low), high)
@@ -190,6 +192,7 @@ class Scan:
         if latency != self._latency:
             log.debug("af latency: first moved frame %d says %d frames (told %d)", onset, latency, told)
         self._latency = float(latency)
+        self._latency_seen = True
         self.statistics.latency_estimate = self._latency
         if blend is not None:
             self._blend = min(max(blend, 0.0), MAX_BLEND)
@@ -354,17 +357,23 @@ class Scan:
             return self._arrive_at(sequence, fit.position, float(values.max()))
         step = self.tuning.refine_step
         # probe only where the samples leave the top unknown: a side whose nearest sample is
-        # further than known_gap from the fitted peak (inside the range) gets a probe
+        # further than known_gap from the fitted peak (inside the range) gets a probe. A peak
+        # fitted at an end of the range always gets its probe inwards: nothing beyond the end
+        # bounds the fit, so only the inside can show that the curve really falls from the end.
         _, values = self._observed()
         # positions the lens settled at (a frame exposed during a move is attributed between two of
         # them, but it is no sample of the curve there)
         visited = np.array(self._history.visited)
+        low, high = self.lens_range
+        at_end = min(fit.position - low, high - fit.position) <= 0.05
         sides = []
         for side in (self._direction, -self._direction):
             beyond = side * (visited - fit.position)
-            nearest = float(beyond[beyond > 1e-6].min()) if (beyond > 1e-6).any() else math.inf
+            # (a position within 0.05 D of the fit is the fit's own, not a sample beside it)
+            apart = beyond > 0.05
+            nearest = float(beyond[apart].min()) if apart.any() else math.inf
             probe = self._clamp(fit.position + side * step)
-            if nearest > self.tuning.known_gap and abs(probe - fit.position) >= step / 2:
+            if (nearest > self.tuning.known_gap or at_end) and abs(probe - fit.position) >= step / 2:
                 sides.append(probe)
         if not sides:
             return self._arrive_at(sequence, fit.position, float(values.max()))
@@ -376,7 +385,6 @@ class Scan:
         # is held a frame so that one frame of it is clean
         blurred = self._blend >= self.tuning.hold_blend
         hold = abs(first - self._history.last_command) > self.tuning.blend_jump or blurred
-        self._probe_held = hold
         # after the probes the lens goes on to the fitted peak at once, without waiting to see
         # them: the refit usually agrees, and then the lens is already there (None: hold a frame)
         held_rest = [step for probe in rest for step in ((probe, None) if blurred else (probe,))]
@@ -397,9 +405,11 @@ class Scan:
             return None
         expected = self._fit.value if self._fit is not None else 0.0
         latency: int | None = told
-        if self._jump_length > 2 * self.tuning.fine_step:
+        if self._jump_length > 2 * self.tuning.fine_step and not self._latency_seen:
             # only a long jump from the blurred overshoot shows its arrival clearly; the next
-            # probe, a short move between two sharp positions, must not be taken for it
+            # probe, a short move between two sharp positions, must not be taken for it. Once the
+            # first move has shown the latency, the jump is not asked again: an overshoot nearly as
+            # sharp as the peak (a peak near an end of the range) shows a late, blurred step
             latency = arrival_latency(dict(self._samples), self._jump_sequence, told, expected,
                                       self.tuning.latency_check_ratio)
         if latency is None:

@@ -57,6 +57,11 @@ def group_stats(rows) -> dict:
         "mean_frames": round(sum(frames) / len(frames), 2),
         "median_frames_settled": median([r.frames_settled for r in rows]),
         "accuracy": round(sum(r.in_focus for r in rows) / len(rows), 4),
+        # the same, judged on where the lens truly was in the frame after FOCUSED (a shutter fired
+        # on FOCUSED takes that frame): a trim sent with FOCUSED has not landed yet there
+        "accuracy_next_frame": round(sum(
+            r.state == "FOCUSED" and r.error_next_frame is not None and abs(r.error_next_frame) <= r.tolerance + 1e-9
+            for r in rows) / len(rows), 4),
         "focused": round(sum(r.state == "FOCUSED" for r in rows) / len(rows), 4),
         "failed": round(sum(r.state == "FAILED" for r in rows) / len(rows), 4),
         "timeouts": sum(r.state == "TIMEOUT" for r in rows),

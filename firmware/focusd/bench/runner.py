@@ -91,6 +91,9 @@ class TrialResult:
     reversals: int  #: direction changes of the commanded lens
     commands: int  #: lens commands issued
     path: list[tuple[int, float, float]] = field(default_factory=list)  #: (frame, commanded, actual)
+    #: D: where the lens truly was in the frame after FOCUSED/FAILED (what a shutter fired on
+    #: FOCUSED takes) minus truth; None if the run timed out
+    error_next_frame: float | None = None
 
     @property
     def in_focus(self) -> bool:
@@ -165,12 +168,15 @@ def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MA
     frames = None
     state = "TIMEOUT"
     sim_frame = None
+    next_actual = None
     low, high = _profile().lens_range
     total = max_frames
     frame_number = 0
     while frame_number < total:
         frame_number += 1
         sim_frame = rig.next_frame()
+        if frames is not None and next_actual is None:
+            next_actual = float(sim_frame.lens_actual)
         target = engine.update(Frame(y=sim_frame.y, lens_position=sim_frame.lens_position,
                                      sequence=sim_frame.sequence))
         if record_path:
@@ -202,6 +208,7 @@ def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MA
         error=round(commanded - truth, 4), tolerance=spec.tolerance, frames=frames,
         frames_settled=max(frames, min(last_command_frame + spec.latency + 1, frame_number)),
         state=state, travel=round(travel, 4), reversals=reversals, commands=commands, path=path,
+        error_next_frame=None if next_actual is None else round(next_actual - truth, 4),
     )
 
 

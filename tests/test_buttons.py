@@ -163,3 +163,50 @@ def test_led_patterns_drive_the_pin(factory):
         assert not pin.state and led.led.source is None and led.led._blink_thread is None
     finally:
         led.close()
+
+
+@pytest.mark.parametrize("moment", ["acquire", "release"])
+def test_an_edge_arriving_during_a_drain_is_reported_with_its_own_time(moment):
+    """The GPIO thread queues an edge while the camera thread drains (here: as the drain takes, or
+    lets go of, the queue's lock). The press is reported once, at the edge's own time: never known
+    only by its level and settled at the time of a frame exposed before it."""
+    edges = EdgeQueue()
+    debouncer = Debouncer(20 * MS)
+    frame_ns = 1_000 * MS  # the frame in hand, exposed before the press
+    press = RawEdge(SHUT, True, frame_ns + 5 * MS)
+    lock = edges._lock
+
+    class EdgeDuringTheDrain:
+        """The queue's lock, with the press put at ``moment`` of its first use (the drain)."""
+
+        armed = True
+
+        def __enter__(self):
+            if self.armed and moment == "acquire":
+                self.armed = False
+                edges.put(press)
+            return lock.__enter__()
+
+        def __exit__(self, *exc):
+            lock.__exit__(*exc)
+            if self.armed and moment == "release":
+                self.armed = False
+                edges.put(press)
+
+    edges._lock = EdgeDuringTheDrain()
+    events = []
+    for frame in (frame_ns, frame_ns + 8 * MS):  # this frame and the next
+        found, levels = edges.drain()
+        events += debouncer.feed(found, levels) + debouncer.poll(frame)
+    assert events == [ButtonEvent(SHUT, True, press.time_ns)]
+
+
+def test_levels_come_only_for_inputs_whose_edges_were_dropped():
+    edges = EdgeQueue(maxsize=2)
+    edges.put(RawEdge(ButtonId.AF_ON, True, 1))
+    edges.put(RawEdge(SHUT, True, 2))
+    edges.put(RawEdge(SHUT, False, 3))  # dropped: only its level is kept
+    assert edges.drain() == ([RawEdge(ButtonId.AF_ON, True, 1), RawEdge(SHUT, True, 2)], {SHUT: False})
+    assert edges.dropped == 1
+    edges.put(RawEdge(SHUT, True, 4))
+    assert edges.drain() == ([RawEdge(SHUT, True, 4)], {})

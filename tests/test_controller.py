@@ -327,7 +327,8 @@ def row_waiting(presses: list[int], held: bool):
             "tick, 2.5 s later": (fire_all(LATE, "focus: timeout"), FLASH),
             "capture ok": ([], BLINK),
             "capture failed": ([], ERROR),
-            "camera fault": ([], ERROR),
+            # no frame will come: they fire now and the daemon fails them with the camera's reason
+            "camera fault": (fire_all(0, "focus: camera fault"), ERROR),
             "camera back": ([], BLINK),
             "Stopping": (fire_all(0, "focus: stopping"), FLASH),
         }
@@ -376,7 +377,7 @@ def row_wait_af_let_go(s: Settings) -> dict:
         "tick, 2.5 s later": ([shot(1, -40, LATE, "focus: AF-ON released")], FLASH),
         "capture ok": ([], OFF),
         "capture failed": ([], ERROR),
-        "camera fault": ([], ERROR),
+        "camera fault": ([shot(1, -40, 0, "focus: camera fault")], ERROR),
         "camera back": ([], OFF),
         "Stopping": ([shot(1, -40, 0, "focus: stopping")], FLASH),
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import threading
 
 import pytest
 
 from daemon_harness import DaemonHarness, test_config as make_config
-from focusd.hw.base import ButtonId
+from focusd.buttons import EdgeQueue
+from focusd.hw.base import ButtonId, RawEdge
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 
@@ -273,3 +276,158 @@ def test_a_reload_that_changes_af_applies_from_the_next_af_on_press(tmp_path):
         rig.press(AF)
         rig.step(2)
         assert rig.daemon.engine_active and rig.daemon.engine.statistics.frames > 0
+
+
+def test_a_remote_press_while_the_shutter_holds_a_capture_is_not_counted_as_a_press(tmp_path):
+    """The remote release pressed while the shutter is held adds no capture: the presses counted
+    (the status line, the demo's summary) are the presses that asked for one."""
+    remote = ButtonId.REMOTE
+    with DaemonHarness(make_config(tmp_path, shutter={"burst": False}), seed=2) as rig:
+        rig.press(SHUT)
+        rig.step(2)
+        tap(rig, remote)
+        rig.release(SHUT)
+        rig.step(2)
+        tap(rig, remote)  # alone: a press of its own
+        assert rig.wait(lambda s: s.captures_written == 2)
+    assert (rig.stats.presses, rig.stats.captures_requested) == (2, 2)
+
+
+# --------------------------------------------------------------------------- edges known by level only
+
+
+def test_a_press_known_only_by_its_level_is_never_captured_from_a_frame_exposed_before_it(tmp_path):
+    """A full edge queue drops the press's edge: only its level is kept, and the debouncer settles
+    it when the next frame is processed. It takes the camera's time then, not the frame's (the
+    frame was exposed before the press): the capture comes from a frame exposed after the press."""
+    rig = DaemonHarness(make_config(tmp_path, shutter={"burst": False}), seed=2)
+    rig.daemon.edges = EdgeQueue(maxsize=1)  # before run(), which opens the buttons on its put
+    pressed_at = []
+    deliver = rig.camera.next_frame
+
+    def deliver_then_press(timeout_s):
+        frame = deliver(timeout_s)
+        if armed:
+            armed.clear()
+            pressed_at.append(rig.sim.now_ns())  # the frame is read out: its exposure began earlier
+            rig.daemon.edges.put(RawEdge(SHUT, False, pressed_at[0]))  # a stray edge fills the queue
+            rig.press(SHUT)  # its edge is dropped, its level kept
+        return frame
+
+    armed = []
+    rig.camera.next_frame = deliver_then_press
+    with rig:
+        rig.step(3)
+        armed.append(True)
+        rig.step(2)
+        rig.release(SHUT)
+        assert rig.wait(lambda s: s.captures_written == 1)
+    assert rig.daemon.edges.dropped == 1 and rig.stats.presses == 1
+    (entry,) = rig.journal()
+    assert entry["press_time_ns"] >= pressed_at[0]
+    assert entry["frame_time_ns"] >= pressed_at[0]
+
+
+# ----------------------------------------------------------------------------------- reloads
+
+
+def reload_with(rig, path, text: str) -> None:
+    path.write_text(text)
+    rig.daemon.request_reload()
+
+
+def tap(rig, button=SHUT) -> None:
+    rig.press(button)
+    rig.step(2)
+    rig.release(button)
+    rig.step(2)
+
+
+JPEG_START = b"\xff\xd8"
+
+
+@pytest.mark.parametrize("change", ["folder", "format"])
+def test_a_reload_that_changes_capture_goes_on_focusing_while_the_old_writer_drains(tmp_path, monkeypatch, change):
+    """[capture] changed while the old writer has a queue on a stalled card: the frame loop (and
+    the watchdog) goes on, and every queued capture is written. In a new folder the next press is
+    written at once; in the same folder the new writer waits for the old one (whose half-written
+    temporary file it would otherwise remove as a crash's leftover)."""
+    from focusd import capture
+    from focusd.config import load_config
+    from daemon_harness import RecordingNotifier, Timeline
+
+    old_folder, new_folder = tmp_path / "c", tmp_path / ("d" if change == "folder" else "c")
+    card = threading.Event()  # the old writer's card stalls, with its temporary file written
+    write_temp = capture.write_temp
+
+    def stalling_write_temp(folder, data):
+        temp = write_temp(folder, data)
+        if folder == old_folder and data.startswith(JPEG_START):
+            card.wait(30)
+        return temp
+
+    monkeypatch.setattr(capture, "write_temp", stalling_write_temp)
+    path = tmp_path / "focusd.toml"
+    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n'
+    path.write_text(base + f'[capture]\ndirectory = "{old_folder}"\n')
+    timeline = Timeline()
+    with DaemonHarness(load_config(path), seed=5, notifier=RecordingNotifier(timeline)) as rig:
+        try:
+            for _ in range(5):
+                tap(rig)
+            assert rig.daemon.writer.pending == 5 and rig.stats.captures_written == 0
+            new_capture = f'directory = "{new_folder}"\n' + ('format = "png"\n' if change == "format" else "")
+            reload_with(rig, path, base + "[capture]\n" + new_capture)
+            mark, frames = len(timeline.events), rig.stats.frames
+            rig.sim.step(30)
+            assert rig.daemon.wait_until(lambda s: s.frames >= frames + 30, 10), "the camera thread waited"
+            assert rig.stats.reloads == 1
+            assert timeline.since(mark).count("watchdog") >= 30
+            tap(rig)
+            if change == "folder":  # written at once, while the old card still stalls
+                assert rig.wait(lambda s: s.captures_written == 1, 10)
+            else:
+                rig.step(10)
+                assert rig.stats.captures_written == 0 and rig.daemon.writer.pending == 1
+        finally:
+            card.set()
+        assert rig.wait(lambda s: s.captures_written + s.captures_failed == 6)
+    assert (rig.stats.captures_written, rig.stats.captures_failed) == (6, 0)
+    old_journal = [json.loads(line) for line in (old_folder / "captures.jsonl").read_text().splitlines()]
+    assert sorted(entry["press_id"] for entry in old_journal if entry["file"].endswith(".jpg")) == [1, 2, 3, 4, 5]
+    images = sorted(p.name for folder in {old_folder, new_folder} for p in folder.iterdir()
+                    if p.suffix in (".jpg", ".png"))
+    assert len(images) == 6 and not [p for p in old_folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_reload_keeps_pins_camera_and_logging_as_they_run_until_a_restart(tmp_path, caplog):
+    """[pins], [camera] and [logging] take effect after a restart: a reload that changes them logs
+    so and applies none of them, not even in part (the capture path and the engine read [camera])."""
+    import logging
+
+    from focusd.config import load_config
+
+    caplog.set_level(logging.INFO, logger="focusd.daemon")
+    path = tmp_path / "focusd.toml"
+    base = f'[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n'
+    path.write_text(base + '[camera]\nbackend = "sim"\n')
+    rig = DaemonHarness(load_config(path), seed=5)
+    switches = []
+    rig.sim.full_resolution_capture = lambda: switches.append(True)
+    running = rig.daemon.config
+    with rig:
+        reload_with(rig, path, base + '[camera]\nbackend = "sim"\nfull_resolution_captures = true\n'
+                    'profile = "ov5647_motorized"\n[logging]\nlevel = "debug"\n[pins]\nbounce_ms = 5.0\n'
+                    '[af]\nlock_on_delay_frames = 9\n')
+        rig.step(2)
+        assert rig.stats.reloads == 1
+        config = rig.daemon.config
+        assert (config.pins, config.camera, config.logging) == (running.pins, running.camera, running.logging)
+        assert config.af.lock_on_delay_frames == 9  # what a reload does apply, applied
+        assert rig.daemon.engine.lens_range == (0.0, 12.0)  # imx708's normal range, not the OV5647's 0-8 D
+        tap(rig)
+        assert rig.wait(lambda s: s.captures_written == 1)
+    assert switches == []  # captured from the stream, as the running [camera] says
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for section in ("pins", "camera", "logging"):
+        assert f"[{section}] changed: takes effect after a restart" in warnings

@@ -54,6 +54,26 @@ def test_make_run_demo_writes_every_capture_and_its_journal_line(tmp_path):
     assert first["af_state"] == "SCANNING" and first["reason"] == "release" and first["burst_index"] == 0
 
 
+def test_demo_summary_without_af_on_shows_no_lens_and_one_press_in_the_singular(tmp_path):
+    script = tmp_path / "tap.buttons"
+    script.write_text("0.30  shutter  press\n0.36  shutter  release\n0.80  end\n")
+    result = subprocess.run([*DEMO, "--captures", str(tmp_path / "captures"), "--script", str(script)], cwd=REPO,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert ", 1 shutter press, 1 capture written to " in line, line
+    assert line.endswith(", 0 failed, 0 focus locks, final lens -"), line  # never "nan D"
+
+
+def test_demo_summary_words():
+    from focusd.commands.demo import summary
+    from focusd.daemon import DaemonStats
+
+    stats = DaemonStats(frames=1, presses=2, captures_written=2, af_locks=1, lens_position=1.234)
+    assert summary(stats, "c") == ("1 frame, 2 shutter presses, 2 captures written to c, 0 failed, 1 focus lock, "
+                                   "final lens 1.23D")
+
+
 def test_interactive_without_a_terminal_exits_2_at_once(tmp_path):
     captures = tmp_path / "captures"
     result = subprocess.run([*DEMO, "--captures", str(captures), "--interactive"], cwd=REPO, capture_output=True,

@@ -377,3 +377,106 @@ def test_a_reload_keeps_what_the_command_line_set(tmp_path):
         assert rig.stats.reloads == 1
         assert rig.daemon.controller.shutter.burst is True  # the new file
         assert rig.daemon.controller.shutter.priority == "focus"  # still what --set said
+
+
+# ------------------------------------------------------ presses around a camera outage, and at a stop
+
+
+def test_focus_priority_press_waiting_when_the_camera_fails_is_reported_failed_at_once(tmp_path, caplog):
+    """shutter.priority = "focus": a press waiting for the scan when the camera fails is reported
+    failed during the outage, with the camera's reason; it is not fired once the camera is back
+    (as a "focus: timeout" photo of a later moment, seconds later on a Pi)."""
+    caplog.set_level(logging.INFO, logger="focusd.daemon")
+    timeline = Timeline()
+    config = make_config(tmp_path, shutter={"priority": "focus", "burst": False, "focus_timeout_ms": 500.0})
+    rig = DaemonHarness(config, seed=11, notifier=RecordingNotifier(timeline))
+    in_outage = {}
+
+    def first_wait(waits: int) -> None:  # the fault is handled and the camera still gone
+        if waits == 1:
+            stats = rig.stats
+            in_outage.update(failed=stats.captures_failed, requested=stats.captures_requested,
+                             error=stats.last_error)
+            rig.sim.restore()
+
+    rig.daemon.backoff_wait = BackoffRecorder(timeline, then=first_wait)
+    watch_camera(rig.sim, timeline)
+    with rig:
+        rig.press(AF)
+        rig.step(3)
+        rig.press(SHUT)
+        rig.step(1)
+        rig.release(SHUT)
+        assert rig.stats.af_state == "SCANNING"
+        assert rig.stats.presses == 1 and rig.stats.captures_requested == 0  # it waits for the scan
+        mark = len(timeline.events)
+        rig.sim.go_silent()
+        rig.sim.step(1)  # the read that times out
+        assert timeline.wait_for(lambda events: "started" in events[mark:], 10), timeline.since(mark)
+        rig.step(60)  # the camera is back: longer than the focus timeout, and the scan goes on
+    assert in_outage["failed"] == 1 and in_outage["requested"] == 1, in_outage
+    assert in_outage["error"].startswith("camera unavailable: simulated camera: no frame"), in_outage
+    stats = rig.stats
+    assert (stats.presses, stats.captures_requested, stats.captures_written, stats.captures_failed) == (1, 1, 0, 1)
+    assert rig.images() == []
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("capture of press")]
+    assert failures == ["capture of press 1 failed: " + in_outage["error"]]
+
+
+def test_press_during_an_outage_longer_than_500_ms_is_reported_failed_not_taken_late(tmp_path, caplog):
+    """A press made while the camera is gone, which comes back more than 500 ms later: no photo
+    of that later moment, the press is reported failed with a reason (MAX_CAPTURE_DELAY_NS)."""
+    caplog.set_level(logging.INFO, logger="focusd.daemon")
+    timeline = Timeline()
+    rig = DaemonHarness(make_config(tmp_path, shutter={"burst": False}), seed=4, notifier=RecordingNotifier(timeline))
+    rig.daemon.backoff_wait = BackoffRecorder(timeline)  # no real sleeps
+    with rig:
+        rig.step(5)
+        rig.sim.go_silent(start_fails=False)  # opens, but each read times out: 1 s of camera time
+        rig.sim.step(1)
+        assert rig.daemon.wait_until(lambda s: s.camera_faults == 1, 10)
+        pressed_at = rig.sim.now_ns()
+        rig.press(SHUT)
+        rig.release(SHUT)
+        rig.sim.step(1)  # the camera still sends nothing: one more second
+        assert rig.daemon.wait_until(lambda s: s.camera_faults == 2, 10)
+        rig.sim.restore()
+        rig.step(5)  # frames again, the first exposed a second after the press
+        assert rig.sim.now_ns() - pressed_at > 1e9
+    stats = rig.stats
+    assert (stats.presses, stats.captures_requested, stats.captures_written, stats.captures_failed) == (1, 1, 0, 1)
+    assert stats.last_error == "no frame within 500 ms of the press"
+    assert rig.images() == []
+    assert "capture of press 1 failed: no frame within 500 ms of the press" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_press_queued_right_before_the_stop_is_captured(tmp_path):
+    """SIGTERM right after a press reached the edge queue, before a frame took it: the edges
+    queued before the stop still count (the drain takes them), so the press is captured."""
+    timeline = Timeline()
+
+    class PressThenStop(RecordingNotifier):
+        """After the armed frame (on the camera thread, at its watchdog ping): a press, then the stop."""
+
+        armed = False
+
+        def watchdog(self) -> bool:
+            if self.armed:
+                self.armed = False
+                rig.press(SHUT)  # the GPIO callback queues its edge...
+                rig.daemon.request_stop()  # ...and the stop comes before the next frame
+            return super().watchdog()
+
+    notifier = PressThenStop(timeline)
+    rig = DaemonHarness(make_config(tmp_path, shutter={"burst": False}), seed=3, notifier=notifier)
+    with rig:
+        rig.step(3)
+        notifier.armed = True
+        rig.step(1)
+        assert rig.stop() == 0
+    assert rig.daemon.edges.accepting is False and len(rig.daemon.edges) == 0
+    stats = rig.stats
+    assert (stats.presses, stats.captures_requested, stats.captures_written, stats.captures_failed) == (1, 1, 1, 0)
+    (entry,) = rig.journal()
+    assert entry["press_id"] == 1 and entry["frame_time_ns"] >= entry["press_time_ns"]
+    assert len(rig.images()) == 1

@@ -16,6 +16,7 @@ dependencies (sysinit.target, ...) resolve.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ import pytest
 
 from focusd.commands.run import DEFAULT_CONFIG
 from focusd.config import CaptureConfig
-from focusd.errors import EX_CONFIG
+from focusd.errors import EX_CONFIG, EX_UNAVAILABLE
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMD_DIR = REPO / "systemd"
@@ -98,6 +99,7 @@ def test_unit_runs_the_daemon_as_the_issue_and_the_code_expect(unit):
     assert seconds(one(unit, "WatchdogSec")) > 10.0  # longer than the camera's 10 s reopen back-off
     assert one(unit, "Restart") == "on-failure"
     assert str(EX_CONFIG) in words(unit, "RestartPreventExitStatus")
+    assert str(EX_UNAVAILABLE) in words(unit, "RestartPreventExitStatus")  # picamera2 not installed
     assert seconds(one(unit, "TimeoutStopSec")) >= 10.0
 
 
@@ -424,6 +426,34 @@ def test_focusd_run_exits_78_on_a_bad_configuration_and_never_says_ready(tmp_pat
     sock.setblocking(False)
     with pytest.raises(BlockingIOError):
         sock.recv(4096)  # nothing was sent: systemd sees a failed start, not a ready service
+
+
+def test_focusd_run_exits_69_at_once_without_picamera2_and_never_says_ready(tmp_path, notify_socket):
+    """camera.backend = "picamera2" (the shipped default) where picamera2 cannot be imported: a
+    permanent fault, not an outage to retry for ever. focusd exits 69 at once, saying why, and the
+    unit does not restart on 69."""
+    path, sock = notify_socket
+    shadow = tmp_path / "site" / "picamera2"  # picamera2 missing, even on a machine that has it
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'picamera2'\", name='picamera2')\n")
+    config = tmp_path / "focusd.toml"
+    shutil.copy2(SYSTEMD_DIR / "focusd.toml", config)
+    assert tomllib.loads(config.read_text())["camera"]["backend"] == "picamera2"
+    env = daemon_env(path)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
+    command = unit_command(config, f'capture.directory="{tmp_path / "captures"}"')
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == EX_UNAVAILABLE == 69, result.stderr
+    assert "camera unavailable: picamera2 is not installed (No module named 'picamera2')" in result.stderr
+    assert "retrying" not in result.stderr
+    assert str(EX_UNAVAILABLE) in parse_unit(UNIT_FILE.read_text())["Service"]["RestartPreventExitStatus"][0].split()
+    sock.setblocking(False)
+    sent = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            sent.append(sock.recv(4096).decode())
+    assert not any("READY=1" in message.split("\n") for message in sent), sent  # systemd sees a failed start
 
 
 def reload_command(pid: int) -> list[str] | None:

@@ -13,12 +13,15 @@ so a bounce that ends on a different level than it started is never lost.
 
 The queue is bounded so that a chattering contact cannot grow memory without bound; an edge that
 does not fit is counted and dropped, but the latest raw level of each input is always kept, so the
-debouncer still settles to the truth.
+debouncer still settles to the truth. Queueing an edge and keeping its level is one step under one
+lock, and so is the drain: the edges a drain returns and the levels it returns are the same moment,
+and only inputs that lost edges come with a level (an edge that arrives during a drain is in the
+next one, with its own time, never a bare level settled at the frame's time).
 """
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
 from dataclasses import dataclass
 
@@ -30,8 +33,10 @@ class EdgeQueue:
     """A bounded, thread-safe queue of raw edges that never blocks the producer."""
 
     def __init__(self, maxsize: int = 256):
-        self._queue: queue.Queue[RawEdge] = queue.Queue(maxsize)
+        self.maxsize = maxsize
+        self._edges: collections.deque[RawEdge] = collections.deque()
         self._levels: dict[ButtonId, bool] = {}
+        self._lossy: set[ButtonId] = set()  #: inputs with an edge dropped since the last drain
         self._lock = threading.Lock()
         self.dropped = 0
         self.accepting = True
@@ -42,25 +47,25 @@ class EdgeQueue:
             return
         with self._lock:
             self._levels[edge.button] = edge.pressed
-        try:
-            self._queue.put_nowait(edge)
-        except queue.Full:
-            self.dropped += 1
+            if len(self._edges) < self.maxsize:
+                self._edges.append(edge)
+            else:
+                self.dropped += 1
+                self._lossy.add(edge.button)
 
     def drain(self) -> tuple[list[RawEdge], dict[ButtonId, bool]]:
-        """All queued edges, oldest first, and the latest raw level of every input seen."""
-        edges = []
-        while True:
-            try:
-                edges.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+        """All queued edges, oldest first, and the latest raw level of each input whose edges were
+        dropped since the last drain (the others' levels are their last edges)."""
         with self._lock:
-            levels = dict(self._levels)
+            edges = list(self._edges)
+            self._edges.clear()
+            levels = {button: self._levels[button] for button in self._lossy}
+            self._lossy.clear()
         return edges, levels
 
     def __len__(self) -> int:
-        return self._queue.qsize()
+        with self._lock:
+            return len(self._edges)
 
 
 @dataclass

@@ -10,8 +10,8 @@ It owns the meaning of the two buttons, and nothing else:
   anything to the autofocus. With priority ``release`` a press captures now, in every AF state.
   With priority ``focus`` a press made while AF-ON is scanning waits for FOCUSED or FAILED or the
   timeout and then fires all the same, recording why (every press waiting fires, in order; at a
-  shutdown, ``Stopping``, they fire at once). Held with burst on, it captures at the burst rate
-  until release or the limit.
+  shutdown, ``Stopping``, and when the camera fails, ``CameraFault``, they fire at once). Held with
+  burst on, it captures at the burst rate until release or the limit.
 - **LED**: off when idle, blinking while scanning, steady when focused, fast blink when focus
   failed, a short flash on each capture, a distinct pattern on errors.
 
@@ -165,6 +165,12 @@ class Controller:
 
     # public ---------------------------------------------------------------------------------
 
+    @property
+    def presses(self) -> int:
+        """Shutter and remote presses taken so far: each asked for a capture (has a press id). A
+        press of one input while the other holds a capture is not one."""
+        return self.state.next_press_id - 1
+
     def reconfigure(self, af: AfConfig, shutter: ShutterConfig) -> None:
         """Take new settings (SIGHUP); they apply from the next press."""
         self.af_mode = AfMode(af.mode)
@@ -191,6 +197,9 @@ class Controller:
                 self.state.camera_down = not recovered
                 if not recovered:
                     self.state.error_until_ns = t + ERROR_NS
+                    # no frame will come for them: they fire now, and the daemon reports them failed
+                    # with the camera's reason (not later, as a timeout showing another moment)
+                    self._fire_waits(t, "focus: camera fault", commands)
         self._update_led(self._event_time(event), commands)
         return commands
 

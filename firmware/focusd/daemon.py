@@ -15,6 +15,7 @@ slow card never stalls focusing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import queue
@@ -41,8 +42,8 @@ from focusd.controller import (
     Stopping,
     Tick,
 )
-from focusd.errors import CameraError, ConfigError
-from focusd.hw.base import ButtonId, Camera, CameraFrame, Indicator
+from focusd.errors import CameraError, CameraUnavailable, ConfigError
+from focusd.hw.base import Camera, CameraFrame, Indicator
 from focusd.notify import SystemdNotifier
 from focusd.profiles import load_profile
 
@@ -57,7 +58,7 @@ class DaemonStats:
     """Counters, for the systemd STATUS line, the demo's status line and the tests."""
 
     frames: int = 0
-    presses: int = 0
+    presses: int = 0  #: shutter and remote presses that asked for a capture (each has a press id)
     captures_requested: int = 0
     captures_written: int = 0
     captures_failed: int = 0
@@ -70,10 +71,13 @@ class DaemonStats:
     lens_position: float = math.nan
     last_error: str | None = None
 
+    def lens_text(self) -> str:
+        """The last lens command, "-" before the first."""
+        return "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
+
     def status_line(self) -> str:
-        lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
         return (
-            f"af={self.af_state} lens={lens} frames={self.frames} presses={self.presses} "
+            f"af={self.af_state} lens={self.lens_text()} frames={self.frames} presses={self.presses} "
             f"captures={self.captures_written} failed={self.captures_failed} locks={self.af_locks}"
         )
 
@@ -108,6 +112,7 @@ class Daemon(CapturePath):
         self.writer: CaptureWriter | None = None
         self._pending: list[Capture] = []
         self._full_resolution: list[tuple[Capture, CaptureRequest]] = []
+        self._retiring: list[threading.Thread] = []  # writers replaced by a reload, finishing their queue
         self._commanded: float | None = None
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -192,9 +197,10 @@ class Daemon(CapturePath):
             indicator.close()
 
     def _close_writer(self) -> None:
+        self._finish_retiring_writers()
         if self.writer is not None:
             self.writer.close()
-            self._drain_control()
+        self._drain_control()
 
     def _build_engine(self, config: Config) -> AutofocusEngine:
         profile = load_profile(config.camera.profile)
@@ -241,6 +247,8 @@ class Daemon(CapturePath):
         while True:
             try:
                 self.camera.start()
+            except CameraUnavailable:
+                raise  # permanent (picamera2 missing): retrying would only loop; focusd run exits 69
             except CameraError as error:
                 delay = self._camera_backoff().next_wait()
                 log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
@@ -277,7 +285,7 @@ class Daemon(CapturePath):
 
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
-        self._take_inputs(self.camera.now_ns(), None)  # edges queued before the stop still count
+        self._take_inputs(None)  # edges queued before the stop still count
         # a focus-priority press still waiting for the scan fires now: every press yields a result
         self._dispatch(self.controller.handle(Stopping(self.camera.now_ns())))
         for _ in range(DRAIN_FRAMES):
@@ -296,6 +304,11 @@ class Daemon(CapturePath):
 
     def _camera_failed(self, error: CameraError) -> None:
         """Log, report, fail the presses waiting for a frame, stop and reopen with backoff.
+
+        Focus-priority presses still waiting for the scan fire at the CameraFault (controller) and
+        are failed here with them, with the camera's reason: none waits out the outage to be taken
+        as a photo of a later moment. A press made during the outage is captured from the first
+        frame after it, unless that comes more than 500 ms late (``MAX_CAPTURE_DELAY_NS``).
 
         The backoff spans faults: a fault within HEALTHY_FRAMES of the last start waits the next,
         longer, delay before reopening (a camera that opens but sends nothing is not reopened every
@@ -327,21 +340,25 @@ class Daemon(CapturePath):
     def _process(self, frame: CameraFrame) -> None:
         now = frame.timestamp_ns
         self.stats.frames += 1
-        self._take_inputs(now, frame)
+        self._take_inputs(frame)
         self._drain_control()
         self._dispatch(self.controller.handle(Tick(now)), frame)
         self._take_captures(frame)
         if self.engine_active:
             self._focus(frame)
 
-    def _take_inputs(self, now: int, frame: CameraFrame | None) -> None:
-        """Debounce the queued edges and hand the presses and releases to the controller."""
+    def _take_inputs(self, frame: CameraFrame | None) -> None:
+        """Debounce the queued edges and hand the presses and releases to the controller.
+
+        An input the debouncer settles without an edge (its bounce window over, or its edges dropped
+        from a full queue) is stamped with the camera's time now, read after the drain: the frame in
+        hand was exposed earlier, perhaps before the press, which must never be captured from it.
+        """
         edges, levels = self.edges.drain()
-        for event in self.debouncer.feed(edges, levels) + self.debouncer.poll(now):
-            if event.pressed and event.button is not ButtonId.AF_ON:
-                self.stats.presses += 1
+        for event in self.debouncer.feed(edges, levels) + self.debouncer.poll(self.camera.now_ns()):
             log.info("%s %s", event.button.value, "pressed" if event.pressed else "released")
             self._dispatch(self.controller.handle(event), frame)
+        self.stats.presses = self.controller.presses
 
     def _focus(self, frame: CameraFrame) -> None:
         before = self.engine.state
@@ -430,15 +447,17 @@ class Daemon(CapturePath):
             self.stats.last_error = str(error)
             self.notifier.ready(self.stats.status_line())
             return
-        for section in ("pins", "camera"):
-            if getattr(new, section) != getattr(self.config, section):
+        running = self.config
+        for section in ("pins", "camera", "logging"):
+            if getattr(new, section) != getattr(running, section):
                 log.warning("[%s] changed: takes effect after a restart", section)
+        # those sections run on as they are until then (the capture path reads [camera], a rebuilt
+        # engine the camera's profile): none of them is applied in part
+        new = dataclasses.replace(new, pins=running.pins, camera=running.camera, logging=running.logging)
         self.controller.reconfigure(new.af, new.shutter)
-        af_changed = new.af != self.config.af
-        if new.capture != self.config.capture and self.writer is not None:
-            self.writer.close()
-            self.writer = CaptureWriter(new.capture, self._on_capture_done, camera_name=self.camera.name)
-            self.writer.start()
+        af_changed = new.af != running.af
+        if new.capture != running.capture and self.writer is not None:
+            self._replace_writer(new.capture)
         self.config = new
         if af_changed:
             # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press

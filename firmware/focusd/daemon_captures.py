@@ -2,16 +2,20 @@
 
 Why apart from focusd.daemon: the daemon's module is its loop, start-up and shutdown; how a press
 becomes a file (which frame, what it records, the optional full-resolution switch, a failure
-reported with its reason) is one concern of its own. A mixin because it works on the daemon's
-camera, engine, writer and list of pending captures, on the camera thread.
+reported with its reason, a writer replaced by a reload) is one concern of its own. A mixin
+because it works on the daemon's camera, engine, writer and list of pending captures, on the camera
+thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+from pathlib import Path
 
-from focusd.capture import CaptureRequest
+from focusd.capture import CaptureRequest, CaptureWriter
+from focusd.config import CaptureConfig
 from focusd.controller import Capture, CaptureFinished
 from focusd.errors import CameraError
 from focusd.hw.base import CameraFrame
@@ -89,3 +93,40 @@ class CapturePath:
         self.stats.last_error = reason
         log.error("capture of press %d failed: %s", capture.press_id, reason)
         self._dispatch(self.controller.handle(CaptureFinished(capture.press_id, reason, self.camera.now_ns())))
+
+    # --------------------------------------------------------------- a reload that changes [capture]
+
+    def _replace_writer(self, config: CaptureConfig) -> None:
+        """The next captures go to a new writer at once; the old one writes its queue on a helper
+        thread. Closing it here would wait for that whole queue on the camera thread: focusing
+        would stall and the watchdog starve. Its results still come back through the control
+        queue (and its journal); :meth:`_finish_retiring_writers` joins it at shutdown.
+
+        In the same folder the new writer starts (cleans up temporary files, reads the highest
+        counter) only once the old one is done, as it would otherwise take the old one's
+        half-written file for a crash's leftover; its captures wait in its queue meanwhile.
+        """
+        old, new = self.writer, CaptureWriter(config, self._on_capture_done, camera_name=self.camera.name)
+        same_folder = Path(config.directory).resolve() == Path(old.config.directory).resolve()
+        earlier = [helper for helper in self._retiring if helper.is_alive()]
+        if not same_folder:
+            new.start()
+
+        def retire() -> None:
+            for helper in earlier:  # a writer replaced before may only just have been started
+                helper.join()
+            old.close()
+            if same_folder:
+                new.start()
+
+        helper = threading.Thread(target=retire, name="focusd-capture-retire", daemon=True)
+        self.writer = new
+        helper.start()
+        self._retiring = [*earlier, helper]
+
+    def _finish_retiring_writers(self) -> None:
+        """Shutdown: wait for the writers a reload replaced (each queue is at most
+        ``capture.queue_depth``: inside the unit's stop timeout, as the running writer's)."""
+        retiring, self._retiring = self._retiring, []
+        for helper in retiring:
+            helper.join()

@@ -9,6 +9,9 @@ from __future__ import annotations
 #: Exit status for a configuration error (sysexits.h EX_CONFIG). The systemd unit lists it in
 #: RestartPreventExitStatus so that a bad file does not restart in a loop.
 EX_CONFIG = 78
+#: Exit status when the camera can never work in this installation (sysexits.h EX_UNAVAILABLE:
+#: picamera2 not installed). Also in RestartPreventExitStatus: a restart would fail the same way.
+EX_UNAVAILABLE = 69
 
 
 class FocusdError(Exception):
@@ -42,6 +45,13 @@ class ProfileError(FocusdError, ValueError):
 
 class CameraError(FocusdError, RuntimeError):
     """The camera failed: it could not be opened, or stopped delivering frames."""
+
+
+class CameraUnavailable(CameraError):
+    """The camera cannot work in this installation at all (picamera2 is not installed): not a
+    fault that retrying mends. ``focusd run`` exits with ``exit_status`` (69) at once."""
+
+    exit_status = EX_UNAVAILABLE
 
 
 class LensError(FocusdError, RuntimeError):

@@ -74,12 +74,20 @@ def main(args: argparse.Namespace) -> int:
             status.join(2)
     stats = daemon.stats
     print(file=sys.stderr)
-    print(
-        f"focusd demo: {stats.frames} frames, {stats.presses} shutter presses, "
-        f"{stats.captures_written} captures written to {config.capture.directory}, "
-        f"{stats.captures_failed} failed, {stats.af_locks} focus locks, final lens {stats.lens_position:.2f} D"
-    )
+    print(f"focusd demo: {summary(stats, config.capture.directory)}")
     return code if stats.captures_failed == 0 else 1
+
+
+def summary(stats, directory: str) -> str:
+    """The demo's last line. ``presses`` counts the presses that asked for a capture (a remote
+    press while the shutter is held is none); the lens is "-" when AF-ON never moved it."""
+    return (f"{_count(stats.frames, 'frame')}, {_count(stats.presses, 'shutter press', 'shutter presses')}, "
+            f"{_count(stats.captures_written, 'capture')} written to {directory}, {stats.captures_failed} failed, "
+            f"{_count(stats.af_locks, 'focus lock')}, final lens {stats.lens_text()}")
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def _toml_string(text: str) -> str:

@@ -43,7 +43,7 @@ def load(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import CameraError
+    from focusd.errors import CameraError, CameraUnavailable
 
     config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.cameras import build_camera, pin_factory_for
@@ -58,7 +58,11 @@ def main(args: argparse.Namespace) -> int:
         return 1
     daemon = Daemon(config, camera, pin_factory=pin_factory_for(config))
     install_signal_handlers(daemon)
-    return daemon.run()
+    try:
+        return daemon.run()
+    except CameraUnavailable as error:  # not retried: under systemd, no restart loop either
+        fatal("camera unavailable: %s", error)
+        return error.exit_status
 
 
 def install_signal_handlers(daemon) -> None:

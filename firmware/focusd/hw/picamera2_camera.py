@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from focusd.config import CameraConfig
-from focusd.errors import CameraError, LensError
+from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
 from focusd.profiles import CameraProfile
 
@@ -202,7 +202,9 @@ class Picamera2Camera(Camera):
 
             picam2 = Picamera2(camera_num=self.tuning.camera_num)
         except ImportError as error:
-            raise CameraError(f"picamera2 is not installed ({error}); on a desktop use camera.backend = \"sim\"") from None
+            raise CameraUnavailable(
+                f"picamera2 is not installed ({error}); on a Pi install python3-picamera2 (sudo make install), "
+                f"on a desktop use camera.backend = \"sim\"") from None
         except (RuntimeError, IndexError, OSError) as error:
             raise CameraError(f"could not open camera {self.tuning.camera_num}: {error}") from error
         self._picam2 = picam2

@@ -431,3 +431,76 @@ def test_a_reload_keeps_pins_camera_and_logging_as_they_run_until_a_restart(tmp_
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     for section in ("pins", "camera", "logging"):
         assert f"[{section}] changed: takes effect after a restart" in warnings
+
+
+def test_reloads_back_to_a_folder_still_being_written_keep_one_writer_there(tmp_path, monkeypatch):
+    """[capture] X -> Y -> X while X's writer is still writing its queue (a slow card): the writer
+    for X again must wait for it. Started at once, it would take the other's half-written file
+    for a crash's leftover (a lost capture) and read the same file counter."""
+    import json
+    import threading
+
+    from focusd import capture
+    from focusd.config import load_config
+
+    folder_x, folder_y = tmp_path / "x", tmp_path / "y"
+    card = threading.Event()
+    stalled = []
+    write_temp = capture.write_temp
+
+    def slow_card(folder, data):
+        temp = write_temp(folder, data)
+        if folder == folder_x and not card.is_set() and not stalled:
+            stalled.append(temp)
+            card.wait(30)  # the first file in X hangs until the test lets it go
+        return temp
+
+    monkeypatch.setattr(capture, "write_temp", slow_card)
+    path = tmp_path / "focusd.toml"
+    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n'
+    path.write_text(base + f'[capture]\ndirectory = "{folder_x}"\n')
+    with DaemonHarness(load_config(path), seed=5) as rig:
+        try:
+            for _ in range(3):
+                tap(rig)
+            assert rig.daemon.writer.pending == 3
+            reload_with(rig, path, base + f'[capture]\ndirectory = "{folder_y}"\n')
+            rig.step(2)
+            reload_with(rig, path, base + f'[capture]\ndirectory = "{folder_x}"\n')
+            rig.step(2)
+            tap(rig)
+            rig.step(3)
+            assert stalled and stalled[0].exists()  # the half-written file was left alone
+        finally:
+            card.set()
+        assert rig.wait(lambda s: s.captures_written + s.captures_failed == 4)
+    assert rig.stats.captures_failed == 0, rig.stats.last_error
+    entries = [json.loads(line) for line in (folder_x / "captures.jsonl").read_text().splitlines()]
+    assert [entry["press_id"] for entry in entries] == [1, 2, 3, 4]
+    assert len({entry["file"] for entry in entries}) == 4
+
+
+def test_a_replaced_writer_that_fails_while_finishing_still_lets_the_new_one_start(tmp_path, monkeypatch, caplog):
+    """An unexpected error while the replaced writer finishes (on the helper thread) is logged,
+    and the new writer in the same folder starts all the same: later presses are written."""
+    from focusd.capture import CaptureWriter
+    from focusd.config import load_config
+
+    path = tmp_path / "focusd.toml"
+    base = f'[camera]\nbackend = "sim"\n[shutter]\nburst = false\n[capture]\ndirectory = "{tmp_path / "c"}"\n'
+    path.write_text(base)
+    with DaemonHarness(load_config(path), seed=5) as rig:
+        old = rig.daemon.writer
+        close = CaptureWriter.close
+
+        def broken_close(writer, timeout_s=None):
+            close(writer, timeout_s)
+            if writer is old:
+                raise ValueError("a damaged file in the folder")
+
+        monkeypatch.setattr(CaptureWriter, "close", broken_close)
+        reload_with(rig, path, base + 'format = "png"\n')
+        rig.step(2)
+        tap(rig)
+        assert rig.wait(lambda s: s.captures_written == 1, 10), rig.stats.last_error
+    assert "the replaced capture writer failed" in caplog.text

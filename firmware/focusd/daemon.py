@@ -21,6 +21,7 @@ import math
 import queue
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -112,7 +113,7 @@ class Daemon(CapturePath):
         self.writer: CaptureWriter | None = None
         self._pending: list[Capture] = []
         self._full_resolution: list[tuple[Capture, CaptureRequest]] = []
-        self._retiring: list[threading.Thread] = []  # writers replaced by a reload, finishing their queue
+        self._retiring: list[tuple[threading.Thread, Path]] = []  # replaced writers finishing (folder)
         self._commanded: float | None = None
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -197,9 +198,10 @@ class Daemon(CapturePath):
             indicator.close()
 
     def _close_writer(self) -> None:
-        self._finish_retiring_writers()
+        deadline = time.monotonic() + self.WRITERS_STOP_S
+        self._finish_retiring_writers(deadline)
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(timeout_s=max(0.0, deadline - time.monotonic()))
         self._drain_control()
 
     def _build_engine(self, config: Config) -> AutofocusEngine:
@@ -418,8 +420,8 @@ class Daemon(CapturePath):
                 return
             if kind == "capture":
                 self._capture_done(payload)
-            elif kind == "reload":
-                self._reload()
+            elif kind == "reload" and not self._stop.is_set():
+                self._reload()  # (a reload asked for while stopping would start what is being closed)
 
     def _capture_done(self, result: CaptureResult) -> None:
         if result.error is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 
 from focusd.capture import CaptureRequest, CaptureWriter
@@ -96,37 +97,53 @@ class CapturePath:
 
     # --------------------------------------------------------------- a reload that changes [capture]
 
+    #: seconds a shutdown waits in all for the capture writers to write their queues (inside the
+    #: unit's TimeoutStopSec=30s; what is still queued then is logged, with its count)
+    WRITERS_STOP_S = 25.0
+
     def _replace_writer(self, config: CaptureConfig) -> None:
         """The next captures go to a new writer at once; the old one writes its queue on a helper
         thread. Closing it here would wait for that whole queue on the camera thread: focusing
         would stall and the watchdog starve. Its results still come back through the control
         queue (and its journal); :meth:`_finish_retiring_writers` joins it at shutdown.
 
-        In the same folder the new writer starts (cleans up temporary files, reads the highest
-        counter) only once the old one is done, as it would otherwise take the old one's
-        half-written file for a crash's leftover; its captures wait in its queue meanwhile.
+        Two writers must never work in one folder: a starting writer cleans up temporary files
+        (it would take the other's half-written file for a crash's leftover), reads the highest
+        file counter and repairs the journal. So in a folder that a writer being replaced still
+        writes to (the same one, or after X -> Y -> X) the new writer starts only once every
+        writer before it is done; its captures wait in its (bounded) queue meanwhile.
         """
         old, new = self.writer, CaptureWriter(config, self._on_capture_done, camera_name=self.camera.name)
-        same_folder = Path(config.directory).resolve() == Path(old.config.directory).resolve()
-        earlier = [helper for helper in self._retiring if helper.is_alive()]
-        if not same_folder:
+        earlier = [(helper, folder) for helper, folder in self._retiring if helper.is_alive()]
+        folder = Path(config.directory).resolve()
+        busy = {Path(old.config.directory).resolve(), *(f for _, f in earlier)}
+        wait = folder in busy
+        if not wait:
             new.start()
 
         def retire() -> None:
-            for helper in earlier:  # a writer replaced before may only just have been started
-                helper.join()
-            old.close()
-            if same_folder:
-                new.start()
+            try:
+                for helper, _ in earlier:
+                    helper.join()  # in order: a writer replaced before may only just have started
+                old.close()
+            except Exception:  # noqa: BLE001 - a helper thread: report it, then start the new writer
+                log.exception("the replaced capture writer failed while finishing its queue")
+            finally:
+                if wait:
+                    try:
+                        new.start()
+                    except Exception:  # noqa: BLE001
+                        log.exception("the new capture writer did not start")
 
         helper = threading.Thread(target=retire, name="focusd-capture-retire", daemon=True)
         self.writer = new
         helper.start()
-        self._retiring = [*earlier, helper]
+        self._retiring = [*earlier, (helper, Path(old.config.directory).resolve())]
 
-    def _finish_retiring_writers(self) -> None:
-        """Shutdown: wait for the writers a reload replaced (each queue is at most
-        ``capture.queue_depth``: inside the unit's stop timeout, as the running writer's)."""
+    def _finish_retiring_writers(self, deadline: float) -> None:
+        """Shutdown: wait, until ``deadline`` (time.monotonic), for the writers a reload replaced."""
         retiring, self._retiring = self._retiring, []
-        for helper in retiring:
-            helper.join()
+        for helper, _ in retiring:
+            helper.join(max(0.0, deadline - time.monotonic()))
+            if helper.is_alive():
+                log.warning("a replaced capture writer is still writing at shutdown")

@@ -171,8 +171,12 @@ class AutofocusEngine(Scan, Arrive):
             Phase.FAILED: self._failed,
         }[self.phase]
         target = handler(sequence, measurement)
-        if self.phase in (Phase.PRIME, Phase.CLIMB, Phase.RETURN, Phase.ARRIVE) \
-                and self.statistics.frames - self._scan_began_at >= self.tuning.max_frames:
+        # the first result comes within max_frames of start() (retries included), and every later
+        # scan of continuous AF ends within max_frames of its own start
+        limit = self.tuning.max_frames
+        if self.phase in (Phase.PRIME, Phase.CLIMB, Phase.RETURN, Phase.ARRIVE) and (
+                self.statistics.frames - self._scan_began_at >= limit
+                or (self.statistics.frames_to_result is None and self.statistics.frames >= limit)):
             target = self._fail("timeout: no peak found within max_frames")
         target = self._issue(sequence, target)
         if STATE_OF_PHASE[self.phase] in (AfState.FOCUSED, AfState.FAILED) and self.statistics.frames_to_result is None:

@@ -3,6 +3,7 @@ report's schema, the command line, the plot and the progress bar."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
@@ -169,3 +170,21 @@ def test_results_do_not_depend_on_the_number_of_workers():
     one = run_trials(trials, ["stock-fast", "golden"], workers=1)
     two = run_trials(trials, ["stock-fast", "golden"], workers=2)
     assert [r.row() for r in one] == [r.row() for r in two]
+
+
+def test_main_latency_runs_the_main_block_at_another_latency(tmp_path):
+    """`focusd bench --main-latency 4`: the main block's trials run at true and told latency 4
+    (a Pi through picamera2), the others as they are; the JSON and the table say so."""
+    from focusd.commands import bench
+
+    report = tmp_path / "b.json"
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--suite", "quick", "--main-latency", "4", "--algorithms", "focusd", "--json",
+                              str(report), "--workers", "1", "--no-progress"])
+    assert bench.main(args) == 0
+    data = json.loads(report.read_text())
+    assert data["conditions"]["main_latency"] == 4
+    main = [row for row in data["trials"] if row["block"] == "main"]
+    assert main and all(row["latency"] == row["told_latency"] == 4 for row in main)
+    assert any(row["latency"] != 4 for row in data["trials"] if row["block"] != "main")

@@ -96,7 +96,7 @@ def format_table(summary: dict, conditions: dict, check_list: list[dict] | None 
     if any(entry["target"].get("trials") for entry in summary.values()):
         header = (f"{'algorithm':<20}{'trials':>7}{'median':>8}{'p95':>6}{'mean':>7}{'in 0.15D':>10}{'next fr.':>10}"
                   f"{'|err| med':>10}{'|err| p95':>10}{'failed':>8}{'x normal':>10}{'x fast':>8}")
-        lines += ["", f"{TARGET_BLOCK} block: latency 2, bright + indoor light, every texture x 0.1 m..infinity "
+        lines += ["", f"{TARGET_BLOCK} block: latency {conditions.get('main_latency', 2)}, bright + indoor light, every texture x 0.1 m..infinity "
                   "(frames = AF-ON to FOCUSED/FAILED; in 0.15D: where the lens was last sent; next fr.: where it "
                   "truly was in the frame after FOCUSED)", header, "-" * len(header)]
     for name, entry in summary.items():

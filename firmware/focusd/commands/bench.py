@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency", type=int, nargs="+", choices=(0, 1, 2, 3, 4), metavar="N",
                         help="run only suite trials with these true lens latencies (frames); "
                              "--sweep stacks run at each (default 2)")
+    parser.add_argument("--main-latency", type=int, default=None, metavar="N",
+                        help="run the main block's trials at this true (and told) lens latency instead of 2, "
+                             "e.g. 4: what a Pi through picamera2 with 3 buffers shows (the targets still read "
+                             "'main')")
     parser.add_argument("--light", nargs="+", choices=LIGHTS,
                         help="run only suite trials at these light levels; --sweep stacks run at each (default bright)")
     parser.add_argument("--algorithms", default=None,
@@ -100,6 +104,14 @@ def main(args: argparse.Namespace) -> int:
         trials = suite.default_suite(textures, seed=args.seed)
     elif suite_name == "quick":
         trials = suite.quick_suite(textures, seed=args.seed)
+    if args.main_latency is not None:
+        if not 0 <= args.main_latency <= 10:
+            print("focusd bench: --main-latency must be 0-10 frames", file=sys.stderr)
+            return 2
+        from dataclasses import replace
+
+        trials = [replace(t, latency=args.main_latency, told_latency=args.main_latency) if t.block == "main" else t
+                  for t in trials]
     keep = suite.SuiteFilter(tuple(args.latency) if args.latency else None, tuple(args.light) if args.light else None)
     trials = [t for t in trials if keep.keep(t)]
     try:
@@ -142,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
         "workers": args.workers, "algorithms": algorithms, "trials": len(trials),
         "latencies": sorted({t.latency for t in trials}), "lights": sorted({t.light for t in trials}),
         "max_frames": args.max_frames, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
-        "profile": "imx708",
+        "profile": "imx708", "main_latency": 2 if args.main_latency is None else args.main_latency,
         "lens_range": [0.0, 12.0], "render_window": list(window) if window else None,
         "frames": "counted from the AF-ON press to FOCUSED or FAILED, at the sensor frame rate; "
                   "the stock baseline runs on every frame (generous: its IPA runs at <= 30 Hz)",

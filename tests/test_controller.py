@@ -339,27 +339,8 @@ def row_waiting(presses: list[int], held: bool):
 def row_wait_af_let_go(s: Settings) -> dict:
     """Press 1 at -40 during the scan, AF-ON let go at -20. Focus priority: press 1 still waits
     and fires at the next tick. Release priority: captured at -40, flash until +40."""
-    if not s.focus:
-        fire = [shot(2, 0, 0, "release")]
-        return {
-            "AF-ON press": (s.start(), FLASH),
-            "AF-ON release": ([], FLASH),
-            "shutter press": (fire, FLASH),
-            "shutter release": ([], FLASH),
-            "remote press": (fire, FLASH),
-            "remote release": ([], FLASH),
-            "FOCUSED": ([], FLASH),
-            "FAILED": ([], FLASH),
-            "SCANNING": ([], FLASH),
-            "IDLE": ([], FLASH),
-            "tick": ([], FLASH),
-            "tick, 2.5 s later": ([], OFF),
-            "capture ok": ([], FLASH),
-            "capture failed": ([], ERROR),
-            "camera fault": ([], ERROR),
-            "camera back": ([], FLASH),
-            "Stopping": ([], FLASH),
-        }
+    if not s.focus:  # press 1 long captured: exactly the "flash shown" state
+        return row_flash_shown(s)
     # a new press while press 1 still waits: press 1 first (every waiting press fires in order)
     in_order = [shot(1, -40, 0, "focus: AF-ON released"), shot(2, 0, 0, "focus: AF-ON not held")]
     return {

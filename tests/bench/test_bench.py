@@ -74,6 +74,10 @@ def test_rows_and_summary_carry_the_design_fields(small_run):
             assert field in data
         assert data["error"] == pytest.approx(data["final"] - data["truth"], abs=1e-3)
         assert data["frames"] <= data["frames_settled"]
+        if data["algorithm"] == "focusd" and data["state"] == "FOCUSED":
+            # FOCUSED waits for the lens at the peak: at most a trim is still in flight after it
+            assert data["frames_settled"] <= data["frames"] + data["latency"] + 1
+            assert abs(data["error_next_frame"] - data["error"]) <= 0.15 + 1e-3
     assert set(summary) == {"focusd", "stock-normal", "stock-fast"}
 
 

@@ -24,14 +24,14 @@ class Arrive:
         """Send the lens to the peak; FOCUSED only once a frame exposed there has been seen and is
         sharp (_arrive). Reporting it on the command would be a lie for latency + 1 frames: the
         LED would say focused and a focus-priority shutter would fire on a blurred frame."""
+        history = self._history
         final = self._clamp(final)
-        if abs(final - self._history.last_command) <= self.tuning.trim_limit:
+        if abs(final - history.last_command) <= self.tuning.trim_limit:
             # near enough: the lens stays where it is going; the refit there trims it (_arrive)
-            final = self._history.last_command
+            final = history.last_command
         self.phase = Phase.ARRIVE
         self._final = final
         self._arrival_expected = expected
-        history = self._history
         moves = abs(final - history.last_command) > 1e-9
         commanded = sequence if moves or history.last_sequence is None else history.last_sequence
         # the move that brings the lens there: this one, or the last one sent (it may still be in
@@ -65,7 +65,7 @@ class Arrive:
             # the frame at the peak is a sample too: refit with it
             self._refits_left -= 1
             positions, values = self._observed()
-            fit = self._fit_samples()
+            fit = self._fit_samples(positions, values)
             shift = abs(fit.position - self._final) if fit is not None else 0.0
             if fit is not None and self.tuning.trim_limit < shift <= 2 * self.tuning.refine_step:
                 # a clear correction: go there and look again (once)

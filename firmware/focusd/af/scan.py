@@ -67,7 +67,7 @@ class Scan:
     def _begin_scan(self, start: float, noise: float | None) -> None:
         self._reset_scan(start)
         # every scan (the first, a retry, a re-scan in continuous mode) ends within max_frames
-        self._scan_began_at = self.statistics.frames if hasattr(self, "statistics") else 0
+        self._scan_began_at = self.statistics.frames
         low, high = self.lens_range
         # subjects are most often beyond half a metre: from nearer than that, look further first
         likely = min(max(self.tuning.likely_position, low), high)
@@ -137,9 +137,8 @@ class Scan:
             values.append(value)
         return np.array(positions), np.array(values)
 
-    def _fit_samples(self) -> PeakFit | None:
-        """The peak fitted to this scan's samples, as _observed attributes them."""
-        positions, values = self._observed()
+    def _fit_samples(self, positions: np.ndarray, values: np.ndarray) -> PeakFit | None:
+        """The peak fitted to this scan's samples (as _observed attributes them)."""
         return fit_peak(positions, values, self.tuning.fit_fraction, bounds=self.lens_range)
 
     def _detect_onset(self, sequence: int) -> None:
@@ -217,7 +216,7 @@ class Scan:
             if beyond >= tuning.pass_margin - 1e-9 and fallen:
                 behind = direction * (positions - best_position) < -1e-6
                 if behind.any() and values[behind].min() <= best - drop / 2:
-                    fit = self._fit_samples()
+                    fit = self._fit_samples(positions, values)
                     if fit is not None:
                         return self._go_to_peak(sequence, fit)
                 if not self._reversed and beyond >= tuning.reverse_margin - 1e-9 and latest <= values.min() + 1e-12:
@@ -302,7 +301,7 @@ class Scan:
         # at the end of the range: wait until a frame shows it, then decide
         if abs(positions[-1] - end) > 1e-9:
             return None
-        fit = self._fit_samples()
+        fit = self._fit_samples(positions, values)
         best = int(np.argmax(values))
         if fit is None and abs(positions[best] - end) <= 0.05:
             # the sharpest frame is at the end, with too few positions for a fit: the bracket
@@ -352,22 +351,19 @@ class Scan:
         self._fit = fit
         self._final = fit.position
         self._jump_sequence = sequence
-        if not self.tuning.bracket:
-            _, values = self._observed()
-            return self._arrive_at(sequence, fit.position, float(values.max()))
         step = self.tuning.refine_step
         # probe only where the samples leave the top unknown: a side whose nearest sample is
         # further than known_gap from the fitted peak (inside the range) gets a probe. A peak
         # fitted at an end of the range always gets its probe inwards: nothing beyond the end
         # bounds the fit, so only the inside can show that the curve really falls from the end.
-        _, values = self._observed()
+        positions, values = self._observed()
         # positions the lens settled at (a frame exposed during a move is attributed between two of
         # them, but it is no sample of the curve there)
         visited = np.array(self._history.visited)
         low, high = self.lens_range
         at_end = min(fit.position - low, high - fit.position) <= 0.05
         sides = []
-        for side in (self._direction, -self._direction):
+        for side in (self._direction, -self._direction) if self.tuning.bracket else ():
             beyond = side * (visited - fit.position)
             # (a position within 0.05 D of the fit is the fit's own, not a sample beside it)
             apart = beyond > 0.05
@@ -387,7 +383,7 @@ class Scan:
         hold = abs(first - self._history.last_command) > self.tuning.blend_jump or blurred
         # after the probes the lens goes on to the fitted peak at once, without waiting to see
         # them: the refit usually agrees, and then the lens is already there (None: hold a frame)
-        held_rest = [step for probe in rest for step in ((probe, None) if blurred else (probe,))]
+        held_rest = [entry for probe in rest for entry in ((probe, None) if blurred else (probe,))]
         self._probe_queue = [None] * hold + held_rest + [fit.position]
         self._bracket_last = sequence + len(self._probe_queue) - 1  # the frame the second probe answers
         self.phase = Phase.RETURN
@@ -427,7 +423,7 @@ class Scan:
             return None
         # the probes seen: refit
         positions, values = self._observed()
-        fit = self._fit_samples()
+        fit = self._fit_samples(positions, values)
         final = self._final
         if fit is not None and abs(fit.position - final) <= 2 * self.tuning.refine_step + self.tuning.fine_step:
             self._fit, final = fit, fit.position
@@ -438,7 +434,7 @@ class Scan:
         if resumed is not None:
             return resumed
         log.debug("af bracketed %.3f -> %.3f D", self._final, final)
-        return self._arrive_at(sequence, final, float(values.max()))
+        return self._arrive_at(sequence, final, value)
 
     def _confirm_failed(self, value: float, expected: float) -> float | None:
         if self._retries < self.tuning.max_retries:

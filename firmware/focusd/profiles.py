@@ -51,6 +51,9 @@ class CameraProfile:
     focus_mode: tuple[int, int]  #: output size of the sensor mode used while focusing
     lores_size: tuple[int, int]  #: default lores (autofocus) stream size
     lens_driver: str = "libcamera"  #: "libcamera", "i2c-ov5647", "i2c-dac"
+    #: D the IPA's lens state moves per LensPosition write and per controller run (the tuning's
+    #: rpi.af max_slew at normal speed; focusd.lens_path); unused by I2C lens drivers
+    max_slew: float = 2.0
     vcm: dict = field(default_factory=dict)  #: i2c drivers: bus, address, bits, dioptre_map
 
     def mode(self, size: tuple[int, int] | None = None) -> SensorMode:
@@ -103,6 +106,7 @@ def parse_profile(name: str, data: dict) -> CameraProfile:
             focus_mode=_pair(data["focus_mode"], "focus_mode", name),
             lores_size=_pair(data["lores_size"], "lores_size", name),
             lens_driver=data.get("lens_driver", "libcamera"),
+            max_slew=float(data.get("max_slew", 2.0)),
             vcm=dict(data.get("vcm", {})),
         )
     except KeyError as missing:

@@ -65,15 +65,19 @@ def test_virtual_frames_carry_metadata_and_main_image():
     cam = camera("virtual")
     cam.start()
     first = cam.next_frame(1.0)
-    cam.set_lens_position(4.0)
+    cam.set_lens_position(2.0)
     frame = cam.next_frame(1.0)
-    assert frame.lens_position == 4.0 and frame.metadata["LensPosition"] == 4.0
-    assert frame.metadata["SimLensActual"] == pytest.approx(1.0)  # latency: not moved yet
+    # the metadata is the IPA's lens state after this frame's request: the write rides on the
+    # request latency frames on, so neither it nor the glass has moved yet
+    assert frame.lens_position == 1.0 and frame.metadata["LensPosition"] == 1.0
+    assert frame.metadata["SimLensActual"] == pytest.approx(1.0)
     assert frame.timestamp_ns > first.timestamp_ns
-    assert frame.main_image().shape == (864, 1536, 3)
+    latest = cam.next_frame(1.0)
+    assert cam.rig.latency_frames == 2 and latest.lens_position == 2.0
+    assert latest.main_image().shape == (864, 1536, 3)
     cam.next_frame(1.0)
     with pytest.raises(CameraError):
-        frame.main_image()  # a later frame has replaced this one's buffer
+        latest.main_image()  # a later frame has replaced this one's buffer
     cam.stop()
     with pytest.raises(CameraError, match="not started"):
         cam.next_frame(1.0)

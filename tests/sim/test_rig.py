@@ -10,6 +10,7 @@ import pytest
 from focusd.errors import ConfigError, LensError
 from focusd.profiles import load_profile
 from focusd.sim import LIGHT_LEVELS, SimRig, scenes
+from focusd.sim.lens import LensModel
 from focusd.sim.optics import disk_otf
 
 from sim.sim_helpers import AF_WINDOW, gradient_energy, settled_frame, window_cut
@@ -74,45 +75,60 @@ def test_lores_size_per_mode_and_oversized_lores_refused():
 
 @pytest.mark.parametrize("latency", [0, 1, 2, 3])
 def test_latency_contract_exactly(latency):
-    rig = SimRig(scenes.texture_scene("text", 1.0), light="bright", latency_frames=latency, start_lens=1.0)
+    rig = SimRig(scenes.texture_scene("text", 1.0), light="bright", latency_frames=latency, start_lens=1.0,
+                 window=AF_WINDOW)
     for _ in range(3):
         rig.next_frame()
     n = rig.next_frame().sequence
-    rig.set_lens_position(9.0)
+    rig.set_lens_position(2.5)  # within max_slew: one write takes it all the way
     later = [rig.next_frame() for _ in range(latency + 3)]
     for frame in later[:latency]:  # frames n+1 .. n+latency: the old position, exactly
         assert frame.lens_actual == 1.0
-        assert frame.lens_position == 9.0  # metadata: the commanded value
+    # the metadata: the IPA's state after each frame's request; the write rides on request n+latency
+    assert [f.lens_position for f in later[:max(latency - 1, 0)]] == [1.0] * max(latency - 1, 0)
+    if latency:
+        assert later[latency - 1].lens_position == 2.5
     first = later[latency]
     assert first.sequence == n + latency + 1
-    assert abs(first.lens_actual - 9.0) < 0.3  # short daylight exposure at the end of the frame
-    assert later[latency + 2].lens_actual == pytest.approx(9.0, abs=1e-3)
+    assert first.lens_actual == pytest.approx(2.5)  # short daylight exposure, the move at the readout
+    assert later[latency + 2].lens_actual == 2.5
 
 
-def test_exposure_during_a_move_is_a_blend():
-    rig = SimRig(scenes.texture_scene("natural", 1.0), light="indoor", latency_frames=2, start_lens=1.0)
+@pytest.mark.parametrize("phase", [0.0, 0.5])
+def test_exposure_during_a_move_is_a_blend(phase):
+    rig = SimRig(scenes.texture_scene("natural", 1.0), light="indoor", latency_frames=2, start_lens=1.0,
+                 lens=LensModel(move_phase=phase), window=AF_WINDOW)
     rig.next_frame()
     still = rig.next_frame()
     assert still.exposure_time_us > 0.9 * still.frame_duration_us  # indoors: exposure ~ frame time
-    rig.set_lens_position(8.0)
+    rig.set_lens_position(2.5)
     frames = [rig.next_frame() for _ in range(6)]
-    moving = frames[2]
-    assert 1.0 + 0.5 < moving.lens_actual < 8.0 - 0.1  # between, nearer the new position
-    assert frames[3].lens_actual == pytest.approx(8.0, abs=0.05)  # the tail of the settling
-    assert frames[5].lens_actual == pytest.approx(8.0, abs=1e-3)
-    # the blended frame is sharper than the settled one at 8 D (part of it saw the lens near 1 D)
-    assert gradient_energy(moving.y) > 1.05 * gradient_energy(frames[5].y)
+    first, second = frames[2], frames[3]
+    assert first.lens_moving and 1.0 < first.lens_actual < 2.5
+    if phase == 0.0:
+        # the move at the readout: the window's rows (a third to two thirds down) half exposed before it
+        assert 1.0 + 0.3 < first.lens_actual < 2.5 - 0.3
+        assert second.lens_actual == 2.5 and not second.lens_moving
+        # the mixed frame is sharper than the settled one at 2.5 D (part of it saw the lens at 1 D)
+        assert gradient_energy(first.y) > 1.05 * gradient_energy(frames[5].y)
+    else:
+        # half a frame later: the first frame barely sees it and the move spills into the next
+        assert first.lens_actual < 1.0 + 0.3
+        assert second.lens_moving and 1.0 + 0.3 < second.lens_actual < 2.5
+    assert frames[4].lens_actual == 2.5 and not frames[4].lens_moving
 
 
-def test_metadata_reports_the_latest_command_and_clamps():
-    rig = SimRig(scenes.texture_scene("skin", 1.0), start_lens=2.0)
+def test_metadata_reports_the_ipa_state_and_clamps():
+    rig = SimRig(scenes.texture_scene("skin", 1.0), start_lens=2.0, latency_frames=1)
     assert rig.next_frame().lens_position == 2.0
     rig.set_lens_position(3.0)
-    rig.set_lens_position(99.0)
+    rig.set_lens_position(99.0)  # the later write to the same request wins: clamped, slewed
     frame = rig.next_frame()
-    assert frame.lens_position == PROFILE.lens_range[1]
+    assert frame.lens_position == 2.0 + PROFILE.max_slew
+    assert rig.ipa.target == PROFILE.lens_range[1]
     rig.set_lens_position(-1.0)
-    assert rig.next_frame().lens_position == 0.0
+    rig.next_frame()
+    assert rig.ipa.target == 0.0
     with pytest.raises(LensError):
         rig.set_lens_position(math.nan)
 
@@ -239,9 +255,9 @@ def test_bad_scene_arguments_are_refused():
 def test_dropped_frames_leave_a_gap_and_the_lens_keeps_time():
     rig = SimRig(scenes.texture_scene("text", 1.0), light="bright", latency_frames=2, start_lens=1.0)
     rig.next_frame()
-    rig.set_lens_position(5.0)
+    rig.set_lens_position(2.0)
     rig.skip_frames(3)  # the consumer missed three frames: the move happened meanwhile
     frame = rig.next_frame()
     assert frame.sequence == 4
-    assert frame.lens_actual == pytest.approx(5.0, abs=1e-3)
+    assert frame.lens_actual == 2.0 and frame.lens_position == 2.0
     assert frame.timestamp_ns == 5 * rig.frame_duration_ns - round(frame.exposure_time_us * 1e3)

@@ -35,6 +35,10 @@ class AfTuning:
     """Mean window level (0-255 code values) below which a frame counts as too dark to focus on."""
 
     # --- the scan (focusd.af.scan, focusd.af.search) -----------------------------------------------------
+    max_slew: float = 1.5
+    """D: how far one LensPosition write moves the IPA's lens state (the profile's max_slew,
+    focusd.lens_path; imx708: 1.5). A longer move sent once is finished only by the IPA's
+    controller, at most at 30 Hz."""
     likely_position: float = 1.5
     """D: where subjects most often are (about 0.7 m; most photographs are of subjects beyond half
     a metre). A scan starting nearer than this first looks further away, and vice versa."""

@@ -4,8 +4,12 @@ Trials are plain frozen dataclasses so that they cross process boundaries (the b
 on worker processes) and so that every algorithm can rebuild exactly the same scene and rig from
 the same description and seed: the same frames, the same noise.
 
-Blocks of the default suite (each trial carries its block name; the summary is per block):
+Blocks of the default suite (each trial carries its block name; the summary is per block). Every
+block but ``instant-lens`` runs on the slew-limited lens path libcamera drives, with the unknown
+mix (when in the next frame the glass moves) drawn at random per trial (focusd.sim.lens):
 
+- ``real-tuning``, ``real-held-out``: real focal stacks (focusd.bench.real, reported first): the
+  engine was tuned on the first three stacks, the other three are held out.
 - ``main``: every texture x 7 distances (0.1 m to infinity) x bright and indoor light at latency 2,
   starts cycling over four positions. The speed and accuracy targets are measured here.
 - ``latency-1``, ``latency-3``: true latency 1 and 3 (the algorithms told the truth), bright light.
@@ -14,7 +18,9 @@ Blocks of the default suite (each trial carries its block name; the summary is p
 - ``two-depth``: a near and a far subject sharing the window; truth is what dominates it.
 - ``told2-true1``, ``told2-true3``: the algorithms are told latency 2 while the lens really has 1
   or 3 (DESIGN.md: the engine must still land within its accuracy).
-- ``sweep``: real focal stacks replayed (``--sweep DIR``), from every frame's position.
+- ``instant-lens``: the main block's scenes in bright light on a lens that takes every write
+  whole at once (the simulator's lens before the IPA was modelled), for comparison.
+- ``sweep``: a focal stack replayed (``--sweep DIR``), from every frame's position.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 #: Subject distances of the default suite, metres (10 D to 0 D).
 DISTANCES_M = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, math.inf)
@@ -31,6 +39,8 @@ DISTANCES_M = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, math.inf)
 DISTANCE_JITTER = (1.0, 0.93, 1.06, 0.97, 1.1, 0.9, 1.03)
 #: Start positions cycled through, dioptres (infinity, the stock default, mid, the near end).
 STARTS = (0.0, 1.0, 4.0, 12.0)
+#: The AF range of the real-stack blocks, D (the bench's)
+REAL_RANGE = (0.0, 12.0)
 #: Algorithms of a default run, in report order.
 DEFAULT_ALGORITHMS = ("focusd", "stock-normal", "stock-fast", "exhaustive", "golden")
 
@@ -46,9 +56,16 @@ class SceneSpec:
     far_m: float = math.inf
     near_fraction: float = 0.4
     dioptres_per_s: float = 0.0
-    path: str = ""  #: sweep folder
+    path: str = ""  #: sweep or stack folder
     sweep_range: tuple[float, float] = (0.0, 12.0)
     seed: int = 0
+    # a real stack (focusd.bench.real): its AF window, frame spacing (D), where its first frame
+    # sits (D), the truth in that window (D) and a name for the window
+    window: tuple[float, float, float, float] | None = None
+    spacing: float = 0.0
+    offset: float = 0.0
+    truth: float = 0.0
+    name_suffix: str = ""
 
     @property
     def name(self) -> str:
@@ -61,6 +78,8 @@ class SceneSpec:
             return f"{self.texture}-moving@{self.dioptres_per_s:g}D/s"
         if self.kind == "sweep":
             return "sweep:" + self.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.kind == "stack":
+            return self.path.rstrip("/").rsplit("/", 1)[-1] + "/" + self.name_suffix
         return self.kind
 
     def build(self):
@@ -79,6 +98,10 @@ class SceneSpec:
                                        dioptres_per_s=self.dioptres_per_s, seed=self.seed)
         if self.kind == "sweep":
             return _sweep_scene(self.path, *self.sweep_range)
+        if self.kind == "stack":
+            from focusd.bench.real import stack_scene
+
+            return stack_scene(self.path, self.offset, self.spacing, self.truth)
         raise ValueError(f"unknown scene kind {self.kind!r}")
 
 
@@ -99,8 +122,14 @@ class TrialSpec:
     start: float = 1.0  #: lens position at AF-ON, dioptres
     seed: int = 0  #: the rig's noise seed
     tolerance: float = 0.15  #: D: |final - truth| that counts as in focus (sweeps: one frame spacing)
-    #: frames after the latency's readout at which the lens starts moving (focusd.sim.lens.LensModel)
-    move_delay_frames: float = 0.0
+    #: frames after the readout of the request's frame at which the glass moves: the unknown mix
+    #: (focusd.sim.lens.LensModel.move_phase); the default suite draws it per trial
+    move_phase: float = 0.0
+    #: "ipa": the slew-limited lens path libcamera drives; "instant": every write lands whole at
+    #: once, at the readout (the simulator's lens before the IPA was modelled; a named condition)
+    lens: str = "ipa"
+    window: tuple[float, float, float, float] | None = None  #: the AF window (None: each algorithm's default)
+    algorithms: tuple[str, ...] | None = None  #: the algorithms this trial runs (None: every one asked for)
 
 
 @dataclass
@@ -124,6 +153,10 @@ class _Builder:
     def add(self, block: str, scene: SceneSpec, **kwargs) -> None:
         index = len(self.trials)
         kwargs.setdefault("start", STARTS[index % len(STARTS)])
+        # the unknown mix: when in the next frame the glass moves, drawn per trial (an engine that
+        # depended on one value would miss on the others); the instant lens moves at the readout
+        if kwargs.get("lens", "ipa") == "ipa":
+            kwargs.setdefault("move_phase", round(float(np.random.default_rng([self.seed, index, 31]).uniform()), 3))
         # Each texture is one seeded image, placed at every distance (so the simulator builds its
         # blur stack once per texture and process, not once per trial); the sensor noise has its
         # own seed per trial. Both derive from the run's seed.
@@ -137,8 +170,8 @@ def _stable_number(text: str) -> int:
     return sum((i + 1) * ord(c) for i, c in enumerate(text)) % 997
 
 
-def default_suite(textures: list[str], seed: int = 0) -> list[TrialSpec]:
-    """The default suite (see the module docstring)."""
+def default_suite(textures: list[str], seed: int = 0, real: bool = True) -> list[TrialSpec]:
+    """The default suite (see the module docstring); ``real``: with the real-stack blocks."""
     build = _Builder(seed)
     for light in ("bright", "indoor"):
         for t, texture in enumerate(textures):
@@ -172,14 +205,15 @@ def default_suite(textures: list[str], seed: int = 0) -> list[TrialSpec]:
             for d, distance in enumerate((0.5, 2.0)):
                 build.add(f"told2-true{latency}", SceneSpec("texture", texture, _jitter(distance, t + d)), latency=latency,
                           told_latency=2)
-    # when in a frame the lens moves is a device fact to measure (DESIGN.md: rolling shutter,
-    # when the driver writes the VCM): here it starts half a frame late, so the first frame after
-    # each move is half old, half new. No target: it shows how much the engine depends on it.
-    for light in ("bright", "indoor"):
-        for t, texture in enumerate(textures):
-            for d, distance in enumerate((0.3, 1.0, 3.0)):
-                build.add("move-phase-0.5", SceneSpec("texture", texture, _jitter(distance, t + d + 1)), light=light,
-                          move_delay_frames=0.5)
+    # the lens focusd's simulator had before the IPA was modelled (every write lands whole, at the
+    # readout): a named condition, to compare with the main block's figures
+    for t, texture in enumerate(textures):
+        for d, distance in enumerate(DISTANCES_M):
+            build.add("instant-lens", SceneSpec("texture", texture, _jitter(distance, t + d)), lens="instant")
+    if real:
+        from focusd.bench.real import real_trials
+
+        real_trials(build, seed, REAL_RANGE)
     return build.trials
 
 

@@ -1,111 +1,89 @@
-"""The voice-coil lens: when a command takes effect, and how the lens gets there.
+"""The simulated lens: when a command moves the glass, and what a frame exposed meanwhile sees.
 
 Why this module exists: an AF engine that assumes the lens is where it was told is wrong on a Pi.
-Two effects are modelled here. *Latency* (DESIGN.md, "The autofocus engine"): a position
-commanded after frame n was delivered is first seen in frame n + latency + 1, frames
-n+1 .. n+latency still show the old position. The rig turns that into a time: the lens starts
-moving when frame n+latency's exposure ends (its readout), so frame n+latency is untouched and
-frame n+latency+1's exposure starts at or after the move began. *Settling*: the VCM then follows
-a slew-limited first-order response (time constant ``settle_tau_s``, speed at most
-``slew_dioptres_per_s``), so a frame whose exposure overlaps the move sees a time-weighted blend
-of positions. VCM ringing is not modelled (the DW9817's ramp modes damp it); nor is the
-position's drift with temperature and orientation. Both time constants are *assumptions*:
-measure them on a device (``focusd measure-latency``).
+Three effects are modelled (docs/lens-path.md has the sources):
+
+1. *Latency* (DESIGN.md, "The autofocus engine"): a position set after frame n was delivered goes
+   out with the request of frame n + latency; the IPA applies it when that frame has been read out,
+   so frame n + latency + 1 is the first that can see it.
+2. *The IPA's slew* (``focusd.lens_path.IpaLens``, from libcamera's af.cpp): each write moves the
+   IPA's lens state at most ``max_slew`` D, and each run of its controller (at most 30 Hz) another
+   ``max_slew``; the glass follows that state, and a frame's metadata reports it.
+3. *The mix*: when, after that readout, the glass really moves is something focusd cannot know
+   (when the driver's write lands, the rolling shutter's rows, the exposure time). It is
+   ``move_phase`` frames after the readout (0-1; the bench draws it at random per trial, so no
+   engine can learn it). With a rolling shutter (rows read out over ``readout_fraction`` of the
+   frame), the rows of the next frame exposed wholly before the move see the old position, those
+   exposed after it the new one, and rows whose exposure spans it a time-weighted mix; a late move
+   in a long exposure spills into the frame after. A voice-coil lens settles in a few ms, small
+   beside the frame and the phase's spread, so the move is a step at that moment.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class LensModel:
-    """VCM dynamics. Units in the names."""
+    """How the simulated lens moves. Units in the names."""
 
-    settle_tau_s: float = 0.004  #: first-order settling time constant (a few ms for a VCM)
-    slew_dioptres_per_s: float = 1500.0  #: top speed: the full 15 D range in ~10 ms
-    blend_samples: int = 4  #: sub-exposure positions blended for a frame exposed during a move
-    settled_dioptres: float = 1e-4  #: closer than this to the target counts as settled
-    #: when the move starts, in frames after the readout the latency contract names (0: at that
-    #: readout). On a device it depends on when the driver writes the VCM relative to the frame
-    #: and on the rolling shutter (the AF window's rows are exposed later than the first row):
-    #: a fraction of a frame, to be measured. The bench runs 0 and 0.5.
-    move_delay_frames: float = 0.0
+    #: frames after the readout of the frame whose request carried a lens write at which the glass
+    #: moves (0-1): the unknown mix; the bench draws it per trial
+    move_phase: float = 0.0
+    #: rolling shutter: time to read all rows out, as a fraction of the frame duration (the rest
+    #: is vertical blanking). *Assumption*: close to 1 in a sensor's fastest modes
+    readout_fraction: float = 0.9
+    #: False: the named bench condition "instant" (every write lands whole, no IPA slew, the glass
+    #: moves right at the readout): the lens focusd's simulator had before the IPA was modelled
+    slew_limited: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.move_phase <= 1.0 and 0.0 < self.readout_fraction <= 1.0):
+            raise ValueError(f"move_phase must be 0-1 and readout_fraction in (0, 1], got {self}")
 
 
-class VcmLens:
-    """The lens's true position over (virtual) time, built from commands with their start times."""
+class LensTimeline:
+    """The glass's true position over (virtual) time: a start and steps (time s, position)."""
 
-    def __init__(self, start: float, model: LensModel = LensModel()):
-        self.model = model
-        # segments: (start time s, position at start, target); the first one is at rest
-        self._segments: list[tuple[float, float, float]] = [(-math.inf, start, start)]
+    def __init__(self, start: float):
+        self._times: list[float] = [-math.inf]
+        self._positions: list[float] = [float(start)]
 
     @property
-    def target(self) -> float:
-        return self._segments[-1][2]
+    def last(self) -> float:
+        return self._positions[-1]
 
-    def command(self, start_s: float, target: float) -> None:
-        """The lens starts towards ``target`` at ``start_s`` (times must not go backwards; a second
-        command with the same start time replaces the first)."""
-        last_start, last_x, _ = self._segments[-1]
-        if start_s <= last_start:
-            if start_s < last_start:
-                raise ValueError("lens commands must not go back in time")
-            self._segments[-1] = (last_start, last_x, target)
-            return
-        self._segments.append((start_s, self.position(start_s), target))
-
-    def _segment_position(self, segment: tuple[float, float, float], t: float) -> float:
-        start_s, x0, target = segment
-        distance = target - x0
-        if start_s == -math.inf or distance == 0.0:
-            return target
-        dt = t - start_s
-        tau, slew = self.model.settle_tau_s, self.model.slew_dioptres_per_s
-        sign = 1.0 if distance > 0 else -1.0
-        linear_reach = slew * tau  # below this distance the first-order response is slower than slew
-        if abs(distance) > linear_reach:
-            t_linear = (abs(distance) - linear_reach) / slew
-            if dt < t_linear:
-                return x0 + sign * slew * dt
-            return target - sign * linear_reach * math.exp(-(dt - t_linear) / tau)
-        return target - distance * math.exp(-dt / tau)
+    def step(self, time_s: float, position: float) -> None:
+        """The glass is at ``position`` from ``time_s`` on (times must not go backwards)."""
+        if time_s < self._times[-1]:
+            raise ValueError("lens moves must not go back in time")
+        if time_s == self._times[-1]:
+            self._positions[-1] = float(position)
+        elif float(position) != self._positions[-1]:
+            self._times.append(float(time_s))
+            self._positions.append(float(position))
 
     def position(self, t: float) -> float:
-        """The true position at time ``t`` (seconds, virtual clock)."""
-        for segment in reversed(self._segments):
-            if segment[0] <= t:
-                return self._segment_position(segment, t)
-        return self._segments[0][1]
+        return self._positions[bisect.bisect_right(self._times, t) - 1]
 
-    def exposure(self, start_s: float, end_s: float) -> tuple[list[tuple[float, float]], float]:
-        """Positions and weights to blend for an exposure over [start_s, end_s], and the true mean
-        position over it. A lens at rest gives one position with weight 1."""
-        a, b = self.position(start_s), self.position(end_s)
-        moving = any(start_s < s[0] < end_s for s in self._segments)
-        moving = moving or abs(a - b) > self.model.settled_dioptres
-        moving = moving or abs(self._target_at(start_s) - a) > self.model.settled_dioptres
-        if not moving:
-            return [(a, 1.0)], a
-        n = self.model.blend_samples
-        duration = end_s - start_s
-        samples = [(self.position(start_s + (i + 0.5) * duration / n), 1.0 / n) for i in range(n)]
-        fine = 16
-        mean = sum(self.position(start_s + (i + 0.5) * duration / fine) for i in range(fine)) / fine
-        return samples, mean
-
-    def _target_at(self, t: float) -> float:
-        for segment in reversed(self._segments):
-            if segment[0] <= t:
-                return segment[2]
-        return self._segments[0][2]
+    def segments(self, start_s: float, end_s: float) -> list[tuple[float, float, float]]:
+        """The constant stretches (from, to, position) covering [start_s, end_s]."""
+        first = max(bisect.bisect_right(self._times, start_s) - 1, 0)
+        out = []
+        for index in range(first, len(self._times)):
+            begin = max(self._times[index], start_s)
+            if begin >= end_s and out:
+                break
+            end = self._times[index + 1] if index + 1 < len(self._times) else math.inf
+            out.append((begin, min(end, end_s), self._positions[index]))
+        return out
 
     def forget_before(self, t: float) -> None:
-        """Drop segments that ended before ``t`` (keeps the list short)."""
-        keep = len(self._segments) - 1
-        while keep > 0 and self._segments[keep][0] > t:
-            keep -= 1
+        """Drop steps that were superseded before ``t`` (keeps the lists short)."""
+        keep = bisect.bisect_right(self._times, t) - 1
         if keep > 0:
-            self._segments = self._segments[keep:]
+            self._times = [-math.inf, *self._times[keep + 1:]]
+            self._positions = self._positions[keep:]

@@ -1,17 +1,20 @@
 """The simulated camera rig: scene, lens, sensor and ISP on one virtual clock.
 
 Why this module exists: it is the single place where a frame is made the way a Pi makes one, in
-order: the lens position(s) during the exposure (command latency, settling), the blur of each
+order: the lens command's way through the request queue and the IPA (latency, the slew-limited
+lens state of libcamera's af.cpp, focusd.lens_path), the glass's position over each row's exposure
+(the rolling shutter and the unknown moment the glass moves, focusd.sim.lens), the blur of each
 depth, the sensor's exposure and noise, the mode's binning and the ISP's downscale to the lores
-Y plane, and the metadata the Pi would report (the *commanded* lens position). The AF engine, the
-benchmark and the daemon's simulated camera all drive it through ``next_frame`` and
-``set_lens_position``.
+Y plane, and the metadata the Pi would report (``LensPosition``: the IPA's slewed lens state after
+that frame's request). The AF engine, the benchmark and the daemon's simulated camera all drive it
+through ``next_frame`` and ``set_lens_position``.
 
-Timing (virtual clock, nanoseconds from 0): frame k is read out at (k + 1) * frame_duration and
-exposed for ``exposure_time`` ending then; ``timestamp_ns`` is the start of the exposure (as
-SensorTimestamp - ExposureTime on a Pi). A rolling shutter is not modelled: every row is exposed
-over the same interval (the lens moves in ~10 ms, comparable to a readout, so on a device rows
-of a moving frame see different blends; here the whole frame sees the mean).
+Timing (virtual clock, nanoseconds from 0): frame k's last row is read out at (k + 1) *
+frame_duration, its first ``readout_fraction`` of a frame earlier; each row is exposed for
+``exposure_time`` ending at its readout; ``timestamp_ns`` is the start of the last row's exposure.
+The request of frame k reaches the IPA when frame k has been read out: its lens write is applied
+then (the metadata of frame k shows it), the controller may run, and the glass moves to the IPA's
+state ``move_phase`` frames later.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from focusd.errors import ConfigError, LensError
+from focusd.lens_path import ControllerClock, IpaLens
 from focusd.profiles import CameraProfile, load_profile
 from focusd.sim.geometry import AF_WINDOW, Geometry
-from focusd.sim.lens import LensModel, VcmLens
+from focusd.sim.lens import LensModel, LensTimeline
 from focusd.sim.optics import OpticsModel
 from focusd.sim.sensor import TONE_LUT, LUT_SIZE, NoiseBank, SensorModel, auto_exposure, expose, light_lux
 
@@ -35,13 +39,14 @@ class SimFrame:
 
     y: np.ndarray  #: lores Y plane, 2-D uint8
     sequence: int
-    lens_position: float  #: metadata: the latest command before this frame was delivered
+    lens_position: float  #: metadata: the IPA's slewed lens state after this frame's request
     timestamp_ns: int  #: start of the exposure, virtual clock
     exposure_time_us: float
     analogue_gain: float
-    lens_actual: float  #: true mean lens position over the exposure (tests and the bench only)
+    lens_actual: float  #: true mean lens position over the rendered rows' exposures (tests and the bench only)
     time_s: float  #: middle of the exposure, seconds: the scene time of this frame
     frame_duration_us: float = 0.0
+    lens_moving: bool = False  #: the glass moved during some rendered row's exposure (simulator truth)
 
 
 class SimRig:
@@ -80,7 +85,18 @@ class SimRig:
         self.frame_duration_ns = self.mode.frame_duration_ns
         self._next_sequence = 0
         self.commanded = self.clamp(start_lens)
-        self.lens = VcmLens(self.commanded, lens)
+        self.lens_model = lens
+        self.lens = LensTimeline(self.commanded)
+        slewed = lens.slew_limited and self.profile.lens_driver == "libcamera"
+        self.ipa = IpaLens(self.commanded, self.profile.max_slew if slewed else None, self.profile.lens_range)
+        self._controller = ControllerClock()
+        self._writes: dict[int, float] = {}  # request (frame) index -> LensPosition it carries
+        self._prepared = -1  # the last request the IPA has applied
+        self._reported: dict[int, float] = {}  # frame -> metadata LensPosition
+        lores_h = lores[1]
+        top, rows = self.geometry.region[1], self.geometry.region[3]
+        # each rendered row's place in the rolling shutter (0 first row, 1 last)
+        self._row_fraction = (np.arange(top, top + rows, dtype=np.float64) + 0.5) / lores_h
         self._manual_exposure: tuple[float, float] | None = None
         self.set_light(light)
         self._exposure_product = self._ae_wanted()  # start converged
@@ -98,14 +114,36 @@ class SimRig:
         return min(max(float(dioptres), low), high)
 
     def set_lens_position(self, dioptres: float) -> None:
-        """Command the lens now (clamped to the lens range). Takes effect per the latency contract:
-        the lens starts moving when frame (last delivered + latency) has been read out."""
+        """Command the lens now (clamped to the lens range): the write goes out with the request of
+        frame (last delivered + latency), which the IPA applies once that frame has been read out."""
         if not math.isfinite(dioptres):
             raise LensError(f"lens position must be a finite number of dioptres, got {dioptres!r}")
         self.commanded = self.clamp(dioptres)
-        start_ns = (self._next_sequence + self.latency_frames + self.lens.model.move_delay_frames) \
-            * self.frame_duration_ns
-        self.lens.command(start_ns / 1e9, self.commanded)
+        request = self._next_sequence - 1 + self.latency_frames
+        if request > self._prepared:
+            self._writes[request] = self.commanded  # a later write to the same request wins
+        else:
+            # latency 0: that request's frame is already out; the IPA applies the write now
+            self._apply(request, self.commanded)
+
+    def _apply(self, request: int, target: float | None) -> None:
+        """The IPA's prepareIsp of ``request``: its write, the metadata, the controller's run, and
+        the glass set moving to the new state move_phase frames after that frame's readout."""
+        before = self.ipa.position
+        if target is not None:
+            self.ipa.write(target)
+        self._reported[request] = self.ipa.position
+        readout_ns = (request + 1) * self.frame_duration_ns
+        if self._controller.runs(readout_ns):
+            self.ipa.controller_run()
+        if self.ipa.position != before:
+            self.lens.step((readout_ns + self.lens_model.move_phase * self.frame_duration_ns) / 1e9,
+                           self.ipa.position)
+
+    def _prepare_through(self, request: int) -> None:
+        while self._prepared < request:
+            self._prepared += 1
+            self._apply(self._prepared, self._writes.pop(self._prepared, None))
 
     def set_light(self, light: str | float) -> None:
         """Change the light (a LIGHT_LEVELS name or lux); the auto exposure follows over frames."""
@@ -166,22 +204,49 @@ class SimRig:
     def next_frame(self) -> SimFrame:
         """Expose, read out and deliver the next frame; the virtual clock moves one frame on."""
         sequence = self._next_sequence
+        self._prepare_through(sequence)
         exposure_s, gain = self._exposure()
         end_ns = (sequence + 1) * self.frame_duration_ns
         exposure_ns = int(round(exposure_s * 1e9))
         start_ns = end_ns - exposure_ns
-        samples, actual = self.lens.exposure(start_ns / 1e9, end_ns / 1e9)
+        positions, weights = self._row_exposure(end_ns / 1e9, exposure_s)
         time_s = (start_ns + exposure_ns / 2) / 1e9
-        reflectance = self._renderer.render(samples, time_s)
+        if len(positions) == 1:
+            reflectance = self._renderer.render([(positions[0], 1.0)], time_s)
+        else:
+            # each row sees its own mix of the positions the glass held during its exposure
+            reflectance = None
+            for position, row_weights in zip(positions, weights.T):
+                image = self._renderer.render([(position, 1.0)], time_s) * row_weights[:, None].astype(np.float32)
+                reflectance = image if reflectance is None else reflectance + image
+        actual = float(np.mean(weights @ np.asarray(positions)))
         region = expose(reflectance, self._electrons_per_s, exposure_s, gain, self.geometry.pixels_averaged,
                         self.sensor_model, self._noise.draw(self._rng))
         y = self._place(region, exposure_s, gain)
-        self.lens.forget_before(start_ns / 1e9)
+        first_row_start = end_ns / 1e9 - self.lens_model.readout_fraction * self.frame_duration_ns / 1e9 - exposure_s
+        self.lens.forget_before(first_row_start)
+        reported = self._reported[sequence]
+        self._reported = {frame: value for frame, value in self._reported.items() if frame > sequence}
         self._next_sequence = sequence + 1
-        self.last_frame = SimFrame(y=y, sequence=sequence, lens_position=self.commanded, timestamp_ns=start_ns,
+        self.last_frame = SimFrame(y=y, sequence=sequence, lens_position=reported, timestamp_ns=start_ns,
                                    exposure_time_us=exposure_s * 1e6, analogue_gain=gain, lens_actual=actual,
-                                   time_s=time_s, frame_duration_us=self.frame_duration_ns / 1e3)
+                                   time_s=time_s, frame_duration_us=self.frame_duration_ns / 1e3,
+                                   lens_moving=len(positions) > 1)
         return self.last_frame
+
+    def _row_exposure(self, last_readout_s: float, exposure_s: float) -> tuple[list[float], np.ndarray]:
+        """The positions the glass held while the rendered rows were exposed, and each row's share
+        of its exposure at each: (positions, weights of shape (rows, positions))."""
+        readout_s = self.lens_model.readout_fraction * self.frame_duration_ns / 1e9
+        ends = last_readout_s - (1.0 - self._row_fraction) * readout_s
+        starts = ends - exposure_s
+        segments = self.lens.segments(float(starts[0]), float(ends[-1]))
+        if len(segments) == 1:
+            return [segments[0][2]], np.ones((len(ends), 1))
+        weights = np.empty((len(ends), len(segments)))
+        for column, (begin, end, _) in enumerate(segments):
+            weights[:, column] = np.clip(np.minimum(end, ends) - np.maximum(begin, starts), 0.0, None) / exposure_s
+        return [position for _, _, position in segments], weights
 
     def _place(self, region: np.ndarray, exposure_s: float, gain: float) -> np.ndarray:
         """The rendered region inside the full lores frame; the rest flat at the region's mean level."""

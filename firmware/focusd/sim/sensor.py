@@ -153,6 +153,8 @@ def expose(reflectance: np.ndarray, electrons_per_s: float, exposure_s: float, g
     full_scale_e = model.full_well_e / gain
     to_lut = LUT_SIZE / full_scale_e  # LUT steps per electron
     signal = np.multiply(reflectance, np.float32(electrons_per_s * exposure_s * to_lut))
+    # a blur computed by FFT rings slightly below 0 beside hard edges: no light is negative
+    np.maximum(signal, 0, out=signal)
     if noise is not None:
         step_e = full_scale_e / (2 ** model.adc_bits - 1)
         floor_var_e = model.read_noise_e ** 2 + step_e * step_e / 12.0

@@ -1,15 +1,18 @@
 """Real focal stacks on disk (DESIGN.md, "A focus sweep on disk"), read, written and replayed.
 
 Why this module exists: procedural textures only approximate real focus curves; a sweep recorded
-by a real camera (``focusd record-sweep`` on a Pi, or the stacks in ../shared/focalstacks) carries
-the real lens's blur, breathing and brightness changes. ``SweepScene`` replays one through the
-same sensor-noise and lores path as the textures, so an engine can be run on it frame by frame.
+by a real camera (``focusd record-sweep`` on a Pi, or the real stacks shipped in
+focusd/bench/stacks) carries the real lens's blur, breathing and brightness changes.
+``SweepScene`` replays one through the same sensor-noise and lores path as the textures, so an
+engine can be run on it frame by frame.
 
 Replay: each frame is mapped onto the sensor's full field (centre-cropped to its aspect), cut to
 the sensor mode's crop and area-resized to the lores size, once. A lens position between two
 frames' positions is a linear blend of the two; beyond either end, the end frame is blurred
-further by the profile's disk PSF for the distance past the end (the same dioptres-to-pixels
-scale as the textures), so a search that overshoots sees focus keep falling. The photographs'
+further by a disk that grows with the distance past the end at the stack's own rate (focus falls
+per frame step as it changed between the last two frames: a stack's frame spacing in dioptres is
+a declared number, not the profile's optics), so a search that overshoots sees focus keep falling
+as it would have had the stack gone on. The photographs'
 sRGB codes are linearised and treated as reflectance (the AE rescales them anyway). The main
 stream of a replay is the nearest frames' blend at main size, without the extra blur past the ends.
 
@@ -60,7 +63,7 @@ class Sweep:
         for frame in self.frames:
             h, w = frame.shape
             x, y, fw, fh = window
-            cut = _to_codes(frame[int(y * h):int((y + fh) * h), int(x * w):int((x + fw) * w)])
+            cut = to_codes(frame[int(y * h):int((y + fh) * h), int(x * w):int((x + fw) * w)])
             energy = (np.diff(cut, axis=0) ** 2).mean() + (np.diff(cut, axis=1) ** 2).mean()
             values.append(energy / max(float(cut.mean()) ** 2, 1e-9))
         return np.array(values)
@@ -71,7 +74,7 @@ class Sweep:
         return float(self.lens_positions[int(np.argmax(self.focus_curve()))])
 
 
-def _to_codes(linear: np.ndarray) -> np.ndarray:
+def to_codes(linear: np.ndarray) -> np.ndarray:
     """Linear 0-1 back to sRGB-coded 0-255 floats (what a focus measure sees)."""
     v = np.clip(linear, 0.0, 1.0)
     return np.where(v <= 0.0031308, 12.92 * v, 1.055 * np.power(v, 1 / 2.4) - 0.055).astype(np.float32) * 255.0
@@ -213,12 +216,13 @@ def write_sweep(folder: str | os.PathLike, images, lens_positions=None, lens_ran
 class SweepScene:
     """A sweep replayed as a scene (see the module docstring). Static: time does not matter."""
 
-    def __init__(self, sweep: Sweep):
+    def __init__(self, sweep: Sweep, truth: float | None = None):
         self.sweep = sweep
         order = np.argsort(sweep.lens_positions, kind="stable")
         self.positions = sweep.lens_positions[order]
         self._frames = [sweep.frames[i] for i in order]
-        self._truth = sweep.truth_dioptres
+        # the truth of the default AF window unless the caller knows it for its own window
+        self._truth = sweep.truth_dioptres if truth is None else float(truth)
         self.name = f"sweep:{Path(sweep.folder).name}"
 
     def truth_dioptres(self, time_s: float = 0.0) -> float:
@@ -264,8 +268,39 @@ class SweepScene:
         return (0, 0, full_w, full_h)
 
 
+def _gradient_energy(linear: np.ndarray) -> float:
+    codes = to_codes(linear)
+    return float((np.diff(codes, axis=0) ** 2).mean() + (np.diff(codes, axis=1) ** 2).mean()) / max(
+        float(codes.mean()) ** 2, 1e-9)
+
+
+#: The fall of the focus measure per frame step past an end of a stack is kept within these
+#: bounds (a stack whose last two frames are equally sharp still falls off past its end)
+END_FALL_PER_STEP = (0.3, 0.85)
+
+
+def _end_blur_per_step(padded: np.ndarray, end: np.ndarray, inner: np.ndarray, out, optics, widest: float) -> float:
+    """Lores pixels of blur-disk diameter per frame step past an end of a stack: the blur that
+    makes the end frame's measure change by as much as it changed from the frame next to it (the
+    stack's own rate of focus; the camera's optics need not be the profile's). Bisection."""
+    end_energy, inner_energy = _gradient_energy(end), _gradient_energy(inner)
+    ratio = min(end_energy, inner_energy) / max(end_energy, inner_energy, 1e-12)
+    wanted = end_energy * min(max(ratio, END_FALL_PER_STEP[0]), END_FALL_PER_STEP[1])
+    pixels = BlurStack(padded, 1.0, 0.0, dataclasses.replace(optics, max_defocus_dioptres=widest), out)
+    low, high = 0.0, widest
+    for _ in range(14):
+        middle = (low + high) / 2
+        if _gradient_energy(pixels.render(middle)) > wanted:
+            low = middle
+        else:
+            high = middle
+    return max(high, 0.05)
+
+
 class SweepRenderer:
-    """Renders a SweepScene's linear image over the geometry's region."""
+    """Renders a SweepScene's linear image over the geometry's region. Past either end of the
+    stack, the end frame is blurred by a disk that grows at the stack's own rate (focus falls per
+    frame step as it did between the last two frames, within END_FALL_PER_STEP)."""
 
     def __init__(self, scene: SweepScene, geometry: Geometry):
         self.scene = scene
@@ -277,10 +312,18 @@ class SweepRenderer:
         optics = dataclasses.replace(geometry.optics, oversample=1)
         margin = geometry.margin
         out = (slice(margin, margin + h), slice(margin, margin + w))
+        # the widest blur the margin holds without the FFT wrapping round, lores pixels
+        widest = 2.0 * (margin - 4)
+        positions = scene.positions
         self._ends = []
-        for frame in (full[0], full[-1]):
-            padded = np.pad(frame, margin, mode="reflect")[y:y + h + 2 * margin, x:x + w + 2 * margin]
-            self._ends.append(BlurStack(padded, geometry.lores_px_per_dioptre, 0.0, optics, out))
+        for end, inner in ((0, 1), (-1, -2)):
+            padded = np.pad(full[end], margin, mode="reflect")[y:y + h + 2 * margin, x:x + w + 2 * margin]
+            rate = geometry.lores_px_per_dioptre  # a single frame: the profile's optics
+            if len(full) > 1:
+                gap = abs(positions[end] - positions[inner])
+                rate = _end_blur_per_step(padded, self._frames[end], self._frames[inner], out, optics, widest) / gap
+            self._ends.append(BlurStack(padded, rate, 0.0,
+                                        dataclasses.replace(optics, max_defocus_dioptres=widest / rate), out))
         self._main: list[np.ndarray] | None = None
 
     def _blend(self, frames: list[np.ndarray], position: float, ends) -> np.ndarray:

@@ -1,13 +1,9 @@
-"""Where the project's shared data lives for the tests: ``../shared`` beside the clone (the
-workspace lays it there, and so does CI), or wherever ``FOCUSD_SHARED`` says."""
+"""Where the tests find the project's data: the real focal stacks ship inside the package
+(``focusd/bench/stacks``, see its README.md), so every clone and every installed copy has them."""
 
-import os
 from pathlib import Path
 
-import pytest
+import focusd.bench.stacks
 
-SHARED = Path(os.environ.get("FOCUSD_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-FOCALSTACKS = SHARED / "focalstacks"
-
-#: Marks a test that replays the real focal stacks; skipped, with the reason, where they are absent.
-needs_focalstacks = pytest.mark.skipif(not FOCALSTACKS.is_dir(), reason=f"no focal stacks at {FOCALSTACKS}")
+#: the folder that holds one sub-folder per real focal stack
+FOCALSTACKS = Path(focusd.bench.stacks.__file__).resolve().parent

@@ -106,6 +106,12 @@ class SynthRig:
     def commanded(self) -> float:
         return self.commands[-1][1] if self.commands else self.start_lens
 
+    def reported(self, sequence: int) -> float:
+        """The metadata's LensPosition of frame ``sequence``: the lens state after its request's
+        controls (the command sent ``latency`` frames earlier), which frames from ``sequence + 1``
+        on are exposed at (DEVICE_FACTS, "Lens control": the IPA's state, not the target)."""
+        return self.lens_at(sequence + 1)
+
     def set_lens_position(self, target: float) -> None:
         """Command the lens in answer to the last frame."""
         low, high = self.lens_range
@@ -137,7 +143,7 @@ class SynthRig:
         self.actual.append(lens)
         self.truths.append(truth)
         self.sequence += 1
-        return Frame(y=y, lens_position=self.commanded(), sequence=sequence)
+        return Frame(y=y, lens_position=self.reported(sequence), sequence=sequence)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from focusd.af import AfMode, AfState, AutofocusEngine, Frame
 from focusd.sim import SimRig, scenes
 from focusd.sim.sweep import SweepScene, load_sweep
 
-from shared_data import FOCALSTACKS, needs_focalstacks
+from shared_data import FOCALSTACKS
 
 WINDOW = (0.25, 1 / 3, 0.5, 1 / 3)  # render only the AF window (plus margin): fast
 
@@ -141,16 +141,35 @@ def test_continuous_tracks_a_subject_moving_at_two_dioptres_per_second():
     assert float(np.mean(errors[60:])) <= 0.3  # once following
 
 
-@needs_focalstacks
-@pytest.mark.parametrize("name", ["petteri_pcb_depthmap", "shinestacker_amber_flies"])
-def test_real_focal_stacks_land_within_one_frame_spacing(name):
+@pytest.mark.parametrize("name, second_subject", [("petteri_pcb_depthmap", 6), ("shinestacker_amber_flies", None)])
+def test_real_focal_stacks_land_within_one_frame_spacing(name, second_subject):
+    """From every frame's position the lock is within one frame spacing of the sharpest frame.
+
+    petteri_pcb_depthmap's window holds two subjects: the board (the sharpest, frame 4) and the top
+    of a switch nearer the camera (frame ``second_subject``, a peak of its own at about 0.6 of the
+    board's measure). Like the stock CDAF, the climb locks on the first clear peak it meets from
+    where the lens is, so from starts at the switch top or beyond it a lock on the switch top
+    (within half a frame spacing) counts as well; from every other start only the board does.
+    """
     sweep = load_sweep(FOCALSTACKS / name, lens_range=(0.0, 12.0))
     scene = SweepScene(sweep)
     spacing = float(np.max(np.diff(np.sort(sweep.lens_positions))))
     truth = scene.truth_dioptres(0)
+    second = None
+    if second_subject is not None:
+        curve = sweep.focus_curve()
+        # the data behind the exception: a peak of its own, clear of the dip towards the sharpest
+        assert curve[second_subject] > max(curve[second_subject - 1], curve[second_subject + 1])
+        assert 0.4 * curve.max() <= curve[second_subject] < curve.max()
+        second = float(sweep.lens_positions[second_subject])
     misses = []
     for start in sweep.lens_positions:
         engine, _, _ = run(scene, start=float(start), seed=int(start * 10))
-        if engine.state is not AfState.FOCUSED or abs(engine.lock_position - truth) > spacing:
-            misses.append((float(start), engine.state.name, engine.lock_position))
+        if engine.state is AfState.FOCUSED and abs(engine.lock_position - truth) <= spacing:
+            continue
+        beyond_second = second is not None and (start - second) * (second - truth) >= -1e-9
+        if (beyond_second and engine.state is AfState.FOCUSED
+                and abs(engine.lock_position - second) <= spacing / 2):
+            continue
+        misses.append((float(start), engine.state.name, engine.lock_position))
     assert not misses, f"truth {truth:.2f} D, spacing {spacing:.2f} D: {misses}"

@@ -9,6 +9,10 @@ control adds a frame. A profile's ``lens_latency_frames`` is the part at the ISP
 ``lens_queue_frames`` is the queue; ``focusd.cameras.engine_latency_frames`` adds them. These
 tests measure the end-to-end latency frame by frame (the stand-in writes its own frame number into
 the main stream and records where the lens truly was for every frame) and compare.
+
+The IPA slews the lens at most ``max_slew`` per write and per controller run (af.cpp; the
+stand-in models it, test_lens_path_agreement.py checks that): the steps here stay within it, so
+each lands whole with its one write and the latency measured is the path's, not the slew's.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ sequence_in_main = _adapter_tests().sequence_in_main
 TIMEOUT = 5.0
 FPS = 100.0  #: slow enough that the test thread keeps up on a loaded machine (a dropped frame is skipped)
 STEPS = 6
+#: the two positions stepped between: 1 D apart, within the IPA's max_slew (1.5 D), so one write
+#: moves the lens all the way
+NEAR, FAR = 1.0, 2.0
 
 
 def started_camera(standin, buffer_count: int, **profile_changes) -> Picamera2Camera:
@@ -83,9 +90,10 @@ def end_to_end_latencies(camera, command) -> list[int]:
     position, minus one (DESIGN.md: first seen in frame n + latency + 1). Steps during which the
     stand-in dropped a frame (no free buffer: a slow test thread) are left out."""
     sensor = camera._picam2.sensors_used[-1]  # the stand-in's truth, looked at behind the adapter
-    latencies, position = [], 1.0
+    assert abs(FAR - NEAR) <= sensor.af.max_slew  # one write lands whole: no slew in the measure
+    latencies, position = [], NEAR
     for _ in range(STEPS):
-        position = 5.0 if position == 1.0 else 1.0
+        position = FAR if position == NEAR else NEAR
         for _ in range(12):  # the previous step has surely landed
             camera.next_frame(TIMEOUT).release()
         commanded_at = command(camera, position)

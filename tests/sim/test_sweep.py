@@ -15,7 +15,7 @@ from focusd.sim.optics import OpticsModel
 from focusd.sim.sweep import SweepScene, load_sweep, write_sweep
 from focusd.profiles import load_profile
 
-from shared_data import FOCALSTACKS, needs_focalstacks
+from shared_data import FOCALSTACKS
 from sim.sim_helpers import AF_WINDOW, gradient_energy, settled_frame
 
 PROFILE = load_profile("imx708")
@@ -127,7 +127,6 @@ def test_replay_through_the_rig_is_seeded(tmp_path):
 
 
 @pytest.mark.parametrize("name, peak_frames", [("petteri_pcb_depthmap", (3, 4)), ("shinestacker_amber_flies", (2, 3))])
-@needs_focalstacks
 def test_real_focal_stacks_replay(name, peak_frames):
     folder = FOCALSTACKS / name
     sweep = load_sweep(folder, lens_range=(0, 12))

@@ -24,10 +24,10 @@ velocity has stayed near zero for ``settle_frames`` frames the servo settles and
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
-from focusd.af.search import LensHistory
 from focusd.af.tuning import AfTuning
 
 #: Frames the monitor spends learning the locked level and scatter before it may trigger.
@@ -85,10 +85,10 @@ class Monitor:
 class Servo:
     """Follows a subject moving in depth with a dithering, velocity-predicting lens."""
 
-    def __init__(self, tuning: AfTuning, history: LensHistory, centre: float, width: float,
-                 latency: float):
+    def __init__(self, tuning: AfTuning, position_of: Callable[[int], float | None], centre: float,
+                 width: float, latency: float):
         self.tuning = tuning
-        self.history = history
+        self.position_of = position_of  #: where the lens was for a frame (focusd.af.track), None: unknown
         self.width = min(max(width, WIDTH_BOUNDS[0]), WIDTH_BOUNDS[1])
         self.latency = latency
         self.centre = centre
@@ -113,7 +113,9 @@ class Servo:
 
     def update(self, sequence: int, value: float) -> float | None:
         self._frames += 1
-        position = self.history.position(sequence, self.latency)
+        position = self.position_of(sequence)
+        if position is None:  # a dropped frame: nothing to learn from it
+            return self._command()
         # the filter's prediction for this frame
         self.centre += self.velocity
         if self._previous is not None:

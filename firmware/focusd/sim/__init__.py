@@ -5,7 +5,7 @@ frames the way a Raspberry Pi camera does -- blur that follows the module's opti
 follows the light, a lens that answers commands late and not instantly, metadata that reports
 the commanded position -- or the engine would be tuned to a kinder camera than the device.
 
-Public API (see /work/sim_api.md): ``scenes``, ``SimRig``, ``SimFrame``, ``SimCamera``,
+Public API (see the modules' docstrings): ``scenes``, ``SimRig``, ``SimFrame``, ``SimCamera``,
 ``LIGHT_LEVELS``; ``focusd.sim.sweep`` replays real focal stacks through the same path.
 """
 

@@ -1,7 +1,7 @@
 """Seeded procedural textures: what the simulated camera looks at.
 
-Why generated: no package that ships real photographs is a dependency (the real focal stacks in
-../shared/focalstacks are replayed by ``focusd.sim.sweep`` instead). The textures cover what makes
+Why generated: no package that ships real photographs is a dependency (the real stacks shipped in
+focusd/bench/stacks are replayed by ``focusd.sim.sweep`` instead). The textures cover what makes
 contrast AF easy or hard: broadband natural detail (1/f), fine high-contrast strokes (text), leafy
 patches with soft and hard edges (foliage), a regular pattern with strong edges (bricks), a weave
 near or above the lores Nyquist frequency that aliases (fabric), low-contrast smooth detail

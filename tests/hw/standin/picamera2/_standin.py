@@ -4,9 +4,35 @@
 in :class:`Sensor` times frames on CLOCK_MONOTONIC, as the Pi does, and records what really
 happened to every frame in ``history`` so that tests can compare the adapter's view with it.
 
-Lens model (DESIGN.md): LensPosition travels with a request; the lens moves when that request's
-frame is processed; frames exposed from ``LENS_DELAY_FRAMES`` later on see the new position. The
-metadata's LensPosition is the commanded value. LensPosition is ignored unless AfMode is Manual.
+Lens model: libcamera's Raspberry Pi IPA, transcribed here on its own from
+``src/ipa/rpi/controller/rpi/af.cpp`` (:class:`Af`) and ``src/ipa/rpi/common/ipa_base.cpp``
+(:meth:`Sensor._prepare_isp`); tests/hw/test_lens_path_agreement.py compares it with focusd's
+own model of the same code (focusd.lens_path, focusd.sim.rig), which this module never imports.
+
+- ``LensPosition`` travels with a request. When that request's frame has been read out, the IPA's
+  ``prepareIsp`` applies its controls (``applyControls``: ``AfMode`` first; ``LensPosition`` is
+  ignored unless AfMode is Manual): ``Af::setLensPosition`` sets the target ``ftarget_``
+  (clamped to the lens range) and ``updateLensPosition`` moves the lens state ``fsmooth_`` at
+  most ``ModuleSpec.max_slew`` dioptres towards it (imx708 tuning: 1.5 D). Writing the same
+  target with a later request moves it another ``max_slew``; a write equal to the state does not.
+- ``fillDeviceStatus`` then reads ``fsmooth_``: that is the frame's metadata ``LensPosition`` (the
+  state after this request's controls, before the controller runs): neither the target nor
+  where the lens was while the frame was exposed.
+- The controller (``Af::prepare`` -> ``updateLensPosition``: another ``max_slew`` towards the
+  target) runs on that frame only if its SensorTimestamp is at least 0.9 x 1/30 s after the
+  last run; the first frame after each start always runs. At 120.13 fps that is every 4th frame,
+  at 56.03 fps every 2nd, at 14.35 fps every frame. A frame no request was queued for (dropped)
+  is not prepared: no controls, no controller run.
+- The lens driver is written with ``fsmooth_``: frames exposed from ``LENS_DELAY_FRAMES`` after
+  the request's frame on are at the IPA's state after that frame (its controls and controller
+  run); that is ``FrameRecord.true_lens_position``.
+- The IPA, and the glass, outlive a stop/start (a mode switch) of the same camera: the state lives
+  with the ``Picamera2`` object. On the first start the lens goes straight to the lens control's
+  default (``IpaBase::configure`` -> ``setLensPosition(default)`` before af.cpp is ``initted_``).
+
+Not modelled: the IPA's own AF in AfMode Auto or Continuous (the lens then stays where it is),
+LensPosition being a float control (libcamera rounds writes and metadata to float32), and the
+startup frames libcamera hides from the application (the controller runs on each of them).
 """
 
 from __future__ import annotations
@@ -17,8 +43,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: frames between the request that carries a LensPosition and the first frame exposed there
+#: frames between the frame whose request carries a LensPosition (the IPA applies it when that
+#: frame has been read out) and the first frame exposed at the IPA's new lens state
 LENS_DELAY_FRAMES = 2
+#: ipa_base.cpp ``controllerMinFrameDuration`` (1/30 s), nanoseconds
+CONTROLLER_MIN_FRAME_DURATION_NS = 1e9 / 30.0
+#: ipa_base.cpp: "Allow a 10% margin on the comparison below"
+CONTROLLER_MARGIN = 0.9
+#: libcamera's AfMode Manual
+AF_MODE_MANUAL = 0
 
 
 @dataclass
@@ -31,6 +64,9 @@ class ModuleSpec:
     exposure_us: int = 4000  #: what AE settles on (clipped to the frame duration)
     af_default_mode: int = 2  #: libcamera starts the rpi AF in Continuous unless told otherwise
     noise_reduction: bool = True  #: advertises NoiseReductionMode, as the Pi's cameras do
+    #: the tuning's rpi.af speeds.normal max_slew: dioptres per LensPosition write and per
+    #: controller run (imx708: 1.5; af.cpp's default where a tuning gives none: 2.0)
+    max_slew: float = 1.5
 
 
 MODULE = ModuleSpec()
@@ -39,6 +75,54 @@ MODULE = ModuleSpec()
 def use_module(spec: ModuleSpec) -> None:
     global MODULE
     MODULE = spec
+
+
+class Af:
+    """af.cpp's lens state, for one camera: ``ftarget_``, ``fsmooth_``, ``initted_``, ``mode_``
+    (only what AfMode Manual uses)."""
+
+    def __init__(self, spec: ModuleSpec):
+        self.low, self.high, default = (float(v) for v in spec.lens)  # cfg_.map.domain()
+        self.max_slew = float(spec.max_slew)  # cfg_.speeds[speed_].maxSlew
+        self.mode = spec.af_default_mode  # mode_
+        self.initted = False  # initted_
+        self.ftarget = -1.0  # ftarget_
+        self.fsmooth = -1.0  # fsmooth_
+        # ipa_base.cpp configure(), first start: af->setLensPosition(LensPosition's default);
+        # af.cpp's own mode_ is Manual until told otherwise, so this write is never ignored
+        mode, self.mode = self.mode, AF_MODE_MANUAL
+        self.set_lens_position(default)
+        self.mode = mode
+
+    def set_mode(self, mode: int) -> None:
+        self.mode = int(mode)
+
+    def update_lens_position(self) -> None:
+        if self.initted:
+            # from a known lens position: apply slew rate limit
+            self.fsmooth = min(max(self.ftarget, self.fsmooth - self.max_slew), self.fsmooth + self.max_slew)
+        else:
+            # from an unknown position: go straight to target
+            self.fsmooth = self.ftarget
+            self.initted = True
+
+    def set_lens_position(self, dioptres: float) -> bool:
+        """Af::setLensPosition: True if the lens driver is written."""
+        changed = False
+        if self.mode == AF_MODE_MANUAL:
+            self.ftarget = min(max(float(dioptres), self.low), self.high)
+            changed = not (self.initted and self.fsmooth == self.ftarget)
+            self.update_lens_position()
+        return changed
+
+    def prepare(self) -> None:
+        """Af::prepare, as far as AfMode Manual goes (no scan runs): the slew goes on."""
+        if self.initted:
+            self.update_lens_position()
+
+    def lens_position(self) -> float | None:
+        """Af::getLensPosition: what fillDeviceStatus puts in the metadata."""
+        return self.fsmooth if self.initted else None
 
 
 @dataclass
@@ -52,6 +136,9 @@ class FrameRecord:
     delivered: bool
     af_mode: int
     controls: dict = field(default_factory=dict)  #: the controls of the request filled by this frame
+    #: the metadata's LensPosition: the IPA's state after this request's controls (None: no request)
+    lens_position: float | None = None
+    controller_ran: bool = False  #: the IPA's controller ran on this frame (ipa_base.cpp's rate limit)
 
 
 @dataclass
@@ -76,13 +163,22 @@ class Sensor:
         self.wake = threading.Event()
         self.history: list[FrameRecord] = []
         self.applied_controls: list[dict] = [dict(start_controls)]
-        self.af_mode = MODULE.af_default_mode
-        self.commanded = MODULE.lens[2] if MODULE.lens else 0.0
+        #: the camera's IPA (af.cpp), kept by the Picamera2 object across starts; None: no lens control
+        self.af: Af | None = picam2._af
+        self._af_mode = MODULE.af_default_mode  # AfMode where there is no lens (and no Af)
+        self._last_run_ns = 0  # ipa_base.cpp lastRunTimestamp_, reset by each start
         self._lens_schedule: list[tuple[int, float]] = []  # (first sequence exposed there, position)
-        self.true_lens = self.commanded
-        self._apply(start_controls, 0)
+        #: where the glass is: where the driver was last written (the IPA's state), even before a restart
+        self.true_lens = self.af.fsmooth if self.af is not None else 0.0
+        before = self.true_lens
+        self._apply(start_controls)  # IpaBase::start applies the start controls (no controller run)
+        self._follow(0, before)  # as if they travelled with the first request
         self._thread = threading.Thread(target=self._run, name="standin-camera", daemon=True)
         self._t0 = 0
+
+    @property
+    def af_mode(self) -> int:
+        return self.af.mode if self.af is not None else self._af_mode
 
     def queue(self, slot: Slot, controls: dict) -> None:
         slot.controls = controls
@@ -99,12 +195,40 @@ class Sensor:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
-    def _apply(self, controls: dict, sequence: int) -> None:
+    def _apply(self, controls: dict) -> None:
+        """ipa_base.cpp applyControls: AfMode first, then LensPosition (Af::setLensPosition,
+        ignored unless AfMode is Manual)."""
         if "AfMode" in controls:
-            self.af_mode = int(controls["AfMode"])
-        if "LensPosition" in controls and self.af_mode == 0:  # ignored unless AfMode is Manual
-            self.commanded = float(controls["LensPosition"])
-            self._lens_schedule.append((sequence + LENS_DELAY_FRAMES, self.commanded))
+            if self.af is not None:
+                self.af.set_mode(int(controls["AfMode"]))
+            else:
+                self._af_mode = int(controls["AfMode"])
+        if "LensPosition" in controls and self.af is not None:
+            self.af.set_lens_position(float(controls["LensPosition"]))
+
+    def _prepare_isp(self, controls: dict, sequence: int, record: FrameRecord) -> None:
+        """ipa_base.cpp prepareIsp for the frame ``sequence`` (read out, a request to fill): the
+        request's controls, the metadata's lens position (fillDeviceStatus), then the controller
+        (Af::prepare) if ipa_base.cpp's rate limit lets it run on this frame's timestamp."""
+        before = self.af.fsmooth if self.af is not None else None
+        self._apply(controls)
+        if self.af is None:
+            return
+        record.lens_position = self.af.lens_position()
+        timestamp = record.sensor_timestamp_ns
+        delta = timestamp - self._last_run_ns
+        if not (self._last_run_ns and delta < CONTROLLER_MIN_FRAME_DURATION_NS * CONTROLLER_MARGIN):
+            self._last_run_ns = timestamp
+            record.controller_ran = True
+            self.af.prepare()
+        self._follow(sequence, before)
+
+    def _follow(self, sequence: int, before: float | None) -> None:
+        """The lens driver is written with the IPA's state: if it moved from ``before`` while the
+        request of frame ``sequence`` was prepared, frames from sequence + LENS_DELAY_FRAMES on
+        are exposed there (a later entry for the same frame wins)."""
+        if self.af is not None and self.af.fsmooth != before:
+            self._lens_schedule.append((sequence + LENS_DELAY_FRAMES, self.af.fsmooth))
 
     def _run(self) -> None:
         sequence = 0
@@ -133,7 +257,7 @@ class Sensor:
                              slot is not None, self.af_mode)
         if slot is not None:
             record.controls = dict(slot.controls)
-            self._apply(slot.controls, sequence)
+            self._prepare_isp(slot.controls, sequence, record)
             if slot.controls:
                 self.applied_controls.append(dict(slot.controls))
             self._fill(slot, sequence, record, exposure_us)
@@ -161,5 +285,5 @@ class Sensor:
             "AfState": 0 if self.af_mode == 0 else 1,
             "FocusFoM": 1000,
         }
-        if MODULE.lens is not None:
-            slot.metadata["LensPosition"] = self.commanded
+        if record.lens_position is not None:
+            slot.metadata["LensPosition"] = record.lens_position  # fillDeviceStatus: the IPA's state

@@ -36,6 +36,8 @@ class Picamera2:
         self._pending_controls = {}
         self._sensor = None
         self.sensors_used = []  # every Sensor run, for tests
+        # libcamera's IPA (its af.cpp lens state) lives as long as the camera: a mode switch keeps it
+        self._af = _standin.Af(self._spec) if self._spec.lens is not None else None
         self.slots = []  # every request buffer set allocated, for tests
         self.camera_ctrl_info = self._controls_info(self._spec.modes[0][1])
         self.sensor_resolution = self._spec.full_size

@@ -240,8 +240,8 @@ class AutofocusEngine:
         if isinstance(outcome, Move):
             return outcome.target
         if isinstance(outcome, PeakPassed):
-            log.debug("af peak passed: probing %.3f-%.3f D", outcome.low, outcome.high)
-            plan_probes(scan, tuning, outcome.low, outcome.high)
+            log.debug("af peak passed between %.3f and %.3f D: probing", outcome.low, outcome.high)
+            plan_probes(scan, tuning, self.lens_range)
             self.phase = Phase.PROBE
             return self._apply(probe(scan, tuning, self.lens_range), measurement)
         if isinstance(outcome, GoTo):

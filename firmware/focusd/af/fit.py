@@ -57,7 +57,7 @@ UNIMODAL_SLACK = 1.03
 
 
 def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
-             bounds: tuple[float, float] | None = None) -> PeakFit | None:
+             bounds: tuple[float, float] | None = None, reach: float | None = None) -> PeakFit | None:
     """Fit the peak of a focus curve sampled at ``positions`` (D) with ``values`` (> 0).
 
     Uses the best sample, its nearest neighbours on each side, and every other sample at or above
@@ -86,10 +86,21 @@ def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
     # keep the run of kept samples around the best only (a second peak far off does not take part)
     # and only while the curve keeps falling away from the best: past a dip it is another peak's
     low = best
-    while low - 1 >= 0 and keep[low - 1] and v_all[low - 1] <= v_all[low] * UNIMODAL_SLACK:
+    # With ``reach`` (D): every kept sample that close to the best takes part, rises and dips
+    # alike (a real focus curve is scalloped at the scale of its frames; the top of the envelope
+    # is what is wanted), as long as the run of kept samples is unbroken.
+    def belongs(index: int, towards: int) -> bool:
+        if not keep[index]:
+            return False
+        if reach is not None:
+            return abs(x_all[index] - x_all[best]) <= reach + 1e-9
+        return v_all[index] <= v_all[index - towards] * UNIMODAL_SLACK
+
+    low = best
+    while low - 1 >= 0 and belongs(low - 1, -1):
         low -= 1
     high = best
-    while high + 1 < len(x_all) and keep[high + 1] and v_all[high + 1] <= v_all[high] * UNIMODAL_SLACK:
+    while high + 1 < len(x_all) and belongs(high + 1, 1):
         high += 1
     x = x_all[low:high + 1]
     inverse = 1.0 / v_all[low:high + 1]

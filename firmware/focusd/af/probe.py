@@ -1,15 +1,15 @@
 """PROBE: settled samples across the bracket the sweep found, then the peak fitted to them.
 
 Why apart from the sweep: the sweep's settled frames are a step apart; a narrow peak (a real scene
-at macro distances: a few tenths of a dioptre wide) lies anywhere between them. The probes fill the
-bracket in at probe_step, skipping positions a settled frame has already shown, each held
-probe_dwell frames so that its last frame is settled (one position, whatever the mix). They go
-across from the end the lens is nearest to, one after another without waiting to see them; once
-the last is sent the lens goes straight on to the peak fitted to what has been seen so far, so that
-it is already there when the last probes come in. If the sharpest then turns out to be the last
-one probed on a side, the probes go on past it (max_extensions). The peak is the vertex of the
-Lorentzian fitted to the settled samples around the sharpest (focusd.af.fit), kept within a probe
-step of it.
+at macro distances: a few tenths of a dioptre wide) lies anywhere between them. So the probes go
+into every gap between settled frames that a sharp frame borders (at least resolve_ratio of the
+sharpest): the peak may lie in it. Each is held probe_dwell frames so that its last frame is
+settled (one position, whatever the mix); they go from the end the lens is nearest to, one after
+another without waiting to see them, and once the last is sent the lens goes straight on to the
+peak fitted to what has been seen so far, so that it is already there when the last probes come
+in. If they open new gaps next to sharp frames (the curve still rising, or a second maximum
+close by), another round probes those (max_extensions). The peak is the vertex of the
+Lorentzian fitted to the settled samples around the sharpest (focusd.af.fit).
 """
 
 from __future__ import annotations
@@ -25,37 +25,46 @@ from focusd.af.track import SAME
 from focusd.af.tuning import AfTuning
 
 
-def plan_probes(state: ScanState, tuning: AfTuning, low: float, high: float) -> None:
-    """Probes across [low, high] D, probe_step apart at most, from the end nearest the lens,
-    leaving out positions a settled frame has already shown."""
-    count = max(1, math.ceil((high - low) / tuning.probe_step - 1e-9)) + 1
-    seen, _ = settled_curve(state)
-    positions = [float(p) for p in np.linspace(low, high, count)
-                 if not (seen.size and np.min(np.abs(seen - p)) < tuning.probe_step / 2)]
-    if abs(state.track.last_command - high) < abs(state.track.last_command - low):
-        positions.reverse()
-    state.low, state.high = low, high
-    state.plan = [p for p in positions for _ in range(tuning.probe_dwell)]
-    state.probes = []
-
-
-def _extend(state: ScanState, tuning: AfTuning, lens_range, towards: int) -> bool:
-    """Two more probes past the side the sharpest is on; False if the range ends there."""
+def gaps(state: ScanState, tuning: AfTuning, lens_range) -> list[float]:
+    """Probes the settled samples still call for: in every gap wider than 1.5 probe steps next to
+    a sample of at least resolve_ratio of the sharpest and within probe_reach of it, probe_step
+    apart from that sample's side, at most gap_probes per gap. A gap between the sharpest and an
+    end of the range counts too."""
+    positions, values = settled_curve(state)
+    order = np.argsort(positions, kind="stable")
+    x, v = positions[order], values[order]
+    best = int(np.argmax(v))
+    top, top_at = float(v[best]), float(x[best])
     low, high = lens_range
-    edge = state.high if towards > 0 else state.low
-    positions: list[float] = []
-    for i in (1, 2):
-        p = min(max(edge + towards * tuning.probe_step * i, low), high)
-        if abs(p - edge) > SAME and all(abs(p - q) > SAME for q in positions):
-            positions.append(p)
+    # the ends of the range bound the outermost gaps (nothing is measured there: never the high side)
+    x = np.concatenate([[low], x, [high]])
+    v = np.concatenate([[-np.inf], v, [-np.inf]])
+    out: list[float] = []
+    step = tuning.probe_step
+    for a, b, va, vb in zip(x[:-1], x[1:], v[:-1], v[1:]):
+        width = float(b - a)
+        if width <= 1.5 * step or max(va, vb) < tuning.resolve_ratio * top:
+            continue
+        if min(abs(a - top_at), abs(b - top_at)) > tuning.probe_reach:
+            continue
+        count = min(tuning.gap_probes, math.ceil(width / step - 1e-9) - 1)
+        spacing = width / (math.ceil(width / step - 1e-9))
+        if va >= vb:
+            out += [float(a + spacing * k) for k in range(1, count + 1)]
+        else:
+            out += [float(b - spacing * k) for k in range(1, count + 1)]
+    return out
+
+
+def plan_probes(state: ScanState, tuning: AfTuning, lens_range) -> bool:
+    """Plan the probes ``gaps`` calls for, from the end nearest the lens; False if none."""
+    positions = sorted(gaps(state, tuning, lens_range))
     if not positions:
         return False
-    state.extensions += 1
-    if towards > 0:
-        state.high = positions[-1]
-    else:
-        state.low = positions[-1]
+    if abs(state.track.last_command - positions[-1]) < abs(state.track.last_command - positions[0]):
+        positions.reverse()
     state.plan = [p for p in positions for _ in range(tuning.probe_dwell)]
+    state.probes = []
     return True
 
 
@@ -78,19 +87,17 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     top_at, top = float(positions[best]), float(values[best])
     lowest = min(float(values.min()), min(s.value for s in state.samples))
     weak = weak_peak(state, tuning, top, lowest)
-    fit = fit_peak(positions, values, tuning.fit_fraction, bounds=lens_range)
+    fit = fit_peak(positions, values, tuning.fit_fraction, bounds=lens_range, reach=tuning.fit_reach)
     low, high = lens_range
-    target = top_at if fit is None else min(max(fit.position, top_at - tuning.probe_step), top_at + tuning.probe_step)
+    target = top_at if fit is None else fit.position
     target = min(max(target, low), high)
     if not all(_seen(state, p) for p in state.probes):
         # the last probes are still on their way: the lens goes on to the peak seen so far
         return Move(target)
     if weak is not None:
         return Fail(weak)
-    probed = positions[(positions >= state.low - SAME) & (positions <= state.high + SAME)]
-    if state.extensions < tuning.max_extensions and probed.size:
-        for towards, edge, end in ((1, float(probed.max()), high), (-1, float(probed.min()), low)):
-            if abs(top_at - edge) <= SAME and abs(edge - end) > SAME and _extend(state, tuning, lens_range, towards):
-                return probe(state, tuning, lens_range)
+    if state.extensions < tuning.max_extensions and plan_probes(state, tuning, lens_range):
+        state.extensions += 1
+        return probe(state, tuning, lens_range)
     state.fit = fit
     return GoTo(target, top, top_at)

@@ -144,7 +144,7 @@ class ScanState:
     track: LensTrack  #: commands sent and metadata seen: where the lens was for each frame
     began_at: int = 0  #: the engine's frame count when the scan began (max_frames counts from it)
     # --- the focus measure's noise (PRIME)
-    noise: float = 0.0  #: the noise part of the focus measure (subtracted from every sample)
+    noise: float = 0.0  #: the noise part of the focus measure on the still frames at the start
     noise_known: bool = False
     jitter: float = 0.0  #: the measure's frame-to-frame scatter on a still lens (absolute)
     prime_frames: list = field(default_factory=list)  #: (sequence, Measurement) of the still frames at the start

@@ -2,7 +2,9 @@
 
 PRIME: the first two frames are exposed before any command can reach the lens; their difference
 holds only sensor noise, which gives the noise part of the focus measure (subtracted from every
-sample: what the scan compares is the scene's own contrast) and its scatter.
+sample: what the scan compares is the scene's own contrast) and its scatter. The noise part moves
+with the level (gain, the tone curve: a frame that is only brighter can measure less), so a peak
+must also stand min_signal of the noise part above the lowest frame.
 
 SWEEP: the lens steps from where it is, towards where subjects usually are (likely_position)
 first, holding each step sweep_dwell frames. Each step is at most max_slew, so that every write
@@ -16,8 +18,7 @@ near_step once it stands clearly above the lowest seen.
 
 The peak counts as passed once a settled frame pass_margin beyond the sharpest measures less than
 pass_ratio of it, and one on the way to it did too: the peak is then bracketed by the settled
-frames beside the sharpest, the Lorentzian through the three narrows that to probe_span either
-side of its vertex, and the probes (focusd.af.probe) take over. If the measure only falls
+frames beside the sharpest, and the probes (focusd.af.probe) take over. If the measure only falls
 from the start, the sweep turns round once and covers the other side. A scan FAILS only once the
 whole range has been seen without a peak that stands out from the lowest measure and the noise:
 a low-contrast scene whose peak is still ahead is not given up early.
@@ -30,7 +31,6 @@ import math
 import numpy as np
 
 from focusd.af.measure import FocusMeasure, Measurement
-from focusd.af.fit import fit_peak
 from focusd.af.state import Fail, Move, Outcome, PeakPassed, ScanState
 from focusd.af.track import SAME
 from focusd.af.tuning import AfTuning
@@ -79,8 +79,8 @@ def weak_peak(state: ScanState, tuning: AfTuning, best: float, lowest: float) ->
         return f"flat focus curve: best {best:.3g} less than {tuning.min_peak_ratio}x the lowest {lowest:.3g}"
     if best - lowest < tuning.noise_sigmas * jitter(state, tuning, best):
         return f"no peak above the noise: best {best:.3g}, lowest {lowest:.3g}, noise {state.noise:.3g}"
-    if state.noise > 0 and best < tuning.min_signal * state.noise:
-        return f"contrast below noise: signal {best:.3g}, noise {state.noise:.3g}"
+    if state.noise > 0 and best - lowest < tuning.min_signal * state.noise:
+        return f"contrast below noise: signal {best:.3g}, lowest {lowest:.3g}, noise {state.noise:.3g}"
     return None
 
 
@@ -169,17 +169,11 @@ def whole_range_seen(tuning: AfTuning, lens_range, positions: np.ndarray, values
 
 
 def bracket(tuning: AfTuning, lens_range, positions: np.ndarray, values: np.ndarray, best: int) -> tuple[float, float]:
-    """Where the peak may be: between the settled positions beside the sharpest, narrowed to
-    probe_span either side of the vertex of the Lorentzian through them."""
+    """Where the peak is: between the settled positions beside the sharpest."""
     low, high = lens_range
     centre = float(positions[best])
     below = positions[positions < centre - SAME]
     above = positions[positions > centre + SAME]
-    left = float(below.max()) if below.size else max(centre - tuning.sweep_step, low)
-    right = float(above.min()) if above.size else min(centre + tuning.sweep_step, high)
-    near = (positions >= left - SAME) & (positions <= right + SAME)
-    fit = fit_peak(positions[near], values[near], fit_fraction=0.0, bounds=lens_range)
-    vertex = centre if fit is None else fit.position
-    left = max(left, vertex - tuning.probe_span, low)
-    right = min(right, vertex + tuning.probe_span, high)
-    return min(left, centre), max(right, centre)
+    left = float(below.max()) if below.size else low
+    right = float(above.min()) if above.size else high
+    return left, right

@@ -48,7 +48,7 @@ class AfTuning:
     sweep_dwell: int = 2
     """Frames each step of the sweep is held: the last is settled (one position, whatever share
     of a frame the move took), and the sweep decides on settled frames only."""
-    sweep_step: float = 1.5
+    sweep_step: float = 1.0
     """D per frame: the sweep's step while the measure is flat (far from any peak). Small enough
     that a narrow real peak (a few tenths of a dioptre) still shows in the frames beside it."""
     near_step: float = 1.0
@@ -74,23 +74,31 @@ class AfTuning:
     min_peak_ratio: float = 1.5
     """FAILED unless the sharpest frame measures at least this factor above the lowest seen (a
     curve flatter than this is noise or a featureless scene)."""
-    min_signal: float = 0.1
-    """FAILED unless the sharpest frame's scene contrast (the measure less its noise part) is at
-    least this fraction of the noise part: below it the curve is noise (dark, featureless)."""
+    min_signal: float = 0.3
+    """A peak must stand at least this fraction of the noise part above the lowest frame: the
+    noise part moves with the level (a frame that is only brighter can measure 30-50% less in the
+    dark), so less than this is no peak (dark, featureless); the sweep goes on past it."""
 
     # --- the probes (focusd.af.probe) ------------------------------------------------------------
-    probe_span: float = 0.5
-    """D: the probes cover this much either side of the vertex of the Lorentzian through the
-    sweep's sharpest settled frame and its neighbours (within those neighbours)."""
+    resolve_ratio: float = 0.5
+    """A gap between settled frames is probed if a frame beside it measures at least this fraction
+    of the sharpest: the peak may lie in it."""
+    probe_reach: float = 1.6
+    """D: only gaps within this distance of the sharpest settled frame are probed."""
+    gap_probes: int = 2
+    """Probes per gap and round, from its sharper side."""
     probe_step: float = 0.25
     """D between the probes across the bracket the sweep found."""
     probe_dwell: int = 2
     """Frames each probe is held: the last of them is settled (one position, whatever share of a
     frame the move took), so the probes' measures are the focus curve itself."""
-    max_extensions: int = 2
-    """Times the probes may go on past the bracket when the sharpest is at its end."""
+    max_extensions: int = 1
+    """Rounds of probes after the first, where the first left gaps beside sharp frames."""
     fit_fraction: float = 0.6
     """Probes at or above this fraction of the sharpest take part in the peak fit."""
+    fit_reach: float = 0.65
+    """D: ...if they are this close to it: the fit follows the top of a scalloped curve (a real
+    scene's focus curve has dips at the scale of a depth of field) but not a second subject."""
 
     # --- the arrival (focusd.af.arrive) ----------------------------------------------------------
     confirm_ratio: float = 0.8
@@ -148,7 +156,7 @@ class AfTuning:
                 out.append(("window", f"{self.window} is not inside the frame (fractions 0-1)"))
         if self.measure not in ("gradient", "laplacian"):
             out.append(("measure", f"{self.measure!r} is not 'gradient' or 'laplacian'"))
-        positive = ("max_slew", "sweep_step", "near_step", "pass_margin", "probe_step", "probe_span", "lock_tolerance",
+        positive = ("max_slew", "sweep_step", "near_step", "pass_margin", "probe_step", "probe_reach", "fit_reach", "lock_tolerance",
                     "track_step", "settle_velocity")
         for name in positive:
             value = getattr(self, name)
@@ -165,11 +173,11 @@ class AfTuning:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 out.append((name, f"must be a number >= 0, not {value!r}"))
-        for name in ("pass_ratio", "min_signal", "noise_jitter", "fit_fraction", "confirm_ratio", "follow_ratio",
+        for name in ("pass_ratio", "resolve_ratio", "min_signal", "noise_jitter", "fit_fraction", "confirm_ratio", "follow_ratio",
                      "retrigger_ratio", "scene_change"):
             if not 0 < getattr(self, name) < 1:
                 out.append((name, "must be a fraction between 0 and 1"))
-        for name in ("sweep_dwell", "probe_dwell", "max_frames", "retrigger_frames", "settle_frames"):
+        for name in ("sweep_dwell", "probe_dwell", "gap_probes", "max_frames", "retrigger_frames", "settle_frames"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 out.append((name, "must be a whole number of frames >= 1"))
         for name in ("max_retries", "max_extensions"):

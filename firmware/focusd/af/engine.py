@@ -53,7 +53,7 @@ from focusd.af.measure import FocusMeasure, Measurement
 from focusd.af.probe import plan_probes, probe
 from focusd.af.state import (STATE_OF_PHASE, Fail, GoTo, Lock, Move, Outcome, PeakPassed, Phase, Rescan, Sample,
                              ScanState)
-from focusd.af.sweep import first_step, prime, sweep
+from focusd.af.sweep import first_step, learn_dwell, prime, sweep
 from focusd.af.track import SAME, LensTrack
 from focusd.af.tuning import AfTuning
 from focusd.af.types import AfMode, AfState, Frame
@@ -164,6 +164,7 @@ class AutofocusEngine:
                 self.statistics.latency_estimate = float(scan.track.metadata_lag)
         if self.phase in SCANNING and self.phase is not Phase.PRIME:
             self._add_sample(sequence, self._signal(measurement))
+            learn_dwell(scan, self.tuning)
         target = self._step(sequence, measurement)
         # the first result comes within max_frames of start() (retries included), and every later
         # scan of continuous AF ends within max_frames of its own start
@@ -187,7 +188,7 @@ class AutofocusEngine:
         track = LensTrack(start, self.latency_frames, trusted=previous.track.trusted if previous else None)
         if previous is not None:
             track.metadata_lag = previous.track.metadata_lag
-        scan = ScanState(start=start, track=track, began_at=self.statistics.frames)
+        scan = ScanState(start=start, track=track, began_at=self.statistics.frames, dwell=self.tuning.clean_dwell)
         if previous is not None and previous.noise_known:
             scan.noise, scan.noise_known, scan.jitter = previous.noise, True, previous.jitter
             scan.retries = previous.retries

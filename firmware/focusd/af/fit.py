@@ -92,6 +92,8 @@ def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
     def belongs(index: int, towards: int) -> bool:
         if not keep[index]:
             return False
+        if abs(index - best) == 1:
+            return True  # the samples beside the best always bound the fit
         if reach is not None:
             return abs(x_all[index] - x_all[best]) <= reach + 1e-9
         return v_all[index] <= v_all[index - towards] * UNIMODAL_SLACK
@@ -102,6 +104,8 @@ def fit_peak(positions, values, fit_fraction: float = 0.6, floor: float = 1e-12,
     high = best
     while high + 1 < len(x_all) and belongs(high + 1, 1):
         high += 1
+    if high - low < 2:
+        return None
     x = x_all[low:high + 1]
     inverse = 1.0 / v_all[low:high + 1]
     weights = np.sqrt(n_all[low:high + 1]) * (v_all[low:high + 1] / v_all[best])

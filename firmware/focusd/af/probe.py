@@ -7,8 +7,7 @@ sharpest): the peak may lie in it. Each is held probe_dwell frames so that its l
 settled (one position, whatever the mix); they go from the end the lens is nearest to, one after
 another without waiting to see them, and once the last is sent the lens goes straight on to the
 peak fitted to what has been seen so far, so that it is already there when the last probes come
-in. If they open new gaps next to sharp frames (the curve still rising, or a second maximum
-close by), another round probes those (max_extensions). The peak is the vertex of the
+in. If the fitted top then lies between probes, it is probed too (max_extensions). The peak is the vertex of the
 Lorentzian fitted to the settled samples around the sharpest (focusd.af.fit).
 """
 
@@ -20,17 +19,17 @@ import numpy as np
 
 from focusd.af.fit import fit_peak
 from focusd.af.state import Fail, GoTo, Move, Outcome, ScanState
-from focusd.af.sweep import settled_curve, weak_peak
+from focusd.af.sweep import held_curve, weak_peak
 from focusd.af.track import SAME
 from focusd.af.tuning import AfTuning
 
 
 def gaps(state: ScanState, tuning: AfTuning, lens_range) -> list[float]:
-    """Probes the settled samples still call for: in every gap wider than 1.5 probe steps next to
+    """Probes the held samples call for: in every gap wider than 1.5 probe steps next to
     a sample of at least resolve_ratio of the sharpest and within probe_reach of it, probe_step
     apart from that sample's side, at most gap_probes per gap. A gap between the sharpest and an
     end of the range counts too."""
-    positions, values = settled_curve(state)
+    positions, values = held_curve(state)
     order = np.argsort(positions, kind="stable")
     x, v = positions[order], values[order]
     best = int(np.argmax(v))
@@ -43,9 +42,11 @@ def gaps(state: ScanState, tuning: AfTuning, lens_range) -> list[float]:
     step = tuning.probe_step
     for a, b, va, vb in zip(x[:-1], x[1:], v[:-1], v[1:]):
         width = float(b - a)
-        if width <= 1.5 * step or max(va, vb) < tuning.resolve_ratio * top:
+        if width <= 1.5 * step:
             continue
         if min(abs(a - top_at), abs(b - top_at)) > tuning.probe_reach:
+            continue
+        if top_at not in (a, b) and max(va, vb) < tuning.resolve_ratio * top:
             continue
         count = min(tuning.gap_probes, math.ceil(width / step - 1e-9) - 1)
         spacing = width / (math.ceil(width / step - 1e-9))
@@ -63,13 +64,18 @@ def plan_probes(state: ScanState, tuning: AfTuning, lens_range) -> bool:
         return False
     if abs(state.track.last_command - positions[-1]) < abs(state.track.last_command - positions[0]):
         positions.reverse()
-    state.plan = [p for p in positions for _ in range(tuning.probe_dwell)]
-    state.probes = []
+    _send(state, positions)
     return True
 
 
+def _send(state: ScanState, positions: list[float]) -> None:
+    state.plan = [p for p in positions for _ in range(state.dwell)]
+    state.probes = []
+
+
 def _seen(state: ScanState, position: float) -> bool:
-    return any(s.settled is not None and abs(s.settled - position) <= SAME for s in state.samples)
+    return any(abs((s.at(state.dwell) if s.at(state.dwell) is not None else math.inf) - position) <= SAME
+               for s in state.samples)
 
 
 def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -> Outcome:
@@ -82,7 +88,7 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
         if not state.probes or abs(state.probes[-1] - target) > SAME:
             state.probes.append(target)
         return Move(target)
-    positions, values = settled_curve(state)
+    positions, values = held_curve(state)
     best = int(np.argmax(values))
     top_at, top = float(positions[best]), float(values[best])
     lowest = min(float(values.min()), min(s.value for s in state.samples))
@@ -96,8 +102,11 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
         return Move(target)
     if weak is not None:
         return Fail(weak)
-    if state.extensions < tuning.max_extensions and plan_probes(state, tuning, lens_range):
+    if state.extensions < tuning.max_extensions and fit is not None \
+            and np.min(np.abs(positions - target)) > tuning.probe_step / 2:
+        # the fitted top lies between probes: look there
         state.extensions += 1
+        _send(state, [target])
         return probe(state, tuning, lens_range)
     state.fit = fit
     return GoTo(target, top, top_at)

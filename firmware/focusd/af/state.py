@@ -59,16 +59,16 @@ class Sample:
         """D: the one lens position it was exposed at, or None if it may be a mix."""
         return self.states[-1] if self.high - self.low <= SAME else None
 
-    @property
-    def settled(self) -> float | None:
-        """D: its one position if at most a spill of an earlier state mixes in, else None."""
-        newest = self.states[-2 - self.margin:]
+    def at(self, depth: int) -> float | None:
+        """D: its position if the newest ``depth`` lens states agree (3: clean; fewer: clean only
+        where the scan has shown that the glass moves that early, focusd.af.sweep.learn_dwell)."""
+        newest = self.states[-min(depth + 2 * self.margin, len(self.states)):]
         return self.states[-1] if max(newest) - min(newest) <= SAME else None
 
     def position(self, blend: float | None) -> float:
         """D: one position for it: exact if settled; for a frame exposed while the lens moved,
         between the two newest states, ``blend`` (the newest one's share; None: unknown, half)."""
-        settled = self.settled
+        settled = self.at(2)
         if settled is not None:
             return settled
         if self.margin:
@@ -157,18 +157,17 @@ class ScanState:
     reversed: bool = False  #: the sweep has turned round once
     resume_at: float | None = None  #: D: after turning round, the sweep goes on from here
     dwell_left: int = 0  #: frames the current step is still held
-    near: bool = False  #: the measure has risen clearly: the sweep takes near_step
+    #: frames a position must be held for its last frame to be wholly there: clean_dwell until the
+    #: scan's own frames show that the glass moves earlier (learn_dwell)
+    dwell: int = 3
+    dwell_evidence: list[int] = field(default_factory=list)  #: what each informative step showed
     # --- the probes (focusd.af.probe)
     plan: list[float] = field(default_factory=list)  #: D: probe commands still to send, one per frame
     probes: list[float] = field(default_factory=list)  #: D: every position probed
-    plan_sent_at: int | None = None  #: the frame that answered the last planned probe
-    extensions: int = 0  #: times the plan was extended past its end
-    low: float = 0.0  #: D: the bracket the probes cover
-    high: float = 0.0
+    extensions: int = 0  #: rounds of probes after the first
     fit: PeakFit | None = None  #: the peak fitted to the clean samples
     # --- the arrival (focusd.af.arrive)
     target: float | None = None  #: D: where the lens was sent to lock
     expected: float = 0.0  #: what a clean frame there must come close to
     fallback_target: float | None = None  #: D: the sharpest clean sample, tried if the target fails
-    sent_at: int | None = None  #: the frame that answered the arrival's command
     retries: int = 0  #: re-scans after a failed confirmation

@@ -6,22 +6,25 @@ sample: what the scan compares is the scene's own contrast) and its scatter. The
 with the level (gain, the tone curve: a frame that is only brighter can measure less), so a peak
 must also stand min_signal of the noise part above the lowest frame.
 
-SWEEP: the lens steps from where it is, towards where subjects usually are (likely_position)
-first, holding each step sweep_dwell frames. Each step is at most max_slew, so that every write
-lands whole in the IPA's lens state. Every frame becomes a sample placed where the lens was
-(focusd.af.track). A frame exposed while the lens moved is a mix of the positions its exposure
-saw, in a share nobody knows, so it is no sample of the focus curve; the last frame of each held
-step is settled (one position), and the sweep decides on those alone. (Moving every frame would be
-no faster at finding a narrow peak: the glass only ever holds the positions written, and a frame
-would not say which of two it saw.) The step is sweep_step while the measure is flat and
-near_step once it stands clearly above the lowest seen.
+SWEEP: the lens steps sweep_step at a time from where it is, towards where subjects usually are
+(likely_position) first; every step is at most max_slew, so every write lands whole in the IPA's
+lens state. Every frame becomes a sample placed where the lens was (focusd.af.track). A frame
+exposed while the lens moved is a mix of the positions its exposure saw, in a share nobody knows;
+so each step is held ``dwell`` frames, the last of which is wholly at one position, and the sweep
+decides on those frames alone. The dwell starts at clean_dwell (3: clean whatever the mix, the
+rolling shutter and the exposure) and is shortened only when the scan's own frames show, on two
+steps that changed the measure clearly, that the glass arrives earlier (learn_dwell).
 
-The peak counts as passed once a settled frame pass_margin beyond the sharpest measures less than
-pass_ratio of it, and one on the way to it did too: the peak is then bracketed by the settled
-frames beside the sharpest, and the probes (focusd.af.probe) take over. If the measure only falls
-from the start, the sweep turns round once and covers the other side. A scan FAILS only once the
-whole range has been seen without a peak that stands out from the lowest measure and the noise:
-a low-contrast scene whose peak is still ahead is not given up early.
+(Moving every frame while the measure is flat and holding only once it changes was tried: the
+change is seen latency + 1 frames late, in a frame that mixed several positions, and going back
+for it cost what moving faster saved, and more on the real stacks.)
+
+The peak counts as passed once a held frame pass_margin beyond the sharpest measures less than
+pass_ratio of it, and one on the way to it did too: the peak is then bracketed by the held frames
+beside the sharpest, and the probes (focusd.af.probe) take over. If the measure only falls from
+the start, the sweep turns round once and covers the other side. A scan FAILS only once the whole
+range has been seen without a peak that stands out from the lowest measure and the noise: a
+low-contrast scene whose peak is still ahead is not given up early.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ from focusd.af.tuning import AfTuning
 
 #: Frames of the still start that PRIME measures the noise on.
 PRIME_FRAMES = 2
+#: A step "changed the measure clearly" (and so tells how early the glass arrives) if the
+#: amplitude (square root of the measure) moved by at least this fraction
+INFORMATIVE_CHANGE = 0.2
+#: A frame counts as wholly at the new position if it made at least this share of the change
+ARRIVED_SHARE = 0.9
+#: Informative steps that must agree before the dwell is shortened
+EVIDENCE_STEPS = 2
 
 
 def prime(state: ScanState, tuning: AfTuning, measure: FocusMeasure, measurement: Measurement,
@@ -63,7 +73,7 @@ def first_step(state: ScanState, tuning: AfTuning) -> float:
     """The first command of a sweep (sent while the noise is still being measured if the
     latency leaves the frames at the start untouched)."""
     if state.track.first_command_sequence is None:
-        state.dwell_left = tuning.sweep_dwell - 1
+        state.dwell_left = state.dwell - 1
         return state.start + state.direction * tuning.sweep_step
     return state.track.last_command
 
@@ -84,10 +94,50 @@ def weak_peak(state: ScanState, tuning: AfTuning, best: float, lowest: float) ->
     return None
 
 
-def settled_curve(state: ScanState) -> tuple[np.ndarray, np.ndarray]:
-    """The scan's settled samples: (positions, values)."""
-    pairs = [(s.settled, s.value) for s in state.samples if s.settled is not None]
+def held_curve(state: ScanState) -> tuple[np.ndarray, np.ndarray]:
+    """The scan's frames wholly at one position (at the dwell learned so far): (positions, values)."""
+    pairs = []
+    for sample in state.samples:
+        position = sample.at(state.dwell)
+        if position is not None:
+            pairs.append((position, sample.value))
     return np.array([p for p, _ in pairs]), np.array([v for _, v in pairs])
+
+
+def learn_dwell(state: ScanState, tuning: AfTuning) -> None:
+    """On the clean frame of a step, see which of the frames since the metadata showed the step
+    already made the whole change from the last clean frame of the position before; after
+    EVIDENCE_STEPS informative steps, hold later steps only that long. The amplitude (the square
+    root of the measure) of a mix is the mix of the amplitudes."""
+    track = state.track
+    if not tuning.learn_dwell or not track.trusted or len(state.dwell_evidence) >= EVIDENCE_STEPS:
+        return
+    latest = state.samples[-1]
+    position = latest.clean
+    if position is None or len(state.samples) < 3:
+        return
+    first, second = state.samples[-3], state.samples[-2]
+    if first.sequence != latest.sequence - 2 or second.sequence != latest.sequence - 1:
+        return  # a dropped frame
+    before = first.states[-2]
+    if abs(first.states[-1] - position) > SAME or abs(before - position) <= SAME:
+        return  # not the first clean frame after a step
+    reference = next((s.value for s in reversed(state.samples[:-3]) if s.clean is not None
+                      and abs(s.clean - before) <= SAME), None)
+    if reference is None:
+        return
+    a0, a1, a2, a3 = (math.sqrt(max(v, 0.0)) for v in (reference, first.value, second.value, latest.value))
+    change = a3 - a0
+    # the amplitude's scatter: d(sqrt v) = dv / (2 sqrt v)
+    noise = tuning.noise_sigmas * jitter(state, tuning, latest.value) / (2 * max(a0, a3, 1e-12))
+    if abs(change) < INFORMATIVE_CHANGE * max(a0, a3) or abs(change) < 2 * noise:
+        return
+    shares = [(a - a0) / change for a in (a1, a2)]
+    depth = next((i + 1 for i, share in enumerate(shares)
+                  if ARRIVED_SHARE <= share <= 2 - ARRIVED_SHARE), tuning.clean_dwell)
+    state.dwell_evidence.append(depth)
+    if len(state.dwell_evidence) >= EVIDENCE_STEPS:
+        state.dwell = max(state.dwell_evidence)
 
 
 def sweep(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -> Outcome:
@@ -96,13 +146,14 @@ def sweep(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
         if abs(track.last_command - state.resume_at) > SAME:
             return Move(state.resume_at)
         state.resume_at = None
-        state.dwell_left = tuning.sweep_dwell - 1
+        state.dwell_left = state.dwell - 1
         return Move(None)
     latest = state.samples[-1]
-    if latest.settled is None:
-        # the decisions wait for settled frames; the lens goes on meanwhile
+    newest = latest.at(state.dwell)
+    if newest is None:
+        # the decisions wait for frames wholly at one position; the lens goes on meanwhile
         return _next_step(state, tuning, lens_range)
-    positions, values = settled_curve(state)
+    positions, values = held_curve(state)
     best = int(np.argmax(values))
     top, top_at = float(values[best]), float(positions[best])
     lowest = min(float(values.min()), min(s.value for s in state.samples))
@@ -110,25 +161,21 @@ def sweep(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     drop = max(top * (1 - tuning.pass_ratio), tuning.noise_sigmas * jitter(state, tuning, top))
     low, high = lens_range
     weak = weak_peak(state, tuning, top, lowest)
-    newest, newest_value = latest.settled, latest.value
-    if weak is None and newest_value <= top - drop and direction * (newest - top_at) >= tuning.pass_margin:
+    if weak is None and latest.value <= top - drop and direction * (newest - top_at) >= tuning.pass_margin:
         behind = direction * (positions - top_at) <= -tuning.pass_margin / 2
         approach_end = low if direction > 0 else high
         if (values[behind] <= top - drop).any() or abs(top_at - approach_end) <= tuning.pass_margin:
-            return PeakPassed(*bracket(tuning, lens_range, positions, values, best))
+            return PeakPassed(*bracket(lens_range, positions, best))
         if not state.reversed:
             return turn(state, tuning, lens_range, positions, values, best)
     end = high if direction > 0 else low
     if abs(track.last_command - end) <= SAME and abs(newest - end) <= SAME:
-        # at the end of the range, and a settled frame there seen
+        # at the end of the range, and a frame wholly there seen
         if weak is None and abs(top_at - end) <= tuning.pass_margin:
-            return PeakPassed(*bracket(tuning, lens_range, positions, values, best))
+            return PeakPassed(*bracket(lens_range, positions, best))
         if not state.reversed:
             return turn(state, tuning, lens_range, positions, values, best)
-        return whole_range_seen(tuning, lens_range, positions, values, best, weak)
-    state.near = state.near or (
-        newest_value >= tuning.rise_ratio * max(lowest, 1e-12)
-        and newest_value - lowest >= tuning.noise_sigmas * jitter(state, tuning, newest_value))
+        return whole_range_seen(lens_range, positions, values, best, weak)
     return _next_step(state, tuning, lens_range)
 
 
@@ -137,11 +184,10 @@ def _next_step(state: ScanState, tuning: AfTuning, lens_range) -> Move:
         state.dwell_left -= 1
         return Move(None)
     low, high = lens_range
-    step = tuning.near_step if state.near else tuning.sweep_step
-    target = min(max(state.track.last_command + state.direction * step, low), high)
+    target = min(max(state.track.last_command + state.direction * tuning.sweep_step, low), high)
     if abs(target - state.track.last_command) <= SAME:
         return Move(None)  # at the end of the range: wait for it to show
-    state.dwell_left = tuning.sweep_dwell - 1
+    state.dwell_left = state.dwell - 1
     return Move(target)
 
 
@@ -151,29 +197,28 @@ def turn(state: ScanState, tuning: AfTuning, lens_range, positions: np.ndarray, 
     state.reversed = True
     state.direction = -state.direction
     low, high = lens_range
-    edge = float(positions.min()) if state.direction < 0 else float(positions.max())
+    seen = np.array([p for s in state.samples for p in s.states] + [state.start])
+    edge = float(seen.min()) if state.direction < 0 else float(seen.max())
     other_end = low if state.direction < 0 else high
     if state.direction * (other_end - edge) <= SAME:
         lowest = min(float(values.min()), min(s.value for s in state.samples))
         weak = weak_peak(state, tuning, float(values.max()), lowest)
-        return whole_range_seen(tuning, lens_range, positions, values, best, weak)
+        return whole_range_seen(lens_range, positions, values, best, weak)
     state.resume_at = min(max(edge + state.direction * tuning.sweep_step, low), high)
     return Move(state.resume_at)
 
 
-def whole_range_seen(tuning: AfTuning, lens_range, positions: np.ndarray, values: np.ndarray, best: int,
+def whole_range_seen(lens_range, positions: np.ndarray, values: np.ndarray, best: int,
                      weak: str | None) -> Outcome:
     if weak is not None:
         return Fail(weak)
-    return PeakPassed(*bracket(tuning, lens_range, positions, values, best))
+    return PeakPassed(*bracket(lens_range, positions, best))
 
 
-def bracket(tuning: AfTuning, lens_range, positions: np.ndarray, values: np.ndarray, best: int) -> tuple[float, float]:
-    """Where the peak is: between the settled positions beside the sharpest."""
+def bracket(lens_range, positions: np.ndarray, best: int) -> tuple[float, float]:
+    """Where the peak is: between the held positions beside the sharpest."""
     low, high = lens_range
     centre = float(positions[best])
     below = positions[positions < centre - SAME]
     above = positions[positions > centre + SAME]
-    left = float(below.max()) if below.size else low
-    right = float(above.min()) if above.size else high
-    return left, right
+    return (float(below.max()) if below.size else low), (float(above.min()) if above.size else high)

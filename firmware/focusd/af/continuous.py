@@ -13,7 +13,8 @@ After ``retrigger_frames`` such frames it reports "small" (the same scene, a bit
 follow it) or "large" (a new scene, or the measure fell by more than ``retrigger_ratio``: scan).
 
 Servo: follows a subject with small steps. The lens dithers by +-track_step/2 around the predicted
-subject position. Near the peak the log of the measure is a parabola of known width (from the fit
+subject position, each position held as long as the scan found a frame needs to be wholly at one
+(focusd.af.sweep.learn_dwell); only such frames teach it. Near the peak the log of the measure is a parabola of known width (from the fit
 that locked), so two successive samples at different positions give the peak position directly:
   peak = (x_a + x_b)/2 - width^2 * (ln S_a - ln S_b) / (x_b - x_a)
 An alpha-beta filter smooths these estimates into a position and a velocity, and each command aims
@@ -24,7 +25,6 @@ velocity has stayed near zero for ``settle_frames`` frames the servo settles and
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 
@@ -85,10 +85,9 @@ class Monitor:
 class Servo:
     """Follows a subject moving in depth with a dithering, velocity-predicting lens."""
 
-    def __init__(self, tuning: AfTuning, position_of: Callable[[int], float | None], centre: float,
-                 width: float, latency: float):
+    def __init__(self, tuning: AfTuning, centre: float, width: float, latency: float, dwell: int = 1):
         self.tuning = tuning
-        self.position_of = position_of  #: where the lens was for a frame (focusd.af.track), None: unknown
+        self.dwell = max(1, int(dwell))  #: frames each dither position is held (the scan's clean dwell)
         self.width = min(max(width, WIDTH_BOUNDS[0]), WIDTH_BOUNDS[1])
         self.latency = latency
         self.centre = centre
@@ -102,22 +101,26 @@ class Servo:
         self._frames = 0
         self._peak_value = 0.0
         self._low = 0
+        self._held = 0
 
     def _command(self) -> float:
-        ahead = self.centre + self.velocity * (self.latency + 1)
+        self._held = 0
+        ahead = self.centre + self.velocity * (self.latency + self.dwell)
         self._sign = -self._sign
         return ahead + self._sign * self.tuning.track_step / 2
 
     def first_command(self, sequence: int) -> float:
         return self._command()
 
-    def update(self, sequence: int, value: float) -> float | None:
+    def update(self, sequence: int, value: float, position: float | None) -> float | None:
+        """One frame: ``position`` is where the lens was for it, None if it may be a mix (then it
+        teaches nothing). Returns the next dither command, every ``dwell`` frames."""
         self._frames += 1
-        position = self.position_of(sequence)
-        if position is None:  # a dropped frame: nothing to learn from it
-            return self._command()
         # the filter's prediction for this frame
         self.centre += self.velocity
+        self._held += 1
+        if position is None:
+            return self._command() if self._held >= self.dwell else None
         if self._previous is not None:
             x_a, value_a = self._previous
             separation = position - x_a
@@ -141,4 +144,4 @@ class Servo:
             self.settled_position = self.centre
             self.settled_value = value
             return None
-        return self._command()
+        return self._command() if self._held >= self.dwell else None

@@ -281,8 +281,8 @@ class AutofocusEngine:
         slew = self.tuning.max_slew
         target = min(max(target, self._lens - slew), self._lens + slew)
         move = target - self._lens
-        if abs(move) < 1e-9:
-            return None
+        if abs(move) <= SAME:
+            return None  # no move the lens states could tell apart (focusd.af.track.SAME)
         if self._previous_move and move * self._previous_move < 0:
             self.statistics.reversals += 1
         self._previous_move = move
@@ -356,8 +356,8 @@ class AutofocusEngine:
             latency = scan.track.metadata_lag if scan.track.trusted else self.latency_frames
             scan.track = LensTrack(self._lens, self.latency_frames, trusted=scan.track.trusted)
             scan.track.metadata_lag = latency if scan.track.trusted else None
-            self._servo = Servo(self.tuning, self._servo_position, self._lens, self._monitor.width,
-                                float(latency if latency is not None else self.latency_frames))
+            self._servo = Servo(self.tuning, self._lens, self._monitor.width,
+                                float(latency if latency is not None else self.latency_frames), scan.dwell)
             self.phase = Phase.SERVO
             log.debug("af small change: following")
             return self._servo.first_command(sequence)
@@ -367,17 +367,18 @@ class AutofocusEngine:
         return None
 
     def _servo_position(self, sequence: int) -> float | None:
-        """Where the lens was for frame ``sequence`` while the servo follows (the track's view)."""
+        """Where the lens was for frame ``sequence`` while the servo follows, if wholly at one
+        position (the track's view at the scan's dwell); None for a frame that may be a mix."""
         track = self._scan.track
         states = track.states(sequence)
         if states is None:
             return None
-        return Sample(sequence, 0.0, states, track.margin).position(None)
+        return Sample(sequence, 0.0, states, track.margin).at(self._scan.dwell)
 
     def _follow(self, sequence: int, measurement: Measurement) -> float | None:
         servo = self._servo
         assert servo is not None
-        target = servo.update(sequence, self._signal(measurement))
+        target = servo.update(sequence, self._signal(measurement), self._servo_position(sequence))
         self._scan.track.forget_before(sequence - 16)
         if servo.result == "settled":
             self.phase = Phase.LOCKED

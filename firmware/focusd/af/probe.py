@@ -99,7 +99,7 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     target = min(max(target, low), high)
     if not all(_seen(state, p) for p in state.probes):
         # the last probes are still on their way: the lens goes on to the peak seen so far
-        return Move(target)
+        return Move(target if abs(target - track.last_command) > tuning.lock_tolerance else None)
     if weak is not None:
         return Fail(weak)
     if state.extensions < tuning.max_extensions and fit is not None \

@@ -273,7 +273,7 @@ class LatencySettings:
     against a slow drift being taken for the move). A log scale because the measure spans one to
     two orders of magnitude between sharp and blurred: a frame exposed partly before the move is
     then still clearly changed, where a linear fraction would need most of the exposure moved."""
-    min_contrast_ratio: float = 1.2
+    min_contrast_ratio: float = 1.1
     """The sharp position's measure must be at least this factor above the far one's, or the scene
     holds too little detail to see the lens move (a featureless wall, the dark)."""
     scan_points: int = 7
@@ -325,7 +325,7 @@ class LatencyMeasurement:
 def measure_latency(camera: Camera, window: tuple[float, float, float, float],
                     settings: LatencySettings = LatencySettings(), *, lens_range: tuple[float, float] | None = None,
                     positions: tuple[float, float] | None = None, measure_kind: str = "gradient",
-                    frame_timeout_s: float = 2.0) -> LatencyMeasurement:
+                    frame_timeout_s: float = 2.0, max_slew: float | None = None) -> LatencyMeasurement:
     """Measure the lens command latency of a started camera from the focus measure's step response.
 
     A slow scan (every position waited on for max_latency_frames + settle_frames) finds the sharp
@@ -335,6 +335,10 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
     other side of the peak; each step is commanded right after a frame n of the settled lens, and
     its latency is k - 1 for the first frame n + k whose log measure has left the settled level
     (beyond the noise and min_change_fraction of the step).
+
+    ``max_slew`` (D; the IPA's limit per LensPosition write, focusd.lens_path): each timed step goes
+    at most that far from the sharp position, so that it lands in the one write it is timed by, and
+    longer moves are walked a max_slew per frame, as the engine walks them.
     Raises FocusdError when the scene shows no usable change or the change comes too late.
     """
     from focusd.af.measure import FocusMeasure
@@ -345,12 +349,31 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
     span = lens_range or camera.lens_range
     wait = settings.max_latency_frames + 1 + settings.settle_frames
 
+    lens = {"at": None}  # the last position commanded (None: not known yet)
+    # the first move may come from anywhere: the IPA finishes it a max_slew per run of its controller
+    # (at most every 4th frame, at 120 fps)
+    first_wait = 0 if max_slew is None else 4 * math.ceil((span[1] - span[0]) / max_slew)
+
+    def walk_to(position: float) -> int:
+        """Command the lens to ``position``, a max_slew per frame; the sequence of the frame the
+        last command was sent from."""
+        at = lens["at"]
+        while True:
+            target = position
+            if max_slew is not None and at is not None:
+                target = min(max(position, at - max_slew), at + max_slew)
+            sequence = command_after_frame(camera, target, frame_timeout_s)
+            at = lens["at"] = target
+            if abs(target - position) <= 1e-9:
+                return sequence
+
     def settled_levels(position: float, then: float | None = None) -> tuple[int, list[float]]:
         """Move to ``position``, wait until it has surely settled, return the last frame's
         sequence and the measures of level_frames frames; command ``then`` (if given) from that
         last frame, before its release (command_after_frame's rule)."""
-        sequence = command_after_frame(camera, position, frame_timeout_s)
-        frame = frame_at_or_after(camera, sequence + wait, frame_timeout_s)
+        first = lens["at"] is None
+        sequence = walk_to(position)
+        frame = frame_at_or_after(camera, sequence + wait + (first_wait if first else 0), frame_timeout_s)
         values = []
         while True:
             try:
@@ -358,6 +381,7 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
                 sequence = frame.sequence
                 if len(values) == settings.level_frames and then is not None:
                     camera.set_lens_position(then)
+                    lens["at"] = then
             finally:
                 frame.release()
             if len(values) == settings.level_frames:
@@ -380,6 +404,9 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
     else:
         sharp, blurred = float(positions[0]), float(positions[1])
         targets = [blurred]
+    if max_slew is not None:
+        # each timed step lands whole in one write
+        targets = [sharp + max(min(target - sharp, max_slew), -max_slew) for target in targets]
     contrast_ratio = 0.0
     per_step: list[int] = []
     for step in range(settings.steps):

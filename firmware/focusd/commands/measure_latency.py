@@ -48,6 +48,7 @@ def main(args: argparse.Namespace) -> int:
     from focusd.errors import FocusdError
 
     config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
+    from focusd.lens_path import LensPath
     from focusd.profiles import load_profile
     from focusd.sweep_tools import LatencySettings, measure_latency
 
@@ -66,8 +67,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         camera.start()
         try:
+            path = LensPath.for_profile(profile, 0)
             result = measure_latency(camera, config.af.window, settings, lens_range=lens_range,
-                                     positions=tuple(args.positions) if args.positions else None)
+                                     positions=tuple(args.positions) if args.positions else None,
+                                     max_slew=path.max_slew)
         finally:
             camera.stop()
     except (FocusdError, ValueError) as error:

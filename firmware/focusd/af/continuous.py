@@ -31,7 +31,7 @@ import numpy as np
 from focusd.af.tuning import AfTuning
 
 #: Frames the monitor spends learning the locked level and scatter before it may trigger.
-LEARN_FRAMES = 8
+LEARN_FRAMES = 4
 #: Alpha-beta filter gains of the servo (position, velocity): smooth over a few dither cycles.
 SERVO_ALPHA = 0.35
 SERVO_BETA = 0.06

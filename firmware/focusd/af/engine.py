@@ -48,7 +48,7 @@ import math
 from dataclasses import dataclass, replace
 
 from focusd.af.arrive import arrive
-from focusd.af.continuous import Monitor, Servo
+from focusd.af.continuous import WIDTH_BOUNDS, Monitor, Servo
 from focusd.af.measure import FocusMeasure, Measurement
 from focusd.af.probe import plan_probes, probe
 from focusd.af.state import (STATE_OF_PHASE, Fail, GoTo, Lock, Move, Outcome, PeakPassed, Phase, Rescan, Sample,
@@ -306,8 +306,10 @@ class AutofocusEngine:
         log.debug("af focused at %.3f D", position)
         if self.mode is AfMode.CONTINUOUS:
             fit = self._scan.fit
-            self._monitor = Monitor(self.tuning, self._signal(measurement), measurement.blocks,
-                                    width=fit.width if fit is not None else math.inf)
+            # the servo needs the top's width; a fit that could not tell it (a flat-topped or
+            # scalloped curve) leaves the servo's own bounds to it
+            width = fit.width if fit is not None and math.isfinite(fit.width) else WIDTH_BOUNDS[1]
+            self._monitor = Monitor(self.tuning, self._signal(measurement), measurement.blocks, width=width)
 
     def _fail(self, reason: str) -> float:
         self.failure_reason = reason

@@ -9,7 +9,10 @@ the very same frames. Definitions (README and DESIGN.md use the same words):
 - failed: the fraction of dark or featureless trials that end FAILED (the wanted outcome there);
   wrong_lock: the fraction that end FOCUSED away from the truth (the outcome to avoid).
 - ratio vs a stock baseline: the stock's median frames divided by the algorithm's, on the same
-  trials (the "main" block: latency 2, bright and indoor light).
+  trials (the "main" block: latency 2, bright and indoor light; and the real stacks).
+- real: every trial of the real-stack blocks (``real-*``), with the accuracy split by whether the
+  algorithm was told the latency right or a frame wrong, and the share FAILED at indoor light or
+  brighter (where a textured window should focus).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-#: The block the targets are measured on.
+#: The block the synthetic targets are measured on.
 TARGET_BLOCK = "main"
+#: The blocks of the real stacks (focusd.bench.real): "real-tuning", "real-held-out".
+REAL_PREFIX = "real-"
 STOCK_NORMAL, STOCK_FAST = "stock-normal", "stock-fast"
 
 
@@ -72,8 +77,27 @@ def group_stats(rows) -> dict:
     }
 
 
+def real_stats(rows) -> dict:
+    """The real-stack figures of one algorithm's rows (see the module docstring)."""
+    rows = [r for r in rows if r.block.startswith(REAL_PREFIX)]
+    if not rows:
+        return {"trials": 0}
+    told_right = [r for r in rows if r.told_latency == r.latency]
+    told_wrong = [r for r in rows if r.told_latency != r.latency]
+    lit = [r for r in rows if r.light in ("bright", "indoor")]
+    stats = group_stats(rows)
+    stats.update({
+        "accuracy_told_right": round(sum(r.in_focus for r in told_right) / len(told_right), 4) if told_right else None,
+        "accuracy_told_wrong": round(sum(r.in_focus for r in told_wrong) / len(told_wrong), 4) if told_wrong else None,
+        "failed_lit": round(sum(r.state != "FOCUSED" for r in lit) / len(lit), 4) if lit else None,
+        "wrong_lock": round(sum(r.state == "FOCUSED" and not r.in_focus for r in rows) / len(rows), 4),
+    })
+    return stats
+
+
 def summarise(rows) -> dict:
-    """{algorithm: {"target": ..., "blocks": {block: ...}, "dark_featureless": ..., "ratios": ...}}"""
+    """{algorithm: {"target": ..., "real": ..., "blocks": {block: ...}, "dark_featureless": ...,
+    "ratios": ..., "real_ratios": ...}}"""
     by_algorithm: dict[str, list] = defaultdict(list)
     for row in rows:
         by_algorithm[row.algorithm].append(row)
@@ -88,6 +112,7 @@ def summarise(rows) -> dict:
             "target": group_stats(blocks.get(TARGET_BLOCK, [])),
             "blocks": {block: group_stats(block_rows) for block, block_rows in sorted(blocks.items())},
             "textured": group_stats(textured),
+            "real": real_stats(own),
             "dark_featureless": {
                 "trials": len(hard),
                 "failed": round(sum(r.state == "FAILED" for r in hard) / len(hard), 4) if hard else None,
@@ -97,13 +122,14 @@ def summarise(rows) -> dict:
         }
         summary[name] = entry
     for name, entry in summary.items():
-        ratios = {}
-        mine = entry["target"].get("median_frames")
-        for stock in (STOCK_NORMAL, STOCK_FAST):
-            theirs = summary.get(stock, {}).get("target", {}).get("median_frames")
-            if mine and theirs and not math.isnan(mine) and not math.isnan(theirs):
-                ratios[f"vs_{stock.replace('-', '_')}"] = round(theirs / mine, 3)
-        entry["ratios"] = ratios
+        for part, key in (("target", "ratios"), ("real", "real_ratios")):
+            ratios = {}
+            mine = entry[part].get("median_frames")
+            for stock in (STOCK_NORMAL, STOCK_FAST):
+                theirs = summary.get(stock, {}).get(part, {}).get("median_frames")
+                if mine and theirs and not math.isnan(mine) and not math.isnan(theirs):
+                    ratios[f"vs_{stock.replace('-', '_')}"] = round(theirs / mine, 3)
+            entry[key] = ratios
     return summary
 
 

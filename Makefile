@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PICAMERA2_VERSION := 0.3.38
 PICAMERA2_REF := $(VENV)/picamera2-ref
 
-.PHONY: run interactive test bench soak install uninstall clean
+.PHONY: run interactive test bench bench-check soak install uninstall clean
 
 $(STAMP): pyproject.toml
 	@# the unit tests check the unit with systemd's own tools (Debian: systemd, passwd); best effort
@@ -32,6 +32,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/focusd bench --tracking --json bench.json --plot bench.png
+
+# the default suite's figures asserted (tests/bench/test_default_suite_figures.py; CI runs it)
+bench-check: $(STAMP)
+	FOCUSD_BENCH_CHECK=1 $(BIN)/python -m pytest -q tests/bench/test_default_suite_figures.py
 
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py --minutes 60

@@ -33,8 +33,9 @@ class Frame:
     """One lores frame as the engine sees it.
 
     ``y`` is the full lores Y plane (2-D uint8); the engine cuts its own window.
-    ``lens_position`` is what the frame's metadata reports: the *commanded* position in dioptres,
-    not necessarily where the lens was during the exposure. ``sequence`` is the camera's frame
+    ``lens_position`` is what the frame's metadata reports: the IPA's slewed lens state after this
+    frame's request (dioptres), neither the target nor where the lens was during the exposure
+    (docs/lens-path.md); the engine places frames by it (focusd.af.track). ``sequence`` is the camera's frame
     counter (gaps mean dropped frames).
     """
 

@@ -153,7 +153,6 @@ class ScanState:
     samples: list[Sample] = field(default_factory=list)
     # --- the sweep (focusd.af.sweep)
     direction: int = 1  #: +1 towards near (larger dioptres), -1 towards infinity
-    step: float = 0.0  #: D per frame
     reversed: bool = False  #: the sweep has turned round once
     resume_at: float | None = None  #: D: after turning round, the sweep goes on from here
     dwell_left: int = 0  #: frames the current step is still held

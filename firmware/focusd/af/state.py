@@ -65,18 +65,6 @@ class Sample:
         newest = self.states[-min(depth + 2 * self.margin, len(self.states)):]
         return self.states[-1] if max(newest) - min(newest) <= SAME else None
 
-    def position(self, blend: float | None) -> float:
-        """D: one position for it: exact if settled; for a frame exposed while the lens moved,
-        between the two newest states, ``blend`` (the newest one's share; None: unknown, half)."""
-        settled = self.at(2)
-        if settled is not None:
-            return settled
-        if self.margin:
-            newest = self.states[-3:]
-            return (min(newest) + max(newest)) / 2
-        share = 0.5 if blend is None else blend
-        return self.states[-2] + share * (self.states[-1] - self.states[-2])
-
 
 # ---------------------------------------------------------------------------------- outcomes
 

@@ -211,3 +211,24 @@ def test_main_latency_runs_the_main_block_at_another_latency(tmp_path):
     main = [row for row in data["trials"] if row["block"] == "main"]
     assert main and all(row["latency"] == row["told_latency"] == 4 for row in main)
     assert any(row["latency"] != 4 for row in data["trials"] if row["block"] != "main")
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--max-frames", "0"], "--max-frames"),
+    (["--plot", "out.txt"], "--plot"),
+    (["--json", "/proc/focusd-bench.json"], "--json"),
+    (["--plot", "/no/such/folder/p.png"], "--plot"),
+    (["--json", "/no/such/folder/b.json"], "--json"),
+])
+def test_bad_arguments_and_outputs_are_refused_before_the_run(argv, named, capsys, monkeypatch):
+    """Refused with exit status 2 and the option named, before a single trial runs (a run takes
+    minutes; an unwritable output found after it would lose it)."""
+    import focusd.bench.runner as runner
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(runner, "run_trials", no_run)
+    assert bench_main(["--suite", "quick", "--no-progress", *argv]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("focusd bench: ") and named in error and "Traceback" not in error

@@ -68,6 +68,26 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _unwritable(path: str) -> str | None:
+    """Why a file cannot be written at ``path`` (None if it can): its folder must exist and take a
+    new file (tried with a temporary one, removed at once)."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        return f"no folder {folder}"
+    if os.path.isdir(path):
+        return "is a folder"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".bench-check-", dir=folder)
+    except OSError as error:
+        return f"cannot write in {folder} ({error.strerror})"
+    os.close(handle)
+    os.unlink(probe)
+    return None
+
+
 def _plot_trial(trials):
     """The trial the plot shows: a textured subject at 1 m in the main block, else the first."""
     for trial in trials:
@@ -91,6 +111,18 @@ def main(args: argparse.Namespace) -> int:
     if not (0.0 <= lo < hi):
         print(f"focusd bench: --range {lo:g} {hi:g}: need 0 <= A < B (dioptres)", file=sys.stderr)
         return 2
+    if args.max_frames < 1:
+        print(f"focusd bench: --max-frames {args.max_frames}: need at least 1 frame", file=sys.stderr)
+        return 2
+    # the outputs are checked before the run, not after it (a run takes minutes)
+    if args.plot and not args.plot.lower().endswith(".png"):
+        print(f"focusd bench: --plot {args.plot}: the plot is a PNG file (name it .png)", file=sys.stderr)
+        return 2
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        problem = _unwritable(path) if path else None
+        if problem:
+            print(f"focusd bench: {option} {path}: {problem}", file=sys.stderr)
+            return 2
 
     from focusd.bench import metrics, report, suite
     from focusd.bench.progress import ProgressBar
@@ -157,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
         "profile": "imx708", "main_latency": 2 if args.main_latency is None else args.main_latency,
         "lens_range": [0.0, 12.0], "render_window": list(window) if window else None,
         "frames": "counted from the AF-ON press to FOCUSED or FAILED, at the sensor frame rate; "
-                  "the stock baseline runs on every frame (generous: its IPA runs at <= 30 Hz)",
+                  "the stock baseline runs inside the IPA, whose controller runs at <= 30 Hz",
         "error": "final - truth, dioptres (signed)",
     }
     print(report.format_table(summary, conditions, check_list, tracking))

@@ -12,7 +12,7 @@ state shows in the metadata of the frame whose request carried the write, and th
 a moment in the next frame that nobody knows, so a frame exposed meanwhile is a mix of positions.
 So every frame is placed where the metadata says the lens was (focusd.af.track: the three lens
 states its exposure may have seen), not where the told latency guesses; a frame exposed at one
-position only (settled, clean) is told apart from a mix; and no command moves the lens further
+position only (clean) is told apart from a mix; and no command moves the lens further
 than max_slew, so each write lands whole. The told latency is used only where the metadata does
 not follow the commands (a lens on I2C).
 
@@ -20,11 +20,12 @@ Phases, in order (focusd.af.state.Phase); each stage returns an outcome, and onl
 changes the phase:
 
 PRIME (focusd.af.sweep): two still frames give the noise.
-SWEEP (focusd.af.sweep): a step every frame from where the lens is, towards where subjects
-  usually are first, until a frame well past the sharpest measures clearly less and a frame on the
-  way to it did too (the peak is bracketed); turning round once if the measure only falls.
-PROBE (focusd.af.probe): settled samples probe_step apart across the bracket, each held
-  probe_dwell frames, sent one after another; the peak is fitted to them.
+SWEEP (focusd.af.sweep): 1 D steps from where the lens is, towards where subjects usually are
+  first, each held until a frame is clean there (three frames, fewer once the scan's own frames
+  show the glass arrives earlier), until a clean frame well past the sharpest measures clearly less
+  and one on the way to it did too (the peak is bracketed); turning round once if it only falls.
+PROBE (focusd.af.probe): clean samples probe_step apart in the gaps beside the sharpest, held
+  like the steps, sent one after another; the peak is the Lorentzian fitted over the top.
 ARRIVE (focusd.af.arrive): the lens goes to the peak; FOCUSED on the first clean frame there that
   measures close to the sharpest probe (the next frame, which a focus-priority shutter takes, is
   clean too); otherwise the sharpest probe itself, then a re-scan, then FAILED.

@@ -1,14 +1,15 @@
-"""PROBE: settled samples across the bracket the sweep found, then the peak fitted to them.
+"""PROBE: clean samples in the gaps beside the sharpest frame the sweep held, and the peak fitted.
 
-Why apart from the sweep: the sweep's settled frames are a step apart; a narrow peak (a real scene
-at macro distances: a few tenths of a dioptre wide) lies anywhere between them. So the probes go
-into every gap between settled frames that a sharp frame borders (at least resolve_ratio of the
-sharpest): the peak may lie in it. Each is held probe_dwell frames so that its last frame is
-settled (one position, whatever the mix); they go from the end the lens is nearest to, one after
-another without waiting to see them, and once the last is sent the lens goes straight on to the
-peak fitted to what has been seen so far, so that it is already there when the last probes come
-in. If the fitted top then lies between probes, it is probed too (max_extensions). The peak is the vertex of the
-Lorentzian fitted to the settled samples around the sharpest (focusd.af.fit).
+Why apart from the sweep: the sweep's clean frames are a step (1 D) apart; a narrow peak (a real
+scene at macro distances: a few tenths of a dioptre wide) lies anywhere between them. So the probes
+go into the gaps beside the sharpest held frame, and beside any held frame of at least
+resolve_ratio of it (a scalloped top, a second maximum close by), probe_step apart from the sharp
+side, gap_probes per gap. Each is held like the sweep's steps, so that its last frame is wholly at
+it whatever the mix; they go from the end the lens is nearest to, one after another without
+waiting to see them, and once the last is sent the lens goes straight on to the peak fitted to what
+has been seen so far, so that it is already there when the last probes come in. If the fitted top
+then lies between probes, it is probed too (max_extensions). The peak is the vertex of the
+Lorentzian fitted over the top (focusd.af.fit, with fit_reach: dips and all).
 """
 
 from __future__ import annotations

@@ -54,14 +54,14 @@ class AfTuning:
     an earlier frame already made the whole change (the mix is a property of the camera's timing,
     the same for a whole scan)."""
     sweep_step: float = 1.0
-    """D per frame: the sweep's step while the measure is flat (far from any peak). Small enough
-    that a narrow real peak (a few tenths of a dioptre) still shows in the frames beside it."""
+    """D: the sweep's step (each held clean_dwell frames, fewer once learned). Small enough that a
+    narrow real peak (a few tenths of a dioptre) still shows in the clean frames beside it."""
     pass_ratio: float = 0.5
     """The peak counts as passed once a frame beyond it measures less than this fraction of it,
     and a frame on the way to it did too (or the peak is at the end of the range)."""
     pass_margin: float = 0.9
-    """D: how far beyond the sharpest frame the sweep must have seen a lower one before the peak
-    counts as passed (the frames' positions are known to about a step)."""
+    """D: how far beyond the sharpest clean frame the sweep must have seen a lower one before the
+    peak counts as passed (a step, less rounding)."""
     noise_sigmas: float = 6.0
     """How many standard deviations of the measure's frame-to-frame scatter a change must exceed
     to count (the scatter: noise_jitter of the noise part, or what the still frames showed)."""
@@ -84,7 +84,7 @@ class AfTuning:
     """The gaps beside the sharpest held frame are probed, and those beside any held frame that
     measures at least this fraction of it (a scalloped top, a second maximum close by)."""
     probe_reach: float = 1.6
-    """D: only gaps within this distance of the sharpest settled frame are probed."""
+    """D: only gaps within this distance of the sharpest held frame are probed."""
     gap_probes: int = 2
     """Probes per gap and round, from its sharper side."""
     probe_step: float = 0.25

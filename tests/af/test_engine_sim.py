@@ -184,3 +184,26 @@ def test_real_focal_stacks_land_within_one_frame_spacing(name, second_subject):
             continue
         misses.append((float(start), engine.state.name, engine.lock_position))
     assert not misses, f"truth {truth:.2f} D, spacing {spacing:.2f} D: {misses}"
+
+
+@pytest.mark.parametrize("every", [2, 3])
+def test_a_camera_that_drops_frames_still_focuses(every):
+    """While the daemon writes a burst the camera thread falls behind and the camera drops frames
+    (sequence gaps, no metadata for them). A dropped frame's lens state is known where the frames
+    around it agree (the IPA state only moves towards a target): the scan still finds clean frames
+    and focuses, rather than waiting for them until max_frames."""
+    scene = scenes.texture_scene("bricks", distance_m=1.0, seed=7)
+    rig = SimRig(scene, light="bright", latency_frames=2, start_lens=4.0, seed=3, window=WINDOW)
+    engine = AutofocusEngine(lens_range=(0.0, 12.0), latency_frames=2)
+    engine.start(AfMode.SINGLE, lens_position=4.0)
+    for count in range(engine.tuning.max_frames):
+        frame = rig.next_frame()
+        target = engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
+        if target is not None:
+            rig.set_lens_position(target)
+        if engine.state is not AfState.SCANNING:
+            break
+        if count % every == 0:
+            rig.skip_frames(1)
+    assert engine.state is AfState.FOCUSED, engine.failure_reason
+    assert abs(engine.lock_position - scene.truth_dioptres(0)) <= 0.15

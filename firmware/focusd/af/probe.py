@@ -86,8 +86,11 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
         if abs(track.last_command - target) > tuning.max_slew + SAME:
             return Move(target)  # still on the way to the first probe: the dwell starts there
         state.plan.pop(0)
-        if not state.probes or abs(state.probes[-1] - target) > SAME:
-            state.probes.append(target)
+        sequence = track.latest_sequence
+        if not state.probes or abs(state.probes[-1][0] - target) > SAME:
+            state.probes.append((target, sequence))
+        else:
+            state.probes[-1] = (target, sequence)  # still holding it: the last frame it was sent in
         return Move(target)
     positions, values = held_curve(state)
     best = int(np.argmax(values))
@@ -98,7 +101,12 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     low, high = lens_range
     target = top_at if fit is None else fit.position
     target = min(max(target, low), high)
-    if not all(_seen(state, p) for p in state.probes):
+    # a probe is awaited until its held frame has had time to show (the metadata's lag, the
+    # dwell, two frames more): a camera that dropped frames meanwhile may never show it
+    lag = track.metadata_lag if track.trusted and track.metadata_lag is not None else track.told_latency + 1
+    awaited = [p for p, sent in state.probes if not _seen(state, p)
+               and track.latest_sequence <= sent + lag + state.dwell + 2]
+    if awaited:
         # the last probes are still on their way: the lens goes on to the peak seen so far
         return Move(target if abs(target - track.last_command) > tuning.lock_tolerance else None)
     if weak is not None:

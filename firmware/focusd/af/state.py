@@ -150,7 +150,8 @@ class ScanState:
     dwell_evidence: list[int] = field(default_factory=list)  #: what each informative step showed
     # --- the probes (focusd.af.probe)
     plan: list[float] = field(default_factory=list)  #: D: probe commands still to send, one per frame
-    probes: list[float] = field(default_factory=list)  #: D: every position probed
+    #: every position probed this round, with the last frame it was sent in answer to
+    probes: list[tuple[float, int]] = field(default_factory=list)
     extensions: int = 0  #: rounds of probes after the first
     fit: PeakFit | None = None  #: the peak fitted to the clean samples
     # --- the arrival (focusd.af.arrive)

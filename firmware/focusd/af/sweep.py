@@ -170,8 +170,12 @@ def sweep(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
             return turn(state, tuning, lens_range, positions, values, best)
     end = high if direction > 0 else low
     if abs(track.last_command - end) <= SAME and abs(newest - end) <= SAME:
-        # at the end of the range, and a frame wholly there seen
-        if weak is None and abs(top_at - end) <= tuning.pass_margin:
+        # at the end of the range, and a frame wholly there seen: a peak at the end, or one that
+        # held frames on both sides show lower (less than pass_ratio below it: the end came first)
+        # is bracketed; only a measure that fell from the start all the way sends the sweep round
+        lower = values < top - tuning.noise_sigmas * jitter(state, tuning, top)
+        both_sides = (lower & (positions < top_at - SAME)).any() and (lower & (positions > top_at + SAME)).any()
+        if weak is None and (abs(top_at - end) <= tuning.pass_margin or both_sides):
             return PeakPassed(*bracket(lens_range, positions, best))
         if not state.reversed:
             return turn(state, tuning, lens_range, positions, values, best)

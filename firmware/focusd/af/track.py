@@ -47,6 +47,7 @@ class LensTrack:
         self._command_positions: list[float] = []
         self._reported: dict[int, float] = {}
         self._first_sequence: int | None = None
+        self._latest = -1
 
     # ------------------------------------------------------------------------------ recording
 
@@ -62,6 +63,7 @@ class LensTrack:
         """Frame ``sequence`` arrived with ``reported`` as its metadata's LensPosition."""
         if self._first_sequence is None:
             self._first_sequence = int(sequence)
+        self._latest = max(self._latest, int(sequence))
         if math.isfinite(reported):
             self._reported[int(sequence)] = float(reported)
         if self.trusted is None:
@@ -86,6 +88,11 @@ class LensTrack:
             self.trusted = False
 
     # ------------------------------------------------------------------------------ commands
+
+    @property
+    def latest_sequence(self) -> int:
+        """The newest frame observed (-1 before the first)."""
+        return self._latest
 
     @property
     def last_command(self) -> float:
@@ -119,7 +126,15 @@ class LensTrack:
         if self._first_sequence is not None and k < self._first_sequence:
             # before the scan: where the lens was when the scan began (as its first frame showed)
             return self._reported.get(self._first_sequence, self.start)
-        return self._reported.get(k)
+        value = self._reported.get(k)
+        if value is None:
+            # a dropped frame: the IPA state only moves towards a target, so where the frames
+            # around it agree it did not move (the camera drops frames while it is busy)
+            before = next((self._reported[i] for i in range(k - 1, k - 8, -1) if i in self._reported), None)
+            after = next((self._reported[i] for i in range(k + 1, k + 8) if i in self._reported), None)
+            if before is not None and after is not None and abs(before - after) <= SAME:
+                return after
+        return value
 
     def states(self, sequence: int) -> tuple[float, ...] | None:
         """The lens states frame ``sequence`` may have been exposed at, oldest first: S(j-3) to

@@ -60,16 +60,23 @@ def test_metadata_that_never_moves_is_not_trusted():
     assert track.trusted is False
 
 
-def test_a_dropped_frame_leaves_its_neighbours_unplaced():
-    track = device_track(2, {2: 2.0})
-    lost = LensTrack(1.0, 2)
-    for k in range(12):
-        if k == 3:
-            lost.command(2, 2.0)
-        if k != 6:
-            lost.observe(k, track.reported(k))
-    assert lost.states(7) is None and lost.states(8) is None and lost.states(9) is None
-    assert lost.states(10) == track.states(10)
+def test_a_dropped_frame_is_known_where_its_neighbours_agree_and_not_across_a_change():
+    track = device_track(2, {2: 2.0})  # the IPA state is 2.0 from frame 4 on
+
+    def without(dropped: int) -> LensTrack:
+        lost = LensTrack(1.0, 2)
+        for k in range(12):
+            if k == 3:
+                lost.command(2, 2.0)
+            if k != dropped:
+                lost.observe(k, track.reported(k))
+        return lost
+
+    steady = without(6)  # frames 5 and 7 agree: the state did not move at 6
+    assert steady.states(7) == track.states(7) == (2.0, 2.0, 2.0)
+    across = without(4)  # frames 3 and 5 differ: frame 4 may be either
+    assert across.states(5) is None and across.states(6) is None and across.states(7) is None
+    assert across.states(8) == track.states(8)
 
 
 @pytest.mark.parametrize("states, clean, at_two, at_one", [

@@ -67,10 +67,8 @@ def test_focused_comes_on_a_frame_exposed_wholly_at_the_lock(texture, distance, 
                  lens=LensModel(move_phase=move_phase))
     engine = AutofocusEngine(lens_range=(0.0, 12.0), latency_frames=latency)
     engine.start(AfMode.SINGLE, lens_position=start)
-    moving_frames = 0
     for _ in range(engine.tuning.max_frames):
         frame = rig.next_frame()
-        moving_frames += frame.lens_moving
         target = engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
         if engine.state is not AfState.SCANNING:
             break

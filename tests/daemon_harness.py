@@ -18,10 +18,10 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from focusd.cameras import build_camera
-from focusd.config import Config, default_config
-from focusd.daemon import Daemon
-from focusd.hw.base import ButtonId
+from focusd.service.cameras import build_camera
+from focusd.config.settings import Config, default_config
+from focusd.service.daemon import Daemon
+from focusd.signals import ButtonId
 from focusd.hw.gpio import MockPinDriver
 
 TIMEOUT = 30.0
@@ -238,7 +238,7 @@ def small_disk(mount_point: Path, size: str = "8m"):
     except (OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", b"") or str(error).encode()
         pytest.skip(f"cannot mount a tmpfs here ({detail.decode(errors='replace').strip()}); "
-                    "tests/test_capture_faults.py's RLIMIT_FSIZE test covers disk full in the writer")
+                    "tests/capture/test_capture_faults.py's RLIMIT_FSIZE test covers disk full in the writer")
     try:
         yield mount_point
     finally:

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from daemon_harness import DaemonHarness, test_config  # noqa: E402
-from focusd.hw.base import ButtonId  # noqa: E402
+from focusd.signals import ButtonId  # noqa: E402
 
 FPS_MODE = (1536, 864)
 #: a small lores stream keeps an hour of frames to minutes of CPU; the daemon's path is the same

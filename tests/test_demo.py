@@ -1,5 +1,5 @@
 """``focusd demo`` (what ``make run`` and ``make interactive`` run) through the real command line,
-and the button-script format it plays (focusd.script)."""
+and the button-script format it plays (focusd.demo.script)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from focusd.config import load_config
+from focusd.config.settings import load_config
 from focusd.errors import ScriptError
-from focusd.hw.base import ButtonId
-from focusd.script import Step, load_script, parse_script
+from focusd.signals import ButtonId
+from focusd.demo.script import Step, load_script, parse_script
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "systemd" / "focusd.toml"
@@ -67,7 +67,7 @@ def test_demo_summary_without_af_on_shows_no_lens_and_one_press_in_the_singular(
 
 def test_demo_summary_words():
     from focusd.commands.demo import summary
-    from focusd.daemon import DaemonStats
+    from focusd.service.daemon import DaemonStats
 
     stats = DaemonStats(frames=1, presses=2, captures_written=2, af_locks=1, lens_position=1.234)
     assert summary(stats, "c") == ("1 frame, 2 shutter presses, 2 captures written to c, 0 failed, 1 focus lock, "

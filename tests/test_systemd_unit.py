@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from focusd.commands.run import DEFAULT_CONFIG
-from focusd.config import CaptureConfig
+from focusd.config.settings import CaptureConfig
 from focusd.errors import EX_CONFIG, EX_UNAVAILABLE
 
 REPO = Path(__file__).resolve().parents[1]

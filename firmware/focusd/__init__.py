@@ -2,7 +2,7 @@
 
 Layers (see DESIGN.md): hardware adapters (``focusd.hw``, the only code importing device
 libraries) and the simulator (``focusd.sim``) feed frames and button edges to a pure controller
-(``focusd.controller``) and a pure autofocus engine (``focusd.af``); ``focusd.daemon`` wires them.
+(``focusd.service.controller``) and a pure autofocus engine (``focusd.af``); ``focusd.service.daemon`` wires them.
 """
 
 __version__ = "0.1.0"

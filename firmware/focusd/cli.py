@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from focusd.errors import EX_CONFIG, ConfigError
-    from focusd.logs import fatal
+    from focusd.service.logs import fatal
 
     args = build_parser().parse_args(argv)
     try:

@@ -1,7 +1,7 @@
 """The whole daemon on the Pi's camera path (issue "On the device"): the same ``Daemon`` as on the
 desktop, with nothing but the adapters changed.
 
-The camera is the one ``focusd run`` builds (``focusd.cameras.build_camera``) for
+The camera is the one ``focusd run`` builds (``focusd.service.cameras.build_camera``) for
 ``camera.backend = "picamera2"``: the picamera2 adapter over the checked picamera2 stand-in
 (tests/hw/standin, whose every name and signature test_picamera2_contract.py checks against
 picamera2's source), simulating a Camera Module 3 (IMX708) with the shipped ``imx708`` profile in its
@@ -39,13 +39,13 @@ from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
 from daemon_harness import RecordingCamera
-from focusd.cameras import build_camera
-from focusd.config import parse_config
-from focusd.daemon import Daemon
-from focusd.hw.base import ButtonId
+from focusd.service.cameras import build_camera
+from focusd.config.settings import parse_config
+from focusd.service.daemon import Daemon
+from focusd.signals import ButtonId
 from focusd.hw.gpio import MockPinDriver
 from focusd.hw.picamera2_camera import Picamera2Tuning
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 TIMEOUT = 5.0  #: seconds; every wait here is for a few frames of a 120 fps stream

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import pytest
 
-from focusd.config import CameraConfig
+from focusd.config.settings import CameraConfig
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 from focusd.sim import SimRig, scenes
 from focusd.sim.lens import LensModel
 

@@ -14,11 +14,11 @@ import time
 import numpy as np
 import pytest
 
-from focusd.config import CameraConfig
+from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, LensError
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning, probe_cameras
-from focusd.profiles import load_profile, parse_profile
+from focusd.config.profiles import load_profile, parse_profile
 
 TIMEOUT = 5.0
 LORES = (160, 120)

@@ -6,7 +6,7 @@ that request's frame reaches the ISP, so the first frame at the new position com
 flight) + about 2 frames after ``set_controls``. The stand-in models exactly that: its lens delay at
 the ISP is ``LENS_DELAY_FRAMES``, and every request picamera2 holds ahead of the one carrying the
 control adds a frame. A profile's ``lens_latency_frames`` is the part at the ISP; the adapter's
-``lens_queue_frames`` is the queue; ``focusd.cameras.engine_latency_frames`` adds them. These
+``lens_queue_frames`` is the queue; ``focusd.service.cameras.engine_latency_frames`` adds them. These
 tests measure the end-to-end latency frame by frame (the stand-in writes its own frame number into
 the main stream and records where the lens truly was for every frame) and compare.
 
@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from focusd.cameras import engine_latency_frames
-from focusd.config import CameraConfig, default_config
+from focusd.service.cameras import engine_latency_frames
+from focusd.config.settings import CameraConfig, default_config
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning
-from focusd.profiles import parse_profile
-from focusd.sweep_tools import command_after_frame
+from focusd.config.profiles import parse_profile
+from focusd.tools.sweeps import command_after_frame
 
 
 def _adapter_tests():
@@ -125,7 +125,7 @@ def test_the_engine_is_told_the_end_to_end_latency_whatever_the_buffer_count(sta
 
 
 def test_measure_latency_commands_as_the_daemon_does(standin):
-    # focusd.sweep_tools (measure-latency, record-sweep) commands from a held frame: it sees the
+    # focusd.tools.sweeps (measure-latency, record-sweep) commands from a held frame: it sees the
     # latency the engine will be told, not one frame more
     camera = started_camera(standin, 3)
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from focusd.config import parse_config
+from focusd.config.settings import parse_config
 from focusd.errors import ProfileError
 from focusd.hw.vcm import DRIVERS, VcmSettings
-from focusd.profiles import available_profiles, load_profile
+from focusd.config.profiles import available_profiles, load_profile
 
 SHIPPED = {"imx708", "imx708_wide", "imx519", "arducam_64mp", "ov5647_motorized"}
 

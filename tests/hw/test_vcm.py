@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from focusd.errors import LensError, ProfileError
 from focusd.hw.vcm import DioptreMap, VcmLens, VcmSettings, open_lens
-from focusd.profiles import load_profile, parse_profile
+from focusd.config.profiles import load_profile, parse_profile
 
 
 class RecordingBus:

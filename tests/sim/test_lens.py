@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from focusd.lens_path import ControllerClock, IpaLens, LensPath, controller_period_frames
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 from focusd.sim import SimRig, scenes
 from focusd.sim.lens import LensModel, LensTimeline
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from focusd.errors import ConfigError, LensError
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 from focusd.sim import LIGHT_LEVELS, SimRig, scenes
 from focusd.sim.lens import LensModel
 from focusd.sim.optics import disk_otf

@@ -13,7 +13,7 @@ from focusd.sim import SimRig
 from focusd.sim.geometry import Geometry
 from focusd.sim.optics import OpticsModel
 from focusd.sim.sweep import SweepScene, load_sweep, write_sweep
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 
 from shared_data import FOCALSTACKS
 from sim.sim_helpers import AF_WINDOW, gradient_energy, settled_frame

@@ -123,7 +123,7 @@ def print_cost() -> None:  # pragma: no cover - a measuring aid, run by hand (py
     import timeit
 
     from focusd.af.tuning import STOCK_WINDOW
-    from focusd.profiles import load_profile
+    from focusd.config.profiles import load_profile
 
     profile = load_profile("imx708")
     width, height = profile.lores_size

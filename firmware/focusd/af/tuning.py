@@ -5,7 +5,7 @@ Every field is documented with its unit. Lens positions and steps are dioptres (
 measure (ratios). The defaults are what the benchmark's default suite was tuned on (its synthetic
 blocks and three of the real stacks; the other three are held out). Any of them may be passed by
 name to ``AutofocusEngine(**tuning)``; the configuration file exposes only a few (``[af]`` in
-focusd.config): window, fallback, and continuous AF's lock-on as lock_on_delay_frames
+focusd.config.settings): window, fallback, and continuous AF's lock-on as lock_on_delay_frames
 (retrigger_frames), lock_on_threshold (follow_ratio) and refocus_threshold (retrigger_ratio).
 """
 

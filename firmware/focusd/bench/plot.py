@@ -16,7 +16,7 @@ from focusd.bench.suite import TrialSpec
 
 def focus_curve(spec: TrialSpec, step: float = 0.25, window=None):
     """(positions, focusd measure, stock FoM), each normalised to its maximum."""
-    from focusd.af.baselines_stock import stock_focus_fom
+    from focusd.bench.stock import stock_focus_fom
     from focusd.af.measure import FocusMeasure
     from focusd.af.tuning import STOCK_WINDOW
 

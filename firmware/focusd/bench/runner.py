@@ -34,7 +34,7 @@ def _make_focusd(lens_range, latency_frames, window=None):
 
 def _make_stock(speed: str, **tuning):
     def make(lens_range, latency_frames, window=None):
-        from focusd.af.baselines import StockCdaf, StockTuning
+        from focusd.bench.baselines import StockCdaf, StockTuning
         from focusd.lens_path import controller_period_frames
 
         # the stock AF runs inside the IPA, whose controller runs at most at 30 Hz: in the focusing
@@ -49,13 +49,13 @@ def _make_stock(speed: str, **tuning):
 
 
 def _make_exhaustive(lens_range, latency_frames, window=None):
-    from focusd.af.baselines import ExhaustiveSweep
+    from focusd.bench.baselines import ExhaustiveSweep
 
     return ExhaustiveSweep(lens_range=lens_range, latency_frames=latency_frames)
 
 
 def _make_golden(lens_range, latency_frames, window=None):
-    from focusd.af.baselines import GoldenSection
+    from focusd.bench.baselines import GoldenSection
 
     return GoldenSection(lens_range=lens_range, latency_frames=latency_frames)
 
@@ -145,7 +145,7 @@ def profile():
     """The profile every trial runs on (imx708), loaded once per process."""
     global _PROFILE
     if _PROFILE is None:
-        from focusd.profiles import load_profile
+        from focusd.config.profiles import load_profile
 
         _PROFILE = load_profile("imx708")
     return _PROFILE

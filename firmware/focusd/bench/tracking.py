@@ -7,7 +7,7 @@
   and the truth the scene's in-focus position at that frame's time.
 
 The stock baselines are not run here: libcamera's continuous mode relies on PDAF, which the
-simulator does not model (see focusd.af.baselines_stock).
+simulator does not model (see focusd.bench.stock).
 """
 
 from __future__ import annotations

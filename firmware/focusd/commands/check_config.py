@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     from focusd.commands.run import parse_overrides
-    from focusd.config import apply_overrides, load_config
+    from focusd.config.settings import apply_overrides, load_config
 
     config = load_config(args.path)
     return apply_overrides(config, parse_overrides(args.set)) if args.set else config
@@ -46,7 +46,7 @@ def _load(args: argparse.Namespace):
 
 def summary(config) -> str:
     """One line: what the daemon would run with."""
-    from focusd.profiles import load_profile
+    from focusd.config.profiles import load_profile
 
     profile = load_profile(config.camera.profile)
     mode = config.camera.sensor_mode or profile.focus_mode

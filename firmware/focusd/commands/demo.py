@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
 
     args.set = ["camera.backend=sim", f"capture.directory={_toml_string(args.captures)}", *args.set]
     config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.script import load_script
+    from focusd.demo.script import load_script
 
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
@@ -42,10 +42,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"focusd: {error}", file=sys.stderr)
         return 2
 
-    from focusd.cameras import build_camera
-    from focusd.daemon import Daemon
+    from focusd.service.cameras import build_camera
+    from focusd.service.daemon import Daemon
     from focusd.hw.gpio import MockPinDriver, mock_pin_factory
-    from focusd.logs import setup_logging
+    from focusd.service.logs import setup_logging
 
     setup_logging("warning" if config.logging.level == "info" else config.logging.level)
     factory = mock_pin_factory()
@@ -95,7 +95,7 @@ def _toml_string(text: str) -> str:
 
 
 def _scripted(steps, finger, daemon, done: threading.Event) -> None:
-    from focusd.script import play
+    from focusd.demo.script import play
 
     try:
         daemon.wait_until(lambda s: s.frames > 0, timeout=30)
@@ -127,7 +127,7 @@ def _keys_at_once(fd: int):
 
 
 def _keyboard(finger, daemon, done: threading.Event) -> None:
-    from focusd.hw.base import ButtonId
+    from focusd.signals import ButtonId
 
     held = {ButtonId.AF_ON: False, ButtonId.SHUTTER: False}
     try:

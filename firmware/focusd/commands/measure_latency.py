@@ -3,7 +3,7 @@
 The engine must be told how many frames pass between a lens command and the first frame exposed
 at the new position (DESIGN.md); libcamera's pipeline does not say, so it is measured on the
 device: the lens is stepped between a sharp and a blurred position several times, each step
-commanded as the daemon commands (``focusd.sweep_tools``), and the first frame whose focus measure
+commanded as the daemon commands (``focusd.tools.sweeps``), and the first frame whose focus measure
 leaves its settled level is counted. That is the **end-to-end** latency, including the frames a
 command waits in picamera2's request queue. It is printed two ways:
 
@@ -11,7 +11,7 @@ command waits in picamera2's request queue. It is printed two ways:
   daemon tells the engine exactly that.
 - the profile line: N less the camera's ``lens_queue_frames`` (picamera2's ``buffer_count - 1``
   for a libcamera lens, 0 for an I2C lens), since a profile counts from the ISP and the daemon adds
-  the queue back (``focusd.cameras.engine_latency_frames``).
+  the queue back (``focusd.service.cameras.engine_latency_frames``).
 
 On a desktop, ``--sim`` measures the simulated camera (``--sim-latency`` sets its true latency),
 which is how the tool itself is checked.
@@ -49,8 +49,8 @@ def main(args: argparse.Namespace) -> int:
 
     config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
     from focusd.lens_path import LensPath
-    from focusd.profiles import load_profile
-    from focusd.sweep_tools import LatencySettings, measure_latency
+    from focusd.config.profiles import load_profile
+    from focusd.tools.sweeps import LatencySettings, measure_latency
 
     profile = load_profile(config.camera.profile)
     lens_range = tuple(args.range) if args.range else tuple(profile.af_ranges[config.af.range])
@@ -107,12 +107,12 @@ def main(args: argparse.Namespace) -> int:
 def _profile_path(name: str) -> str:
     from importlib import resources
 
-    return str(resources.files("focusd") / "profiles" / f"{name}.toml")
+    return str(resources.files("focusd.config") / "profiles" / f"{name}.toml")
 
 
 def _configured(config, profile, camera) -> str:
     """What the daemon's engine is told now, and where that comes from."""
-    from focusd.cameras import engine_latency_frames
+    from focusd.service.cameras import engine_latency_frames
 
     told = engine_latency_frames(config, profile, camera)
     if config.af.lens_latency_frames is None:

@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from focusd.errors import CameraError
 
     config = _load(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.profiles import load_profile
+    from focusd.config.profiles import load_profile
 
     profile = load_profile(config.camera.profile)
     if config.camera.backend == "sim":
@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     from focusd.commands.run import parse_overrides
-    from focusd.config import apply_overrides, default_config, load_config
+    from focusd.config.settings import apply_overrides, default_config, load_config
 
     path = args.config or (DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None)
     config = load_config(path) if path else default_config()
@@ -90,7 +90,7 @@ NOIR_SUFFIX = "_noir"
 def matching_profile(model: str) -> str | None:
     """The shipped profile whose sensor is ``model`` (picamera2's camera_properties["Model"]);
     a NoIR variant ("imx708_noir", "imx708_wide_noir") matches its module's profile."""
-    from focusd.profiles import available_profiles, load_profile
+    from focusd.config.profiles import available_profiles, load_profile
 
     wanted = {model, model.removesuffix(NOIR_SUFFIX)}
     for name in available_profiles():

@@ -4,7 +4,7 @@ The sweep (DESIGN.md, "A focus sweep on disk") replays offline through ``focusd 
 the simulator's SweepScene, so the AF can be tuned on what a real module, lens and scene give.
 On a Pi it records from the camera (``camera.backend = "picamera2"``); on a desktop, with ``--sim``
 (or ``camera.backend = "sim"``), from the simulated camera at virtual pace, which is how the replay
-is checked against the live simulator. The recording itself is ``focusd.sweep_tools.record_sweep``.
+is checked against the live simulator. The recording itself is ``focusd.tools.sweeps.record_sweep``.
 
 This module also holds the options and the camera set-up that ``focusd measure-latency`` shares.
 """
@@ -45,8 +45,8 @@ def load_config(args: argparse.Namespace):
     """The configuration of ``args`` (raises ConfigError). ``--sim`` without ``--config`` starts
     from the built-in defaults, since a desktop has no /etc/focusd."""
     from focusd.commands.run import parse_overrides
-    from focusd.config import apply_overrides, default_config
-    from focusd.config import load_config as read_config
+    from focusd.config.settings import apply_overrides, default_config
+    from focusd.config.settings import load_config as read_config
 
     overrides = list(args.set)
     if args.sim:
@@ -60,7 +60,7 @@ def open_camera(config, args: argparse.Namespace):
     """(camera, description): the configured camera, not yet started. On the simulator: the scene
     of --texture/--distance/--light/--seed, virtual pacing, and --sim-latency as the true latency.
     Raises ValueError for a bad simulator option."""
-    from focusd.cameras import build_camera
+    from focusd.service.cameras import build_camera
 
     if config.camera.backend != "sim":
         return build_camera(config), f"{config.camera.profile} on {config.camera.backend}"
@@ -110,8 +110,8 @@ def main(args: argparse.Namespace) -> int:
     from focusd.errors import FocusdError
 
     config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.profiles import load_profile
-    from focusd.sweep_tools import record_sweep, sweep_positions
+    from focusd.config.profiles import load_profile
+    from focusd.tools.sweeps import record_sweep, sweep_positions
 
     profile = load_profile(config.camera.profile)
     sweep_range = tuple(args.range) if args.range else tuple(profile.af_ranges[config.af.range])
@@ -124,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"focusd record-sweep: {error}", file=sys.stderr)
         return 2
     # what the daemon tells the engine: measured, or the profile's plus the camera's request queue
-    from focusd.cameras import engine_latency_frames
+    from focusd.service.cameras import engine_latency_frames
 
     latency = engine_latency_frames(config, profile, camera) if args.latency is None else args.latency
     notes = "; ".join(text for text in (args.notes, description) if text)

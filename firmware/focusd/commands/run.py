@@ -36,7 +36,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, object]:
 
 def load(args: argparse.Namespace):
     """The configuration from ``--config`` and ``--set``; raises ConfigError."""
-    from focusd.config import apply_overrides, load_config
+    from focusd.config.settings import apply_overrides, load_config
 
     config = load_config(args.config)
     return apply_overrides(config, parse_overrides(args.set)) if args.set else config
@@ -46,9 +46,9 @@ def main(args: argparse.Namespace) -> int:
     from focusd.errors import CameraError, CameraUnavailable
 
     config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.cameras import build_camera, pin_factory_for
-    from focusd.daemon import Daemon
-    from focusd.logs import fatal, setup_logging
+    from focusd.service.cameras import build_camera, pin_factory_for
+    from focusd.service.daemon import Daemon
+    from focusd.service.logs import fatal, setup_logging
 
     setup_logging(config.logging.level, config.logging.frame_debug)
     try:

@@ -9,11 +9,12 @@ that every adapter can be checked against the same few methods.
 from __future__ import annotations
 
 import abc
-import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from focusd.signals import LedPattern
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Camera(abc.ABC):
         The profile's ``lens_latency_frames`` counts from the moment the request carrying the
         command reaches the ISP (DEVICE_FACTS.md: the lens moves when that request's frame is
         processed); a camera that queues requests ahead of that one adds a frame per queued
-        request. The engine is told the sum (``focusd.cameras.engine_latency_frames``), unless
+        request. The engine is told the sum (``focusd.service.cameras.engine_latency_frames``), unless
         ``af.lens_latency_frames`` gives a measured end-to-end value. 0 here: a lens written
         directly (I2C) or a camera that models the whole latency itself (the simulator).
         """
@@ -116,38 +117,6 @@ class Camera(abc.ABC):
     def full_resolution_capture(self) -> np.ndarray | None:
         """Optionally capture at full resolution by a mode switch (slow); None if unsupported."""
         return None
-
-
-class ButtonId(enum.Enum):
-    """The physical inputs."""
-
-    AF_ON = "af_on"
-    SHUTTER = "shutter"
-    REMOTE = "remote"  #: the remote-release jack: behaves as the shutter
-
-
-@dataclass(frozen=True, slots=True)
-class RawEdge:
-    """One edge of a button contact as the GPIO callback saw it, stamped on the camera clock.
-
-    ``pressed`` is the logical level after the edge (True: contact closed). Bounces are not
-    filtered here: ``focusd.buttons.Debouncer`` does that on the camera thread.
-    """
-
-    button: ButtonId
-    pressed: bool
-    time_ns: int
-
-
-class LedPattern(enum.Enum):
-    """What the status LED shows (see ``focusd.controller`` for when)."""
-
-    OFF = "off"  #: idle
-    BLINK = "blink"  #: scanning: 0.25 s on, 0.25 s off
-    STEADY = "steady"  #: focused
-    FAST_BLINK = "fast_blink"  #: focus failed: 0.05 s on, 0.05 s off
-    FLASH = "flash"  #: one short flash on each capture, then back to the AF pattern
-    ERROR = "error"  #: a capture or camera error: three short flashes, a pause, repeated
 
 
 class Indicator(abc.ABC):

@@ -5,8 +5,8 @@ Bookworm, ``mock`` on a desktop and in tests), or the ``pin_factory`` passed her
 differs between the Pi and the desktop, which is why this is the only module that touches gpiozero.
 
 Callbacks only queue: ``when_pressed`` and ``when_released`` stamp the edge on the camera clock and
-hand it to the sink (an :class:`focusd.buttons.EdgeQueue`); the camera thread does the rest.
-gpiozero's own ``bounce_time`` is left off on purpose (see :mod:`focusd.buttons`).
+hand it to the sink (an :class:`focusd.service.buttons.EdgeQueue`); the camera thread does the rest.
+gpiozero's own ``bounce_time`` is left off on purpose (see :mod:`focusd.service.buttons`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Callable
 from gpiozero import LED, Button, Device
 from gpiozero.pins.mock import MockFactory
 
-from focusd.config import PinsConfig
-from focusd.hw.base import Buttons, ButtonId, Indicator, LedPattern, RawEdge
+from focusd.config.settings import PinsConfig
+from focusd.hw.base import Buttons, Indicator
+from focusd.signals import ButtonId, LedPattern, RawEdge
 
 EdgeSink = Callable[[RawEdge], None]
 Clock = Callable[[], int]

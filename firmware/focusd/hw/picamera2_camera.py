@@ -37,7 +37,7 @@ How it runs (DEVICE_FACTS.md, "picamera2"):
   each frame reports the commanded position, as libcamera's metadata would.
 - ``sequence`` is counted from ``SensorTimestamp`` in units of ``FrameDuration`` (picamera2 hands
   out no frame counter), so a dropped frame shows as a gap, as the engine expects.
-- Files: the capture path (``focusd.capture_files``) writes the lens position and AF state into
+- Files: the capture path (``focusd.capture.files``) writes the lens position and AF state into
   EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used.
 """
 
@@ -51,10 +51,10 @@ from typing import Any
 
 import numpy as np
 
-from focusd.config import CameraConfig
+from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
-from focusd.profiles import CameraProfile
+from focusd.config.profiles import CameraProfile
 
 log = logging.getLogger("focusd.camera")
 
@@ -141,7 +141,7 @@ def full_resolution_configuration(picam2, profile: CameraProfile, tuning: Picame
 
 
 class Picamera2Camera(Camera):
-    """A :class:`Camera` on picamera2. Built by ``focusd.cameras.build_camera``.
+    """A :class:`Camera` on picamera2. Built by ``focusd.service.cameras.build_camera``.
 
     ``lens`` is the I2C lens for ``i2c-*`` profiles (default: opened at start from the profile's
     ``vcm`` table, on ``camera_config.vcm_bus`` when that is set); it is ignored for

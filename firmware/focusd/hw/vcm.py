@@ -33,7 +33,7 @@ from typing import Protocol
 
 from focusd.errors import LensError, ProfileError
 from focusd.hw.base import Lens
-from focusd.profiles import CameraProfile
+from focusd.config.profiles import CameraProfile
 
 
 class I2cBus(Protocol):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from focusd.profiles import CameraProfile, SensorMode
+from focusd.config.profiles import CameraProfile, SensorMode
 from focusd.sim.optics import OpticsModel, blur_margin_lores, blur_px_per_dioptre, floor_sigma_px, next_fast_size
 from focusd.sim.textures import TextureGrid
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from focusd.errors import ConfigError, LensError
 from focusd.lens_path import ControllerClock, IpaLens
-from focusd.profiles import CameraProfile, load_profile
+from focusd.config.profiles import CameraProfile, load_profile
 from focusd.sim.geometry import AF_WINDOW, Geometry
 from focusd.sim.lens import LensModel, LensTimeline
 from focusd.sim.optics import OpticsModel

@@ -27,7 +27,7 @@ import numpy as np
 
 from focusd.errors import ConfigError
 from focusd.sim.geometry import AF_WINDOW, Geometry
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 from focusd.sim.optics import STACKS, BlurStack, OpticsModel
 from focusd.sim.textures import TEXTURES, make_texture
 

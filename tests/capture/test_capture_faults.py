@@ -18,15 +18,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
-from focusd.capture_files import read_metadata
-from focusd.config import CaptureConfig
+from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.capture.files import read_metadata
+from focusd.config.settings import CaptureConfig
 from daemon_harness import fill_disk, small_disk as mounted_small_disk
 
 TIMEOUT_S = 10.0
@@ -110,8 +111,8 @@ def test_full_disk_fails_the_capture_cleanly_and_the_next_works_once_space_retur
 RLIMIT_CHILD = r'''
 import json, logging, resource, signal, sys, threading
 import numpy as np
-from focusd.capture import CaptureRequest, CaptureWriter
-from focusd.config import CaptureConfig
+from focusd.capture.writer import CaptureRequest, CaptureWriter
+from focusd.config.settings import CaptureConfig
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed by the signal
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -197,8 +198,8 @@ def test_journal_line_that_does_not_fit_is_cut_back_not_left_torn(tmp_path):
 ZYGOTE = r'''
 import os, sys, threading
 import numpy as np
-from focusd.capture import CaptureRequest, CaptureWriter
-from focusd.config import CaptureConfig
+from focusd.capture.writer import CaptureRequest, CaptureWriter
+from focusd.config.settings import CaptureConfig
 
 folder = sys.argv[1]
 
@@ -254,6 +255,7 @@ class Zygote:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.child: int | None = None
+        self.child_started = False
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -268,16 +270,29 @@ class Zygote:
             raise AssertionError(f"no output from the zygote; last lines: {self.seen[-5:]}") from None
         self.seen.append(line)
         assert line != "EOF" and not line.startswith("done FAILED"), self.seen[-5:]
+        if line == "started":
+            self.child_started = True
         return line
 
     def expect(self, prefix: str) -> str:
+        """The next line starting with ``prefix``, skipping the child's own lines; within TIMEOUT_S
+        in all (a child that never stops writing must not keep the test reading for ever)."""
+        deadline = time.monotonic() + TIMEOUT_S
         line = self.next_line()
         while not line.startswith(prefix):
             assert line.startswith(("done ", "started")), f"expected {prefix!r}, got {line!r}"
+            assert time.monotonic() < deadline, f"no {prefix!r} within {TIMEOUT_S} s: {self.seen[-5:]}"
             line = self.next_line()
         return line
 
+    def expect_started(self) -> None:
+        """The child's "started": it may come before the zygote's "child PID" line (both write to one
+        pipe), in which case :meth:`expect` already read it."""
+        if not self.child_started:
+            self.expect("started")
+
     def start_child(self, round_number: int, fmt: str) -> int:
+        self.child_started = False
         self.process.stdin.write(f"{round_number} {fmt}\n")
         self.process.stdin.flush()
         self.child = int(self.expect("child ").split()[1])
@@ -358,7 +373,7 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_file_under_a_final_nam
             if rng.random() < 0.1:
                 threading.Event().wait(rng.uniform(0, 0.01))  # seeded: sometimes during start-up
             else:
-                zygote.expect("started")
+                zygote.expect_started()
                 for _ in range(int(rng.integers(0, 3))):
                     zygote.expect("done ")
                     awaited += 1

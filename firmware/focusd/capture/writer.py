@@ -3,7 +3,7 @@
 It exists so that encoding and fsync (tens of milliseconds on an SD card, seconds when the card
 stalls) never run on the camera thread, and so that what a press leaves on the card is decided in
 one place. The file-level guarantees (complete files only, never an overwrite, whole journal lines)
-live in :mod:`focusd.capture_files`.
+live in :mod:`focusd.capture.files`.
 
 Every request ends in exactly one :class:`CaptureResult` passed to ``on_done``, and in one journal
 line (``capture.journal`` next to the images):
@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from focusd.capture_files import (
+from focusd.capture.files import (
     EXTENSIONS,
     FilenamePattern,
     Journal,
@@ -48,7 +48,7 @@ from focusd.capture_files import (
     remove_stale_temps,
     write_temp,
 )
-from focusd.config import CaptureConfig
+from focusd.config.settings import CaptureConfig
 from focusd.errors import CaptureError, ConfigError
 
 log = logging.getLogger("focusd.capture")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from focusd.config import Config
-from focusd.profiles import CameraProfile, load_profile
+from focusd.config.settings import Config
+from focusd.config.profiles import CameraProfile, load_profile
 
 #: the scene of the desktop demo: a textured subject 1.2 m away, in indoor light
 DEMO_SCENE = {"texture": "bricks", "distance_m": 1.2}

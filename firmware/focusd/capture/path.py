@@ -1,6 +1,6 @@
 """The daemon's capture path: from a Capture command to a request for the writer.
 
-Why apart from focusd.daemon: the daemon's module is its loop, start-up and shutdown; how a press
+Why apart from focusd.service.daemon: the daemon's module is its loop, start-up and shutdown; how a press
 becomes a file (which frame, what it records, the optional full-resolution switch, a failure
 reported with its reason, a writer replaced by a reload) is one concern of its own. A mixin
 because it works on the daemon's camera, engine, writer and list of pending captures, on the camera
@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from focusd.capture import CaptureRequest, CaptureWriter
-from focusd.config import CaptureConfig
-from focusd.controller import Capture, CaptureFinished
+from focusd.capture.writer import CaptureRequest, CaptureWriter
+from focusd.config.settings import CaptureConfig
+from focusd.service.controller import Capture, CaptureFinished
 from focusd.errors import CameraError
 from focusd.hw.base import CameraFrame
 

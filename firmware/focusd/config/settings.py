@@ -6,7 +6,7 @@ bad file is refused at start-up with the dotted key and the reason (exit status 
 instead of failing later inside the camera or the GPIO library. Every problem in a file is found
 in one pass; the ConfigError raised names the first and carries all of them in ``problems``.
 The checks of a single value (types, ranges, words) and the problem list are in
-focusd.config_values; every public name is imported from here.
+focusd.config.values; every public name is imported from here.
 
 TOML has no null: an optional key is set to "not fitted" / "the profile's value" with a word
 (``pins.led = "none"``, ``camera.sensor_mode = "profile"``); Python callers may also pass None.
@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from focusd.af.tuning import AfTuning
-from focusd.config_values import (
+from focusd.config.values import (
     Invalid,
     Problems,
     check_boolean,
@@ -126,7 +126,7 @@ NONE_WORDS = {
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
     "camera.vcm_bus": "profile",
 }
-#: the fields a capture file-name pattern may use (focusd.capture_files.FilenamePattern)
+#: the fields a capture file-name pattern may use (focusd.capture.files.FilenamePattern)
 FILENAME_FIELDS = ("date", "time", "counter", "sequence")
 #: BCM GPIO numbers on the 40-pin header
 BCM_PINS = (0, 27)
@@ -298,7 +298,7 @@ def _check_together(config: Config, problems: Problems) -> None:
 
 
 def _check_camera(config: Config, problems: Problems, bad: set[str]) -> None:
-    from focusd.profiles import available_profiles, load_profile
+    from focusd.config.profiles import available_profiles, load_profile
 
     camera = config.camera
     if "camera.profile" in bad:

@@ -8,10 +8,10 @@ import threading
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from focusd.buttons import Debouncer, EdgeQueue
-from focusd.config import PinsConfig
-from focusd.controller import ButtonEvent
-from focusd.hw.base import ButtonId, LedPattern, RawEdge
+from focusd.service.buttons import Debouncer, EdgeQueue
+from focusd.config.settings import PinsConfig
+from focusd.service.controller import ButtonEvent
+from focusd.signals import ButtonId, LedPattern, RawEdge
 from focusd.hw.gpio import GpioButtons, GpioIndicator, MockPinDriver
 
 MS = 1_000_000

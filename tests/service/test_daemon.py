@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from daemon_harness import DaemonHarness, test_config as make_config
-from focusd.buttons import EdgeQueue
-from focusd.hw.base import ButtonId, RawEdge
+from focusd.service.buttons import EdgeQueue
+from focusd.signals import ButtonId, RawEdge
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 
@@ -253,7 +253,7 @@ def test_focus_priority_two_presses_in_one_scan_give_two_files(tmp_path):
 def test_a_reload_that_changes_af_applies_from_the_next_af_on_press(tmp_path):
     """SIGHUP with new [af] settings: a scan in progress goes on with the engine it started with;
     once AF-ON is let go the engine is rebuilt, and the next press focuses with the new settings."""
-    from focusd.config import load_config
+    from focusd.config.settings import load_config
 
     path = tmp_path / "focusd.toml"
     base = f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n'
@@ -352,8 +352,8 @@ def test_a_reload_that_changes_capture_goes_on_focusing_while_the_old_writer_dra
     the watchdog) goes on, and every queued capture is written. In a new folder the next press is
     written at once; in the same folder the new writer waits for the old one (whose half-written
     temporary file it would otherwise remove as a crash's leftover)."""
-    from focusd import capture
-    from focusd.config import load_config
+    from focusd.capture import writer as capture
+    from focusd.config.settings import load_config
     from daemon_harness import RecordingNotifier, Timeline
 
     old_folder, new_folder = tmp_path / "c", tmp_path / ("d" if change == "folder" else "c")
@@ -405,7 +405,7 @@ def test_a_reload_keeps_pins_camera_and_logging_as_they_run_until_a_restart(tmp_
     so and applies none of them, not even in part (the capture path and the engine read [camera])."""
     import logging
 
-    from focusd.config import load_config
+    from focusd.config.settings import load_config
 
     caplog.set_level(logging.INFO, logger="focusd.daemon")
     path = tmp_path / "focusd.toml"
@@ -440,8 +440,8 @@ def test_reloads_back_to_a_folder_still_being_written_keep_one_writer_there(tmp_
     import json
     import threading
 
-    from focusd import capture
-    from focusd.config import load_config
+    from focusd.capture import writer as capture
+    from focusd.config.settings import load_config
 
     folder_x, folder_y = tmp_path / "x", tmp_path / "y"
     card = threading.Event()
@@ -483,8 +483,8 @@ def test_reloads_back_to_a_folder_still_being_written_keep_one_writer_there(tmp_
 def test_a_replaced_writer_that_fails_while_finishing_still_lets_the_new_one_start(tmp_path, monkeypatch, caplog):
     """An unexpected error while the replaced writer finishes (on the helper thread) is logged,
     and the new writer in the same folder starts all the same: later presses are written."""
-    from focusd.capture import CaptureWriter
-    from focusd.config import load_config
+    from focusd.capture.writer import CaptureWriter
+    from focusd.config.settings import load_config
 
     path = tmp_path / "focusd.toml"
     base = f'[camera]\nbackend = "sim"\n[shutter]\nburst = false\n[capture]\ndirectory = "{tmp_path / "c"}"\n'

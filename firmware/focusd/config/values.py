@@ -1,6 +1,6 @@
-"""The vocabulary focusd.config is written in: checks of one TOML value, and the problem list.
+"""The vocabulary focusd.config.settings is written in: checks of one TOML value, and the problem list.
 
-Why apart from focusd.config: that module is the schema (sections, keys, defaults, the checks
+Why apart from focusd.config.settings: that module is the schema (sections, keys, defaults, the checks
 across keys and against the camera profile) and reads best as just that. What is here knows no
 section or key of focusd's: whether a value is an integer in a range, one of some words, an array
 of a shape, a window inside the frame; how a wrong value is described; a close match for a

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from focusd.errors import ScriptError
-from focusd.hw.base import ButtonId
+from focusd.signals import ButtonId
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ commands, hand due captures to the writer, run the autofocus engine on the frame
 lens, and feed the systemd watchdog. Nothing else touches the camera or the engine, which is why
 neither needs a lock.
 
-The capture writer runs on its own thread behind a bounded queue (:mod:`focusd.capture`), so a
+The capture writer runs on its own thread behind a bounded queue (:mod:`focusd.capture.writer`), so a
 slow card never stalls focusing.
 """
 
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from focusd.af import AfMode, AfState, AutofocusEngine, Frame
-from focusd.backoff import Backoff
-from focusd.buttons import Debouncer, EdgeQueue
-from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
-from focusd.daemon_captures import CapturePath
-from focusd.config import Config, apply_overrides, load_config
-from focusd.controller import (
+from focusd.service.backoff import Backoff
+from focusd.service.buttons import Debouncer, EdgeQueue
+from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.capture.path import CapturePath
+from focusd.config.settings import Config, apply_overrides, load_config
+from focusd.service.controller import (
     AfStateChanged,
     CameraFault,
     Capture,
@@ -45,8 +45,8 @@ from focusd.controller import (
 )
 from focusd.errors import CameraError, CameraUnavailable, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
-from focusd.notify import SystemdNotifier
-from focusd.profiles import load_profile
+from focusd.service.notify import SystemdNotifier
+from focusd.config.profiles import load_profile
 
 log = logging.getLogger("focusd.daemon")
 
@@ -210,7 +210,7 @@ class Daemon(CapturePath):
         camera_low, camera_high = self.camera.lens_range
         # af.lens_latency_frames (measured end to end) if set, else the profile's latency at the ISP
         # plus the frames a command waits in the camera's own request queue (picamera2's buffers)
-        from focusd.cameras import engine_latency_frames
+        from focusd.service.cameras import engine_latency_frames
 
         latency = engine_latency_frames(config, profile, self.camera)
         return AutofocusEngine(
@@ -225,7 +225,7 @@ class Daemon(CapturePath):
 
     # ----------------------------------------------------------------------------- frame loop
 
-    #: frames after a (re)start that make a healthy run (focusd.backoff)
+    #: frames after a (re)start that make a healthy run (focusd.service.backoff)
     HEALTHY_FRAMES = 100
     #: how the camera thread waits between camera starts: ``wait(seconds)``, True if it was told to
     #: stop. None: wait on the stop request. The tests put a recorder here (no real sleeps).

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from focusd.notify import SystemdNotifier
+from focusd.service.notify import SystemdNotifier
 
 RECEIVE_TIMEOUT_S = 5.0
 
@@ -237,7 +237,7 @@ def test_a_receiver_that_never_reads_does_not_block_the_caller(path_socket):
 
 def test_daemon_tells_systemd_ready_watchdog_status_and_stopping(tmp_path, path_socket):
     from daemon_harness import DaemonHarness, test_config as make_config
-    from focusd.hw.base import ButtonId
+    from focusd.signals import ButtonId
 
     path, sock = path_socket
     clock = FakeClock()

@@ -25,8 +25,8 @@ import collections
 import threading
 from dataclasses import dataclass
 
-from focusd.controller import ButtonEvent
-from focusd.hw.base import ButtonId, RawEdge
+from focusd.service.controller import ButtonEvent
+from focusd.signals import ButtonId, RawEdge
 
 
 class EdgeQueue:

@@ -41,7 +41,7 @@ class CameraProfile:
     af_ranges: dict[str, tuple[float, float]]  #: "normal", "macro", "full"
     #: frames from the request carrying a lens command reaching the ISP (an I2C lens: from the write)
     #: to the first frame exposed at the new position. Not end to end: the engine is told this plus
-    #: the camera's own request queue (``Camera.lens_queue_frames``; focusd.cameras.engine_latency_frames)
+    #: the camera's own request queue (``Camera.lens_queue_frames``; focusd.service.cameras.engine_latency_frames)
     lens_latency_frames: int
     focal_length_mm: float
     f_number: float
@@ -116,7 +116,7 @@ def parse_profile(name: str, data: dict) -> CameraProfile:
 
 
 def available_profiles() -> list[str]:
-    folder = resources.files("focusd") / "profiles"
+    folder = resources.files("focusd.config") / "profiles"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -124,5 +124,5 @@ def load_profile(name: str) -> CameraProfile:
     """Load a shipped profile by name ("imx708")."""
     if name not in available_profiles():
         raise ProfileError(f"unknown camera profile {name!r} (known: {', '.join(available_profiles())})")
-    text = (resources.files("focusd") / "profiles" / f"{name}.toml").read_text()
+    text = (resources.files("focusd.config") / "profiles" / f"{name}.toml").read_text()
     return parse_profile(name, tomllib.loads(text))

@@ -1,4 +1,4 @@
-"""record-sweep and measure-latency (focusd.sweep_tools and their commands) on the simulated camera.
+"""record-sweep and measure-latency (focusd.tools.sweeps and their commands) on the simulated camera.
 
 The simulator's lens latency is known exactly, so the measurement must find it exactly; a sweep
 recorded on the simulator must load as a sweep and replay to the same autofocus result as the
@@ -19,9 +19,9 @@ from PIL import Image
 
 from focusd.errors import CameraError, FocusdError
 from focusd.hw.base import Camera, CameraFrame
-from focusd.profiles import load_profile
+from focusd.config.profiles import load_profile
 from focusd.sim import SimCamera, SimRig, scenes
-from focusd.sweep_tools import (LatencySettings, measure_latency, record_sweep, sweep_positions)
+from focusd.tools.sweeps import (LatencySettings, measure_latency, record_sweep, sweep_positions)
 
 PROFILE = load_profile("imx708")
 WINDOW = (0.25, 1 / 3, 0.5, 1 / 3)
@@ -255,9 +255,9 @@ def test_measure_latency_takes_the_cameras_request_queue_out_of_the_profile_line
     # end to end 5 frames on a camera whose lens commands wait 2 frames in its own request queue:
     # the device's [af] line is the measured 5, the profile's (counted from the ISP) is 3
     import focusd.commands.record_sweep as record
-    from focusd.cameras import engine_latency_frames
+    from focusd.service.cameras import engine_latency_frames
     from focusd.commands import measure_latency as command
-    from focusd.config import default_config
+    from focusd.config.settings import default_config
 
     camera = QueuedCamera(sim_camera(latency=5, seed=2))
     monkeypatch.setattr(record, "open_camera", lambda config, args: (camera, "a camera with a request queue"))

@@ -1,6 +1,6 @@
 """When to reopen a camera that failed: a backoff that spans faults.
 
-Why apart from focusd.daemon: the policy is a few numbers and a rule, and the daemon's camera
+Why apart from focusd.service.daemon: the policy is a few numbers and a rule, and the daemon's camera
 thread only asks it two questions (how long to wait now; a fault happened after so many frames).
 Kept on its own, the rule is plain to read and the daemon stays about its loop.
 

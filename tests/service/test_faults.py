@@ -20,17 +20,17 @@ from daemon_harness import (
     test_config as make_config,
     watch_camera,
 )
-from focusd.buttons import Debouncer
-from focusd.config import ShutterConfig, AfConfig, apply_overrides, load_config
-from focusd.controller import ButtonEvent, Capture, Controller, Tick
-from focusd.daemon import Daemon
-from focusd.hw.base import ButtonId, LedPattern, RawEdge
-from focusd.notify import SystemdNotifier
+from focusd.service.buttons import Debouncer
+from focusd.config.settings import ShutterConfig, AfConfig, apply_overrides, load_config
+from focusd.service.controller import ButtonEvent, Capture, Controller, Tick
+from focusd.service.daemon import Daemon
+from focusd.signals import ButtonId, LedPattern, RawEdge
+from focusd.service.notify import SystemdNotifier
 
 AF, SHUT = ButtonId.AF_ON, ButtonId.SHUTTER
 MS = 1_000_000
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "systemd" / "focusd.toml"
-#: focusd.buttons.EdgeQueue's default size, the queue the daemon's GPIO callbacks fill
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "systemd" / "focusd.toml"
+#: focusd.service.buttons.EdgeQueue's default size, the queue the daemon's GPIO callbacks fill
 EDGE_QUEUE_BOUND = 256
 
 
@@ -231,7 +231,7 @@ def test_full_disk_through_the_daemon_fails_the_capture_shows_the_error_and_capt
 def test_sighup_rereads_config_and_refuses_a_bad_one(tmp_path):
     path = tmp_path / "focusd.toml"
     path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n')
-    from focusd.config import load_config
+    from focusd.config.settings import load_config
 
     config = load_config(path)
     with DaemonHarness(config, seed=1) as rig:
@@ -364,7 +364,7 @@ def test_shutter_held_through_the_daemon_with_the_shipped_burst_settings_writes_
 def test_a_reload_keeps_what_the_command_line_set(tmp_path):
     """`focusd run --set KEY=VALUE` overrides the file; SIGHUP re-reads the file and lays the same
     overrides over it again (they are not lost on a reload)."""
-    from focusd.config import apply_overrides, load_config
+    from focusd.config.settings import apply_overrides, load_config
 
     path = tmp_path / "focusd.toml"
     path.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "c"}"\n[shutter]\nburst = false\n')

@@ -1,6 +1,6 @@
 """The files of the capture path: names, encoding with metadata, atomic publishing, the journal.
 
-Kept apart from the writer thread (:mod:`focusd.capture`) because these are the parts that decide
+Kept apart from the writer thread (:mod:`focusd.capture.writer`) because these are the parts that decide
 what is on the card after a crash, and each is a plain function a test can drive directly.
 
 The guarantees, and how they are kept:

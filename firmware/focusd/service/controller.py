@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from focusd.af.types import AfMode, AfState
-from focusd.config import AfConfig, ShutterConfig
-from focusd.hw.base import ButtonId, LedPattern
+from focusd.config.settings import AfConfig, ShutterConfig
+from focusd.signals import ButtonId, LedPattern
 
 #: how long the capture flash and the error pattern are shown before the AF pattern returns
 FLASH_NS = 80_000_000

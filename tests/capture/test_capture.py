@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from focusd.capture import CaptureRequest, CaptureResult, CaptureWriter
-from focusd.capture_files import EXIF_INFINITY, read_metadata, rename_no_replace
-from focusd.config import CaptureConfig
+from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.capture.files import EXIF_INFINITY, read_metadata, rename_no_replace
+from focusd.config.settings import CaptureConfig
 from focusd.errors import ConfigError
 
 TIMEOUT_S = 10.0

@@ -1,4 +1,4 @@
-"""focusd.logs: under journald one record is one line with its priority, the CLI's fatal errors too.
+"""focusd.service.logs: under journald one record is one line with its priority, the CLI's fatal errors too.
 
 journald makes an entry of every line it reads from the service's stderr, with the priority of a
 leading ``<N>`` or, without one, the default (info). So a traceback printed over several lines, or a
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from focusd import cli, logs
+from focusd import cli
+from focusd.service import logs
 from focusd.errors import EX_CONFIG, CameraError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TERMINAL_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 
 
@@ -140,12 +141,12 @@ def test_bad_configuration_on_a_terminal_is_an_error_line_without_a_priority(tmp
 
 
 def test_no_camera_under_journald_is_an_error_line(tmp_path, monkeypatch, capsys, restore_logging):
-    import focusd.cameras
+    import focusd.service.cameras
 
     def no_camera(config, *args, **kwargs):
         raise CameraError("no camera here\non this bus")
 
-    monkeypatch.setattr(focusd.cameras, "build_camera", no_camera)
+    monkeypatch.setattr(focusd.service.cameras, "build_camera", no_camera)
     monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
     config = tmp_path / "focusd.toml"
     config.write_text('[camera]\nbackend = "sim"\n')

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from focusd.af.baselines_stock import STOCK_SPEEDS, StockCdaf, StockTuning, stock_focus_fom
+from focusd.bench.stock import STOCK_SPEEDS, StockCdaf, StockTuning, stock_focus_fom
 from focusd.af.measure import FocusMeasure
 from focusd.af.tuning import STOCK_WINDOW
 from focusd.af.types import AfMode, AfState, Frame

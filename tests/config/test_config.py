@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from focusd.config import (
+from focusd.config.settings import (
     CHECKS, SECTIONS, Config, ConfigError, apply_overrides, default_config, load_config, parse_config,
 )
 from focusd.errors import EX_CONFIG
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "systemd" / "focusd.toml"
 
 
@@ -294,8 +294,8 @@ def test_lock_on_keys_reach_the_engine(tmp_path):
     from gpiozero.pins.mock import MockFactory
 
     from focusd.af.tuning import AfTuning
-    from focusd.cameras import build_camera
-    from focusd.daemon import Daemon
+    from focusd.service.cameras import build_camera
+    from focusd.service.daemon import Daemon
 
     path = tmp_path / "focusd.toml"
     path.write_text('[camera]\nbackend = "sim"\n[af]\nlock_on_delay_frames = 9\nlock_on_threshold = 0.2\n'

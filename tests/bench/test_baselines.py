@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from focusd.af.baselines import (
+from focusd.bench.baselines import (
     ExhaustiveSweep,
     GoldenSection,
     SearchTuning,

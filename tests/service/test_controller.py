@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from focusd.af.types import AfMode, AfState
-from focusd.config import AfConfig, ShutterConfig
-from focusd.controller import (
+from focusd.config.settings import AfConfig, ShutterConfig
+from focusd.service.controller import (
     ERROR_NS,
     FLASH_NS,
     AfStateChanged,
@@ -23,7 +23,7 @@ from focusd.controller import (
     Stopping,
     Tick,
 )
-from focusd.hw.base import ButtonId, LedPattern
+from focusd.signals import ButtonId, LedPattern
 
 MS = 1_000_000
 AF, SHUT, REM = ButtonId.AF_ON, ButtonId.SHUTTER, ButtonId.REMOTE
@@ -433,7 +433,7 @@ def run_setup(state: str, s: Settings) -> tuple[Controller, LedPattern]:
 def test_the_table_has_every_event_in_every_state():
     import typing
 
-    from focusd.controller import Event
+    from focusd.service.controller import Event
 
     assert {type(event) for event in EVENTS.values()} == set(typing.get_args(Event))
     assert {e.state for e in EVENTS.values() if isinstance(e, AfStateChanged)} == set(AfState)

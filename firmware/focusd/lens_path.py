@@ -111,6 +111,8 @@ class LensPath:
     """D the IPA moves its lens state per write and per controller run (None: not limited)."""
     controller_period: int = 1
     """Frames between two runs of the IPA's controller (2 at 56 fps, 4 at 120 fps)."""
+    lens_range: tuple[float, float] | None = None
+    """Dioptres the lens is driven within (the AF range of the profile within the camera's own)."""
 
     @classmethod
     def for_profile(cls, profile, latency_frames: int, fps: float | None = None) -> "LensPath":

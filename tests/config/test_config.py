@@ -291,17 +291,18 @@ def test_check_config_accepts_an_edge_case_through_the_cli(tmp_path):
 
 
 def test_lock_on_keys_reach_the_engine(tmp_path):
-    from gpiozero.pins.mock import MockFactory
 
     from focusd.af.tuning import AfTuning
-    from focusd.service.cameras import build_camera
-    from focusd.service.daemon import Daemon
+    from focusd.config.profiles import load_profile
+    from focusd.service.cameras import build_camera, told_lens_path
+    from focusd.service.daemon import build_engine
 
     path = tmp_path / "focusd.toml"
     path.write_text('[camera]\nbackend = "sim"\n[af]\nlock_on_delay_frames = 9\nlock_on_threshold = 0.2\n'
                     "refocus_threshold = 0.4\n")
     config = load_config(path)
-    tuning = Daemon(config, build_camera(config, pacing="stepped"), pin_factory=MockFactory()).engine.tuning
+    camera = build_camera(config, pacing="stepped")
+    tuning = build_engine(config, told_lens_path(config, load_profile(config.camera.profile), camera)).tuning
     assert (tuning.retrigger_frames, tuning.follow_ratio, tuning.retrigger_ratio) == (9, 0.2, 0.4)
     # left out, they are the engine's own defaults
     assert (AfTuning.retrigger_frames, AfTuning.follow_ratio, AfTuning.retrigger_ratio) == (

@@ -704,3 +704,29 @@ def test_press_after_af_on_release_keeps_its_burst_and_fires_after_the_press_wai
     events = [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 20 * MS), release(AF, 30 * MS), press(SHUT, 31 * MS)]
     shots = run(controller, events + [Tick(t * MS) for t in range(40, 700, 10)])
     assert [(s.press_id, s.burst_index) for _, s in shots] == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]
+
+
+# ------------------------------------------------------------------------------ the input table
+
+
+def test_every_input_has_exactly_one_role_and_the_remote_is_a_shutter():
+    from focusd.service.controller import ROLE_OF_INPUT, InputRole
+
+    assert set(ROLE_OF_INPUT) == set(ButtonId)
+    assert ROLE_OF_INPUT[ButtonId.AF_ON] is InputRole.FOCUS
+    assert {b for b, role in ROLE_OF_INPUT.items() if role is InputRole.CAPTURE} == {ButtonId.SHUTTER, ButtonId.REMOTE}
+
+
+def test_an_input_without_a_role_is_refused_not_taken_for_a_shutter(monkeypatch):
+    import focusd.service.controller as controller_module
+
+    table = dict(controller_module.ROLE_OF_INPUT)
+    del table[ButtonId.REMOTE]  # as a third input added to ButtonId but not to the table would be
+    monkeypatch.setattr(controller_module, "ROLE_OF_INPUT", table)
+    with pytest.raises(ValueError, match="remote"):
+        make()
+
+
+def test_an_unknown_event_is_refused():
+    with pytest.raises(TypeError, match="not a controller event"):
+        make().handle(object())

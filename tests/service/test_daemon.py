@@ -115,7 +115,7 @@ def test_sigterm_with_captures_queued_writes_them_all_and_exits_0(tmp_path):
                 rig.step(2)
                 rig.release(SHUT)
                 rig.step(2)
-            assert rig.daemon.writer.pending > 0  # captures are still queued at the signal
+            assert rig.daemon.captures.writer.pending > 0  # captures are still queued at the signal
             os.kill(os.getpid(), signal.SIGTERM)
             assert rig.stop() == 0
     finally:
@@ -375,7 +375,7 @@ def test_a_reload_that_changes_capture_goes_on_focusing_while_the_old_writer_dra
         try:
             for _ in range(5):
                 tap(rig)
-            assert rig.daemon.writer.pending == 5 and rig.stats.captures_written == 0
+            assert rig.daemon.captures.writer.pending == 5 and rig.stats.captures_written == 0
             new_capture = f'directory = "{new_folder}"\n' + ('format = "png"\n' if change == "format" else "")
             reload_with(rig, path, base + "[capture]\n" + new_capture)
             mark, frames = len(timeline.events), rig.stats.frames
@@ -388,7 +388,7 @@ def test_a_reload_that_changes_capture_goes_on_focusing_while_the_old_writer_dra
                 assert rig.wait(lambda s: s.captures_written == 1, 10)
             else:
                 rig.step(10)
-                assert rig.stats.captures_written == 0 and rig.daemon.writer.pending == 1
+                assert rig.stats.captures_written == 0 and rig.daemon.captures.writer.pending == 1
         finally:
             card.set()
         assert rig.wait(lambda s: s.captures_written + s.captures_failed == 6)
@@ -463,7 +463,7 @@ def test_reloads_back_to_a_folder_still_being_written_keep_one_writer_there(tmp_
         try:
             for _ in range(3):
                 tap(rig)
-            assert rig.daemon.writer.pending == 3
+            assert rig.daemon.captures.writer.pending == 3
             reload_with(rig, path, base + f'[capture]\ndirectory = "{folder_y}"\n')
             rig.step(2)
             reload_with(rig, path, base + f'[capture]\ndirectory = "{folder_x}"\n')
@@ -490,7 +490,7 @@ def test_a_replaced_writer_that_fails_while_finishing_still_lets_the_new_one_sta
     base = f'[camera]\nbackend = "sim"\n[shutter]\nburst = false\n[capture]\ndirectory = "{tmp_path / "c"}"\n'
     path.write_text(base)
     with DaemonHarness(load_config(path), seed=5) as rig:
-        old = rig.daemon.writer
+        old = rig.daemon.captures.writer
         close = CaptureWriter.close
 
         def broken_close(writer, timeout_s=None):

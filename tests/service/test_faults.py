@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from daemon_harness import (
+    TIMEOUT,
     BackoffRecorder,
     DaemonHarness,
     RecordingNotifier,
@@ -23,7 +24,7 @@ from daemon_harness import (
 from focusd.service.buttons import Debouncer
 from focusd.config.settings import ShutterConfig, AfConfig, apply_overrides, load_config
 from focusd.service.controller import ButtonEvent, Capture, Controller, Tick
-from focusd.service.daemon import Daemon
+from focusd.service.daemon import HEALTHY_FRAMES, Daemon
 from focusd.signals import ButtonId, LedPattern, RawEdge
 from focusd.service.notify import SystemdNotifier
 
@@ -98,7 +99,7 @@ def test_vanished_camera_is_reopened_with_growing_backoff_then_focus_and_capture
     rig.daemon.backoff_wait = backoff
     watch_camera(rig.sim, timeline)
     with rig:
-        rig.step(Daemon.HEALTHY_FRAMES + 20)  # a healthy run first: the backoff starts at its shortest
+        rig.step(HEALTHY_FRAMES + 20)  # a healthy run first: the backoff starts at its shortest
         starts, mark = rig.sim.start_calls, len(timeline.events)
         caplog.clear()
         rig.sim.go_silent()  # the camera vanishes: no frame comes, and it cannot be opened
@@ -138,7 +139,7 @@ def test_backoff_keeps_growing_while_the_camera_relapses_and_restarts_after_a_he
     backoff = BackoffRecorder(timeline)
     rig.daemon.backoff_wait = backoff
     watch_camera(rig.sim, timeline)
-    healthy = Daemon.HEALTHY_FRAMES
+    healthy = HEALTHY_FRAMES
 
     def fault(inject_error: bool) -> None:
         """Let one fault happen and wait until the camera is open again."""
@@ -207,6 +208,7 @@ def test_full_disk_through_the_daemon_fails_the_capture_shows_the_error_and_capt
             assert rig.stats.captures_written == 0 and rig.stats.last_error.startswith("disk full: ")
             # the LED shows the error pattern: three flashes and a pause, driven on the LED's pin
             indicator = rig.daemon.indicator
+            assert rig.daemon.events_handled(TIMEOUT)  # the LED is a subscriber, on its own thread
             assert indicator.pattern is LedPattern.ERROR
             assert indicator.led.source is not None and indicator.led.pin is rig.factory.pin(config.pins.led)
             errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

@@ -1,10 +1,11 @@
-"""The daemon's capture path: from a Capture command to a request for the writer.
+"""The capture path, on the camera thread: from a Capture command to a request for the writer.
 
-Why apart from focusd.service.daemon: the daemon's module is its loop, start-up and shutdown; how a press
-becomes a file (which frame, what it records, the optional full-resolution switch, a failure
-reported with its reason, a writer replaced by a reload) is one concern of its own. A mixin
-because it works on the daemon's camera, engine, writer and list of pending captures, on the camera
-thread.
+It owns everything between a press and the writer: the captures waiting for their frame, the
+full-resolution switches due after a frame, the writer, and the writers a reload replaced that
+are still finishing. The daemon hands it Capture commands and frames; it returns what became of
+each capture that did not reach the writer (:class:`CaptureRefused`), and the writer reports the
+rest through its callback. It never calls back into the daemon: the daemon turns outcomes into
+controller events, counters and published events.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import dataclasses
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from focusd.capture.writer import CaptureRequest, CaptureWriter
+from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
 from focusd.config.settings import CaptureConfig
-from focusd.service.controller import Capture, CaptureFinished
 from focusd.errors import CameraError
-from focusd.hw.base import CameraFrame
+from focusd.hw.base import Camera, CameraFrame
+from focusd.service.controller import Capture
 
 log = logging.getLogger("focusd.daemon")
 
@@ -28,80 +31,99 @@ log = logging.getLogger("focusd.daemon")
 MAX_CAPTURE_DELAY_NS = 500_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureRefused:
+    """A capture that never reached the writer, and why."""
+
+    capture: Capture
+    reason: str
+
+
 class CapturePath:
-    """Captures for Daemon (a mixin: it uses the daemon's camera, engine, writer and controller)."""
+    """Captures from their command to the writer. Build, :meth:`start`, then per frame
+    :meth:`take` and :meth:`after_frame`; :meth:`close` at shutdown.
 
-    def _take_captures(self, frame: CameraFrame) -> None:
-        """Hand every capture whose moment has come to the writer, from this frame."""
-        due = [c for c in self._pending if frame.timestamp_ns >= c.due_ns]
-        if not due:
-            return
-        self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
-        image = None
-        for capture in due:
-            if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
-                self._report_failed(capture, "no frame within 500 ms of the press")
-                continue
-            if self.config.camera.full_resolution_captures:
-                # the mode switch needs the camera's buffers back: done after this frame's release
-                self._full_resolution.append((capture, self._request(capture, frame, None)))
-                continue
-            if image is None:
-                image = frame.main_image()
-            assert self.writer is not None
-            self.writer.submit(self._request(capture, frame, image))  # a full queue is reported back
-
-    def _request(self, capture: Capture, frame: CameraFrame, image) -> CaptureRequest:
-        return CaptureRequest(
-            image=image,
-            press_id=capture.press_id,
-            press_time_ns=capture.press_time_ns,
-            frame_time_ns=frame.timestamp_ns,
-            sequence=frame.sequence,
-            lens_position=float(frame.lens_position),
-            af_state=self.engine.state.name,
-            reason=capture.reason,
-            burst_index=capture.burst_index,
-            extra={
-                "exposure_time_us": frame.exposure_time_us,
-                "analogue_gain": frame.analogue_gain,
-                **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
-            },
-        )
-
-    def _take_full_resolution(self) -> None:
-        """``camera.full_resolution_captures``: one mode switch per capture (focusing pauses)."""
-        jobs, self._full_resolution = self._full_resolution, []
-        for capture, request in jobs:
-            try:
-                image = self.camera.full_resolution_capture()
-            except CameraError as error:
-                self._report_failed(capture, f"full-resolution capture failed: {error}")
-                continue
-            if image is None:
-                self._report_failed(capture, f"camera {self.camera.name} has no full-resolution capture")
-                continue
-            assert self.writer is not None
-            self.writer.submit(dataclasses.replace(request, image=image))
-
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, []
-        for capture in pending:
-            self._report_failed(capture, reason)
-
-    def _report_failed(self, capture: Capture, reason: str) -> None:
-        self.stats.captures_failed += 1
-        self.stats.last_error = reason
-        log.error("capture of press %d failed: %s", capture.press_id, reason)
-        self._dispatch(self.controller.handle(CaptureFinished(capture.press_id, reason, self.camera.now_ns())))
-
-    # --------------------------------------------------------------- a reload that changes [capture]
+    ``on_done`` receives each writer's results on the writer's thread (it must only queue).
+    """
 
     #: seconds a shutdown waits in all for the capture writers to write their queues (inside the
     #: unit's TimeoutStopSec=30s; what is still queued then is logged, with its count)
     WRITERS_STOP_S = 25.0
 
-    def _replace_writer(self, config: CaptureConfig) -> None:
+    def __init__(self, config: CaptureConfig, camera: Camera, on_done: Callable[[CaptureResult], None],
+                 *, full_resolution: bool = False):
+        self.camera = camera
+        self.full_resolution = full_resolution
+        self._on_done = on_done
+        self.writer = CaptureWriter(config, on_done, camera_name=camera.name)
+        self._pending: list[Capture] = []
+        self._full_resolution: list[tuple[Capture, CaptureRequest]] = []
+        self._retiring: list[tuple[threading.Thread, Path]] = []  # replaced writers finishing (folder)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    @property
+    def waiting(self) -> bool:
+        """Captures wait for a frame (or for their full-resolution switch)."""
+        return bool(self._pending or self._full_resolution)
+
+    def queue(self, capture: Capture) -> None:
+        """Take ``capture`` from the first frame exposed at or after its ``due_ns``."""
+        self._pending.append(capture)
+
+    def take(self, frame: CameraFrame, af_state: str) -> list[CaptureRefused]:
+        """Hand every capture whose moment has come to the writer, from this frame."""
+        due = [c for c in self._pending if frame.timestamp_ns >= c.due_ns]
+        if not due:
+            return []
+        self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
+        refused: list[CaptureRefused] = []
+        image = None
+        for capture in due:
+            if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
+                refused.append(CaptureRefused(capture, "no frame within 500 ms of the press"))
+                continue
+            if self.full_resolution:
+                # the mode switch needs the camera's buffers back: done after this frame's release
+                self._full_resolution.append((capture, _request(capture, frame, None, af_state)))
+                continue
+            if image is None:
+                image = frame.main_image()
+            self.writer.submit(_request(capture, frame, image, af_state))  # a full queue is reported back
+        return refused
+
+    def after_frame(self) -> list[CaptureRefused]:
+        """``camera.full_resolution_captures``: one mode switch per capture (focusing pauses).
+        Called once the frame is released."""
+        jobs, self._full_resolution = self._full_resolution, []
+        refused: list[CaptureRefused] = []
+        for capture, request in jobs:
+            try:
+                image = self.camera.full_resolution_capture()
+            except CameraError as error:
+                refused.append(CaptureRefused(capture, f"full-resolution capture failed: {error}"))
+                continue
+            if image is None:
+                refused.append(CaptureRefused(capture, f"camera {self.camera.name} has no full-resolution capture"))
+                continue
+            self.writer.submit(dataclasses.replace(request, image=image))
+        return refused
+
+    def refuse_waiting(self, reason: str) -> list[CaptureRefused]:
+        """Every capture still waiting for a frame fails with ``reason`` (camera fault, shutdown)."""
+        pending, self._pending = self._pending, []
+        return [CaptureRefused(capture, reason) for capture in pending]
+
+    def close(self) -> None:
+        """Shutdown: the writers write their queues, within ``WRITERS_STOP_S`` in all."""
+        deadline = time.monotonic() + self.WRITERS_STOP_S
+        self._finish_retiring_writers(deadline)
+        self.writer.close(timeout_s=max(0.0, deadline - time.monotonic()))
+
+    # --------------------------------------------------------------- a reload that changes [capture]
+
+    def replace_writer(self, config: CaptureConfig) -> None:
         """The next captures go to a new writer at once; the old one writes its queue on a helper
         thread. Closing it here would wait for that whole queue on the camera thread: focusing
         would stall and the watchdog starve. Its results still come back through the control
@@ -113,7 +135,7 @@ class CapturePath:
         writes to (the same one, or after X -> Y -> X) the new writer starts only once every
         writer before it is done; its captures wait in its (bounded) queue meanwhile.
         """
-        old, new = self.writer, CaptureWriter(config, self._on_capture_done, camera_name=self.camera.name)
+        old, new = self.writer, CaptureWriter(config, self._on_done, camera_name=self.camera.name)
         earlier = [(helper, folder) for helper, folder in self._retiring if helper.is_alive()]
         folder = Path(config.directory).resolve()
         busy = {Path(old.config.directory).resolve(), *(f for _, f in earlier)}
@@ -147,3 +169,22 @@ class CapturePath:
             helper.join(max(0.0, deadline - time.monotonic()))
             if helper.is_alive():
                 log.warning("a replaced capture writer is still writing at shutdown")
+
+
+def _request(capture: Capture, frame: CameraFrame, image, af_state: str) -> CaptureRequest:
+    return CaptureRequest(
+        image=image,
+        press_id=capture.press_id,
+        press_time_ns=capture.press_time_ns,
+        frame_time_ns=frame.timestamp_ns,
+        sequence=frame.sequence,
+        lens_position=float(frame.lens_position),
+        af_state=af_state,
+        reason=capture.reason,
+        burst_index=capture.burst_index,
+        extra={
+            "exposure_time_us": frame.exposure_time_us,
+            "analogue_gain": frame.analogue_gain,
+            **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
+        },
+    )

@@ -108,7 +108,7 @@ def _scripted(steps, finger, daemon, done: threading.Event) -> None:
 
 def _status_line(daemon, done: threading.Event) -> None:
     while not done.wait(0.1):
-        sys.stderr.write("\r" + daemon.stats.status_line() + "   ")
+        sys.stderr.write("\r" + daemon.status.line() + "   ")
         sys.stderr.flush()
 
 

@@ -22,6 +22,7 @@ out by the daemon. That is why it can be tested exhaustively, event by event, in
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from focusd.af.types import AfMode, AfState
@@ -120,7 +121,19 @@ Command = StartAf | StopAf | Capture | ShowLed
 
 # ------------------------------------------------------------------------------------ controller
 
-_CAPTURE_BUTTONS = (ButtonId.SHUTTER, ButtonId.REMOTE)
+class InputRole(enum.Enum):
+    """What an input does: every ``ButtonId`` has exactly one (a new input must be given its own)."""
+
+    FOCUS = "focus"  #: AF-ON
+    CAPTURE = "capture"  #: the shutter and the remote release
+
+
+#: the role of each input; exhaustive: ``Controller`` refuses an input missing here
+ROLE_OF_INPUT: dict[ButtonId, InputRole] = {
+    ButtonId.AF_ON: InputRole.FOCUS,
+    ButtonId.SHUTTER: InputRole.CAPTURE,
+    ButtonId.REMOTE: InputRole.CAPTURE,
+}
 
 
 @dataclass
@@ -159,6 +172,9 @@ class Controller:
     """Events in, commands out. See the module docstring for the behaviour."""
 
     def __init__(self, af: AfConfig, shutter: ShutterConfig):
+        missing = set(ButtonId) - set(ROLE_OF_INPUT)
+        if missing:  # a new input falls into no catch-all: it needs a role first
+            raise ValueError(f"inputs without a role: {', '.join(sorted(b.value for b in missing))}")
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
         self.state = ControllerState()
@@ -179,10 +195,12 @@ class Controller:
     def handle(self, event: Event) -> list[Command]:
         commands: list[Command] = []
         match event:
-            case ButtonEvent(button=ButtonId.AF_ON, pressed=pressed):
-                self._af_button(pressed, commands)
             case ButtonEvent(button=button, pressed=pressed, time_ns=t):
-                self._capture_button(button, pressed, t, commands)
+                match ROLE_OF_INPUT[button]:
+                    case InputRole.FOCUS:
+                        self._af_button(pressed, commands)
+                    case InputRole.CAPTURE:
+                        self._capture_button(button, pressed, t, commands)
             case AfStateChanged(state=new_state, time_ns=t):
                 self.state.af_state = new_state
                 self._focus_wait_on_state(t, commands)
@@ -200,6 +218,8 @@ class Controller:
                     # no frame will come for them: they fire now, and the daemon reports them failed
                     # with the camera's reason (not later, as a timeout showing another moment)
                     self._fire_waits(t, "focus: camera fault", commands)
+            case _:
+                raise TypeError(f"not a controller event: {event!r}")
         self._update_led(self._event_time(event), commands)
         return commands
 

@@ -1,15 +1,19 @@
-"""The daemon: wiring only. One thread owns the camera and the engine; GPIO callbacks only queue.
+"""The daemon: the one place that wires the parts together. One thread owns the camera and the
+engine; GPIO callbacks and the command inlet only queue.
 
-Start-up happens in one function (:meth:`Daemon.run`), in the order writer, camera, LED, buttons,
-READY, so that the first press is only accepted once everything that serves it is up; shutdown is
-the same list in reverse, in ``finally``. The camera thread (whichever thread calls ``run``) does,
-once per frame: drain the button edges and debounce them, feed the controller, carry out its
-commands, hand due captures to the writer, run the autofocus engine on the frame and command the
-lens, and feed the systemd watchdog. Nothing else touches the camera or the engine, which is why
-neither needs a lock.
+Start-up happens in one function (:meth:`Daemon._run`), in the order listeners, capture path,
+camera, engine, LED, buttons, READY, so that the first press is only accepted once everything that
+serves it is up; shutdown is the same list in reverse (an ``ExitStack``). The camera thread
+(whichever thread calls ``run``) does, once per frame: drain the button edges and debounce them,
+feed the controller, carry out its commands, hand due captures to the capture path, run the
+autofocus engine on the frame and command the lens, and feed the systemd watchdog. Nothing else
+touches the camera or the engine, which is why neither needs a lock.
 
-The capture writer runs on its own thread behind a bounded queue (:mod:`focusd.capture.writer`), so a
-slow card never stalls focusing.
+What happens goes out on the event stream (:mod:`focusd.service.events`): the LED, systemd's
+STATUS line and the journal are subscribers, each on its own thread behind a bounded queue, so none
+of them can slow the frame path. Presses and settings come in through the command inlet
+(:mod:`focusd.service.inlet`) as well as the GPIO pins, by the same path. The capture writer runs on
+its own thread behind a bounded queue (:mod:`focusd.capture`), so a slow card never stalls focusing.
 """
 
 from __future__ import annotations
@@ -21,42 +25,44 @@ import math
 import queue
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
 from focusd.af import AfMode, AfState, AutofocusEngine, Frame
-from focusd.service.backoff import Backoff
-from focusd.service.buttons import Debouncer, EdgeQueue
-from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
-from focusd.capture.path import CapturePath
-from focusd.config.settings import Config, apply_overrides, load_config
-from focusd.service.controller import (
-    AfStateChanged,
-    CameraFault,
-    Capture,
-    CaptureFinished,
-    Controller,
-    ShowLed,
-    StartAf,
-    StopAf,
-    Stopping,
-    Tick,
-)
-from focusd.errors import CameraError, CameraUnavailable, ConfigError
-from focusd.hw.base import Camera, CameraFrame, Indicator
-from focusd.service.notify import SystemdNotifier
+from focusd.capture.path import CapturePath, CaptureRefused
+from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
+from focusd.config.settings import Config
+from focusd.errors import CameraError, ConfigError
+from focusd.hw.base import Camera, CameraFrame, Indicator
+from focusd.lens_path import LensPath
+from focusd.service import events as ev
+from focusd.service.backoff import Backoff, CameraStarter
+from focusd.service.buttons import Debouncer, EdgeQueue
+from focusd.service.cameras import build_engine, told_lens_path
+from focusd.service.reload import reread
+from focusd.service.controller import (
+    AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, ShowLed, StartAf, StopAf,
+    Stopping, Tick,
+)
+from focusd.service.inlet import CommandInlet
+from focusd.service.notify import SystemdNotifier
+from focusd.service.subscribers import journal_handler, led_handler, status_handler
 
 log = logging.getLogger("focusd.daemon")
 
 #: frames still processed after SIGTERM so that presses waiting for a frame are captured
 DRAIN_FRAMES = 30
+#: frames after a (re)start that make a healthy run (focusd.service.backoff)
+HEALTHY_FRAMES = 100
+#: every how many frames the frame statistics go out (and systemd's STATUS line follows)
+FRAME_STATISTICS_EVERY = 60
 
 
 @dataclass
 class DaemonStats:
-    """Counters, for the systemd STATUS line, the demo's status line and the tests."""
+    """The camera thread's counters (written by it alone), for the demo's summary and the tests.
+    Everything a front end shows comes from the event stream instead."""
 
     frames: int = 0
     presses: int = 0  #: shutter and remote presses that asked for a capture (each has a press id)
@@ -76,15 +82,13 @@ class DaemonStats:
         """The last lens command, "-" before the first."""
         return "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
 
-    def status_line(self) -> str:
-        return (
-            f"af={self.af_state} lens={self.lens_text()} frames={self.frames} presses={self.presses} "
-            f"captures={self.captures_written} failed={self.captures_failed} locks={self.af_locks}"
-        )
 
+class Daemon:
+    """focusd's daemon. Build it, call :meth:`run` on the thread that will own the camera.
 
-class Daemon(CapturePath):
-    """focusd's daemon. Build it, call :meth:`run` on the thread that will own the camera."""
+    ``backoff_wait(seconds)`` waits between camera starts and returns True if told to stop
+    (default: wait on the stop request; the tests give a recorder, so no real sleeps).
+    """
 
     def __init__(
         self,
@@ -95,6 +99,8 @@ class Daemon(CapturePath):
         notifier: SystemdNotifier | None = None,
         indicator_factory: Callable[[Config], Indicator] | None = None,
         backoff_s: tuple[float, float] = (0.1, 10.0),
+        backoff_wait: Callable[[float], bool] | None = None,
+        event_stream: ev.EventStream | None = None,
     ):
         self.config = config
         self.camera = camera
@@ -102,20 +108,26 @@ class Daemon(CapturePath):
         self.notifier = notifier or SystemdNotifier.from_environment()
         self.indicator_factory = indicator_factory or _gpio_indicator(pin_factory)
         self.backoff_s = backoff_s
+        self.backoff_wait = backoff_wait
+        self.events = event_stream or ev.EventStream()
+        self.status = ev.StatusBoard()
+        self.listeners: dict[str, ev.Listener] = {}
         self.stats = DaemonStats()
         self.edges = EdgeQueue()
         self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
         self.controller = Controller(config.af, config.shutter)
-        self.engine = self._build_engine(config)
+        self._control: queue.SimpleQueue = queue.SimpleQueue()
+        self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
+        # built in _run, once the camera is up (its own lens range is known only then)
+        self.lens_path: LensPath | None = None
+        self.engine: AutofocusEngine | None = None
+        self.captures: CapturePath | None = None
+        self.indicator: Indicator | None = None
         self.engine_active = False
         self._engine_stale = False  # [af] re-read while AF-ON was held: rebuilt at the release
-        self.indicator: Indicator | None = None
-        self.writer: CaptureWriter | None = None
-        self._pending: list[Capture] = []
-        self._full_resolution: list[tuple[Capture, CaptureRequest]] = []
-        self._retiring: list[tuple[threading.Thread, Path]] = []  # replaced writers finishing (folder)
         self._commanded: float | None = None
-        self._control: queue.SimpleQueue = queue.SimpleQueue()
+        self._starter: CameraStarter | None = None
+        self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
         self._stop = threading.Event()
         self._changed = threading.Condition()
         self.stopped = threading.Event()
@@ -160,20 +172,25 @@ class Daemon(CapturePath):
         config = self.config
         with contextlib.ExitStack() as started:
             try:
-                self.writer = CaptureWriter(config.capture, self._on_capture_done, camera_name=self.camera.name)
-                self.writer.start()
-                started.callback(self._close_writer)
+                for name, handler in (("status", status_handler(self.status, self.notifier)),
+                                      ("journal", journal_handler(log))):
+                    started.callback(self._listen(name, handler).close)
+                self.captures = CapturePath(config.capture, self.camera, self._on_capture_done,
+                                            full_resolution=config.camera.full_resolution_captures)
+                self.captures.start()
+                started.callback(self._close_captures)
                 if not self._start_camera():
                     return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
-                # the camera's own lens range is known only now (older releases differ from profiles)
-                self.engine = self._build_engine(config)
+                self.lens_path = told_lens_path(config, load_profile(config.camera.profile), self.camera)
+                self.engine = build_engine(config, self.lens_path)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self._close_indicator)
+                started.callback(self._listen("led", led_handler(lambda: self.indicator)).close)
                 buttons = self._open_buttons()
                 started.callback(buttons.close)
                 started.callback(self._stop_taking_presses)
-                self.notifier.ready(self.stats.status_line())
+                self.notifier.ready(self.status.line())
                 log.info("focusd ready: camera %s, AF %s, shutter priority %s",
                          self.camera.name, config.af.mode, config.shutter.priority)
                 self._frame_loop()
@@ -181,9 +198,21 @@ class Daemon(CapturePath):
                 self._drain_pending()
             finally:
                 self.notifier.stopping()
-                log.info("focusd stopping: %s", self.stats.status_line())
+                log.info("focusd stopping: %s", self.status.line())
+
+    def _listen(self, name: str, handler) -> ev.Listener:
+        listener = self.listeners[name] = self.events.listen(name, handler)
+        return listener
+
+    def events_handled(self, timeout: float) -> bool:
+        """Wait until the daemon's own subscribers (LED, status, journal) have handled every event
+        published so far; False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        return all(listener.wait_idle(max(0.0, deadline - time.monotonic()))
+                   for listener in list(self.listeners.values()))
 
     def _open_buttons(self):
+        # imported here: the GPIO adapter imports gpiozero, which a daemon given its pins need not
         from focusd.hw.gpio import GpioButtons
 
         return GpioButtons(self.config.pins, self.edges.put, self.camera.now_ns, pin_factory=self.pin_factory)
@@ -197,76 +226,21 @@ class Daemon(CapturePath):
         if indicator is not None:
             indicator.close()
 
-    def _close_writer(self) -> None:
-        deadline = time.monotonic() + self.WRITERS_STOP_S
-        self._finish_retiring_writers(deadline)
-        if self.writer is not None:
-            self.writer.close(timeout_s=max(0.0, deadline - time.monotonic()))
+    def _close_captures(self) -> None:
+        self.captures.close()
         self._drain_control()
-
-    def _build_engine(self, config: Config) -> AutofocusEngine:
-        profile = load_profile(config.camera.profile)
-        low, high = profile.af_ranges[config.af.range]
-        camera_low, camera_high = self.camera.lens_range
-        # af.lens_latency_frames (measured end to end) if set, else the profile's latency at the ISP
-        # plus the frames a command waits in the camera's own request queue (picamera2's buffers)
-        from focusd.service.cameras import engine_latency_frames
-
-        latency = engine_latency_frames(config, profile, self.camera)
-        return AutofocusEngine(
-            lens_range=(max(low, camera_low), min(high, camera_high)),
-            latency_frames=latency,
-            window=tuple(config.af.window),
-            fallback=config.af.fallback,
-            retrigger_frames=config.af.lock_on_delay_frames,
-            follow_ratio=config.af.lock_on_threshold,
-            retrigger_ratio=config.af.refocus_threshold,
-        )
 
     # ----------------------------------------------------------------------------- frame loop
 
-    #: frames after a (re)start that make a healthy run (focusd.service.backoff)
-    HEALTHY_FRAMES = 100
-    #: how the camera thread waits between camera starts: ``wait(seconds)``, True if it was told to
-    #: stop. None: wait on the stop request. The tests put a recorder here (no real sleeps).
-    backoff_wait: Callable[[float], bool] | None = None
-    _backoff: Backoff | None = None
-
-    def _camera_backoff(self) -> Backoff:
-        """The backoff, built on first use from ``backoff_s`` (which tests may set after __init__)."""
-        if self._backoff is None:
-            self._backoff = Backoff(*self.backoff_s, healthy_frames=self.HEALTHY_FRAMES)
-        return self._backoff
+    def _camera_starter(self) -> CameraStarter:
+        """Built on first use, from ``backoff_s`` and ``backoff_wait`` (which tests set after __init__)."""
+        if self._starter is None:
+            backoff = Backoff(*self.backoff_s, healthy_frames=HEALTHY_FRAMES)
+            self._starter = CameraStarter(self.camera, backoff, self._stop, self.backoff_wait, self._report_error)
+        return self._starter
 
     def _start_camera(self, wait_first_s: float | None = None) -> bool:
-        """Start the camera, retrying with a growing backoff; False if told to stop before it worked.
-
-        ``wait_first_s``: wait that long before the first try (a relapse: opened at once, the camera
-        would only fail at once again). The backoff is not reset here: see :meth:`_camera_failed`.
-        """
-        if wait_first_s is not None and self._backoff_pause(wait_first_s):
-            return False
-        while True:
-            try:
-                self.camera.start()
-            except CameraUnavailable:
-                raise  # permanent (picamera2 missing): retrying would only loop; focusd run exits 69
-            except CameraError as error:
-                delay = self._camera_backoff().next_wait()
-                log.error("camera did not start: %s (retrying in %.1f s)", error, delay)
-                self.stats.last_error = str(error)
-                if self._backoff_pause(delay):
-                    return False
-                continue
-            self._camera_backoff().started(self.stats.frames)
-            return True
-
-    def _backoff_pause(self, seconds: float) -> bool:
-        """Wait between camera starts; True if a stop was requested (before or during the wait)."""
-        if self._stop.is_set():
-            return True
-        wait = self.backoff_wait or self._stop.wait
-        return bool(wait(seconds)) or self._stop.is_set()
+        return self._camera_starter().start(self.stats.frames, wait_first_s)
 
     def _frame_loop(self) -> None:
         frame_timeout = max(1.0, 20 * self.camera.frame_duration_ns / 1e9)
@@ -278,11 +252,8 @@ class Daemon(CapturePath):
                 continue
             with frame:
                 self._process(frame)
-            if self._full_resolution:
-                self._take_full_resolution()
+            self._refused(self.captures.after_frame())
             self.notifier.watchdog()
-            if self.stats.frames % 60 == 0:
-                self.notifier.status(self.stats.status_line())
             self._notify_changed()
 
     def _drain_pending(self) -> None:
@@ -292,17 +263,17 @@ class Daemon(CapturePath):
         self._dispatch(self.controller.handle(Stopping(self.camera.now_ns())))
         for _ in range(DRAIN_FRAMES):
             self._drain_control()
-            if not self._pending:
+            if not self.captures.waiting:
                 return
             try:
                 frame = self.camera.next_frame(1.0)
             except CameraError as error:
-                self._fail_pending(f"camera unavailable at shutdown: {error}")
+                self._refused(self.captures.refuse_waiting(f"camera unavailable at shutdown: {error}"))
                 return
             with frame:
-                self._take_captures(frame)
-            self._take_full_resolution()
-        self._fail_pending("daemon stopped before a frame came")
+                self._refused(self.captures.take(frame, self.engine.state.name))
+            self._refused(self.captures.after_frame())
+        self._refused(self.captures.refuse_waiting("daemon stopped before a frame came"))
 
     def _camera_failed(self, error: CameraError) -> None:
         """Log, report, fail the presses waiting for a frame, stop and reopen with backoff.
@@ -318,8 +289,8 @@ class Daemon(CapturePath):
         not fed: if the camera never comes back, systemd acts.
         """
         self.stats.camera_faults += 1
-        self.stats.last_error = str(error)
-        backoff = self._camera_backoff()
+        self._report_error(str(error))
+        backoff = self._camera_starter().backoff
         healthy = backoff.frames_since_start(self.stats.frames)
         wait_first_s = backoff.after_fault(self.stats.frames)
         if wait_first_s is None:
@@ -329,12 +300,13 @@ class Daemon(CapturePath):
                       error, healthy, wait_first_s)
         self._notify_changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
-        self._fail_pending(f"camera unavailable: {error}")
+        self._refused(self.captures.refuse_waiting(f"camera unavailable: {error}"))
         with contextlib.suppress(CameraError):
             self.camera.stop()
         if not self._start_camera(wait_first_s):
             return  # stop requested while the camera was down
         log.info("camera back after a fault")
+        self._frame_counter.restarted()  # a restarted camera numbers its frames anew
         self._dispatch(self.controller.handle(CameraFault(True, self.camera.now_ns())))
         if self.engine_active and self._commanded is not None:
             self.camera.set_lens_position(self._commanded)
@@ -342,10 +314,13 @@ class Daemon(CapturePath):
     def _process(self, frame: CameraFrame) -> None:
         now = frame.timestamp_ns
         self.stats.frames += 1
+        statistics = self._frame_counter.count(frame, self.stats.frames)
+        if statistics is not None:
+            self.events.publish(statistics)
         self._take_inputs(frame)
         self._drain_control()
         self._dispatch(self.controller.handle(Tick(now)), frame)
-        self._take_captures(frame)
+        self._refused(self.captures.take(frame, self.engine.state.name))
         if self.engine_active:
             self._focus(frame)
 
@@ -359,6 +334,7 @@ class Daemon(CapturePath):
         edges, levels = self.edges.drain()
         for event in self.debouncer.feed(edges, levels) + self.debouncer.poll(self.camera.now_ns()):
             log.info("%s %s", event.button.value, "pressed" if event.pressed else "released")
+            self.events.publish(ev.InputChanged(event.button, event.pressed, event.time_ns))
             self._dispatch(self.controller.handle(event), frame)
         self.stats.presses = self.controller.presses
 
@@ -370,15 +346,23 @@ class Daemon(CapturePath):
             self._commanded = target
             self.stats.lens_commands += 1
             self.stats.lens_position = target
+            self.events.publish(ev.LensCommanded(target, float(frame.lens_position), frame.sequence,
+                                                 frame.timestamp_ns))
         state = self.engine.state
         if state != before:
-            self.stats.af_state = state.name
             if state == AfState.FOCUSED:
                 self.stats.af_locks += 1
             elif state == AfState.FAILED:
                 self.stats.af_failures += 1
-                log.warning("focus failed: %s", getattr(self.engine, "failure_reason", None))
+                log.warning("focus failed: %s", self.engine.failure_reason)
+            self._af_state_shown(frame.timestamp_ns, float(frame.lens_position))
             self._dispatch(self.controller.handle(AfStateChanged(state, frame.timestamp_ns)), frame)
+
+    def _af_state_shown(self, time_ns: int, lens_position: float = math.nan) -> None:
+        state = self.engine.state
+        self.stats.af_state = state.name
+        reason = self.engine.failure_reason if state == AfState.FAILED else None
+        self.events.publish(ev.FocusChanged(state.name, time_ns, lens_position, reason))
 
     # ------------------------------------------------------------------------------ commands
 
@@ -388,29 +372,55 @@ class Daemon(CapturePath):
                 case StartAf(mode=mode):
                     start = self._commanded
                     if start is None:
-                        start = frame.lens_position if frame is not None else self.camera.lens_range[0]
+                        start = frame.lens_position if frame is not None else self.lens_path.lens_range[0]
                     self.engine.start(AfMode(mode), lens_position=start)
                     self.engine_active = True
-                    self.stats.af_state = self.engine.state.name
+                    self._af_state_shown(self.camera.now_ns())
                 case StopAf():
                     # the lens stays exactly where it is: no command after the release
                     self.engine.stop()
                     self.engine_active = False
                     if self._engine_stale:
                         self._rebuild_engine()
-                    self.stats.af_state = self.engine.state.name
+                    self._af_state_shown(self.camera.now_ns())
                 case Capture():
                     self.stats.captures_requested += 1
-                    self._pending.append(command)
+                    self.captures.queue(command)
+                    self.events.publish(ev.CaptureQueued(command.press_id, command.reason,
+                                                         command.burst_index, command.due_ns))
                 case ShowLed(pattern=pattern):
-                    if self.indicator is not None:
-                        self.indicator.show(pattern)
+                    self.events.publish(ev.LedChanged(pattern, self.camera.now_ns()))
+                case _:
+                    raise TypeError(f"no handler for controller command {command!r}")
 
-    # ------------------------------------------------------------------- writer and control queue
+    def _report_error(self, message: str) -> None:
+        self.stats.last_error = message
+        self.events.publish(ev.ErrorReported(message, self.camera.now_ns()))
+
+    # ------------------------------------------------------------------------- capture outcomes
 
     def _on_capture_done(self, result: CaptureResult) -> None:
         """Runs on the writer thread: only queue."""
         self._control.put(("capture", result))
+
+    def _refused(self, refused: list[CaptureRefused]) -> None:
+        for outcome in refused:
+            log.error("capture of press %d failed: %s", outcome.capture.press_id, outcome.reason)
+            self._capture_finished(outcome.capture.press_id, None, outcome.reason)
+
+    def _capture_finished(self, press_id: int, path, error: str | None) -> None:
+        now = self.camera.now_ns()
+        if error is None:
+            self.stats.captures_written += 1
+            self.events.publish(ev.CaptureWritten(press_id, str(path), now))
+        else:
+            self.stats.captures_failed += 1
+            self.stats.last_error = error
+            self.events.publish(ev.CaptureFailed(press_id, error, now))
+        self._dispatch(self.controller.handle(CaptureFinished(press_id, error, now)))
+        self._notify_changed()
+
+    # ---------------------------------------------------------------------------- control queue
 
     def _drain_control(self) -> None:
         while True:
@@ -419,19 +429,27 @@ class Daemon(CapturePath):
             except queue.Empty:
                 return
             if kind == "capture":
-                self._capture_done(payload)
+                self._capture_finished(payload.request.press_id, payload.path, payload.error)
+            elif kind == "window":
+                self._set_window(payload)
             elif kind == "reload" and not self._stop.is_set():
                 self._reload()  # (a reload asked for while stopping would start what is being closed)
 
-    def _capture_done(self, result: CaptureResult) -> None:
-        if result.error is None:
-            self.stats.captures_written += 1
+    def _set_window(self, window: tuple[float, float, float, float]) -> None:
+        """The command inlet's AF window: for the engine now unless a single scan holds its lock
+        (AF-ON held in single mode: applies from the next press); continuous AF refocuses on it."""
+        self.config = dataclasses.replace(self.config, af=dataclasses.replace(self.config.af, window=window))
+        if self.engine is None:
+            return
+        if not self.engine_active:
+            self.engine.window = window
+        elif self.engine.mode == AfMode.CONTINUOUS:
+            self.engine.window = window
+            self.engine.start(AfMode.CONTINUOUS, lens_position=self._commanded or self.lens_path.lens_range[0])
+            self._af_state_shown(self.camera.now_ns())
         else:
-            self.stats.captures_failed += 1
-            self.stats.last_error = result.error
-        self._dispatch(self.controller.handle(
-            CaptureFinished(result.request.press_id, result.error, self.camera.now_ns())))
-        self._notify_changed()
+            self._engine_stale = True
+        log.info("AF window moved to %s", ", ".join(f"{v:.3f}" for v in window))
 
     def _reload(self) -> None:
         """SIGHUP: re-read the file; a bad new file is refused and the old configuration kept."""
@@ -441,25 +459,17 @@ class Daemon(CapturePath):
             return
         self.notifier.reloading()
         try:
-            new = load_config(source)
-            if self.config.overrides:  # what --set said still holds over the new file
-                new = apply_overrides(new, dict(self.config.overrides))
+            new = reread(self.config)
         except ConfigError as error:
             log.error("reload refused, keeping the running configuration: %s", error)
-            self.stats.last_error = str(error)
-            self.notifier.ready(self.stats.status_line())
+            self._report_error(str(error))
+            self.notifier.ready(self.status.line())
             return
         running = self.config
-        for section in ("pins", "camera", "logging"):
-            if getattr(new, section) != getattr(running, section):
-                log.warning("[%s] changed: takes effect after a restart", section)
-        # those sections run on as they are until then (the capture path reads [camera], a rebuilt
-        # engine the camera's profile): none of them is applied in part
-        new = dataclasses.replace(new, pins=running.pins, camera=running.camera, logging=running.logging)
         self.controller.reconfigure(new.af, new.shutter)
         af_changed = new.af != running.af
-        if new.capture != running.capture and self.writer is not None:
-            self._replace_writer(new.capture)
+        if new.capture != running.capture:
+            self.captures.replace_writer(new.capture)
         self.config = new
         if af_changed:
             # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press
@@ -468,18 +478,18 @@ class Daemon(CapturePath):
                 self._rebuild_engine()
         self.stats.reloads += 1
         log.info("configuration re-read from %s", source)
-        self.notifier.ready(self.stats.status_line())
-
+        self.notifier.ready(self.status.line())
 
     def _rebuild_engine(self) -> None:
         """The engine again from the running [af] settings (after a reload changed them)."""
-        self.engine = self._build_engine(self.config)
+        self.engine = build_engine(self.config, self.lens_path)
         self._engine_stale = False
         log.info("autofocus settings applied")
 
 
 def _gpio_indicator(pin_factory) -> Callable[[Config], Indicator]:
     def build(config: Config) -> Indicator:
+        # imported here: the GPIO adapter imports gpiozero, which a daemon given its LED need not
         from focusd.hw.gpio import GpioIndicator, NoIndicator
 
         if config.pins.led is None:

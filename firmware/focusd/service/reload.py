@@ -1,0 +1,31 @@
+"""What a reload (SIGHUP) reads: the file again, the command line's overrides over it, and only
+the sections that can change while running.
+
+[pins], [camera] and [logging] run on as they are until a restart (the GPIO pins are claimed, the
+camera is open in its mode, logging is set up): a change there is logged and not applied in part.
+[af], [shutter] and [capture] are the new file's (the daemon applies them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from focusd.config.settings import Config, apply_overrides, load_config
+
+log = logging.getLogger("focusd.daemon")
+
+#: the sections a reload leaves as they are (until a restart)
+RESTART_SECTIONS = ("pins", "camera", "logging")
+
+
+def reread(running: Config) -> Config:
+    """The configuration a reload gives ``running`` (read from ``running.source``). Raises
+    ConfigError for a bad file, naming the key: the caller keeps ``running``."""
+    new = load_config(running.source)
+    if running.overrides:  # what --set said still holds over the new file
+        new = apply_overrides(new, dict(running.overrides))
+    for section in RESTART_SECTIONS:
+        if getattr(new, section) != getattr(running, section):
+            log.warning("[%s] changed: takes effect after a restart", section)
+    return dataclasses.replace(new, **{section: getattr(running, section) for section in RESTART_SECTIONS})

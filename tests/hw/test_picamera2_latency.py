@@ -6,7 +6,7 @@ that request's frame reaches the ISP, so the first frame at the new position com
 flight) + about 2 frames after ``set_controls``. The stand-in models exactly that: its lens delay at
 the ISP is ``LENS_DELAY_FRAMES``, and every request picamera2 holds ahead of the one carrying the
 control adds a frame. A profile's ``lens_latency_frames`` is the part at the ISP; the adapter's
-``lens_queue_frames`` is the queue; ``focusd.service.cameras.engine_latency_frames`` adds them. These
+``lens_queue_frames`` is the queue; ``focusd.service.cameras.told_lens_path`` adds them. These
 tests measure the end-to-end latency frame by frame (the stand-in writes its own frame number into
 the main stream and records where the lens truly was for every frame) and compare.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from focusd.service.cameras import engine_latency_frames
+from focusd.service.cameras import told_lens_path
 from focusd.config.settings import CameraConfig, default_config
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning
@@ -117,7 +117,7 @@ def test_the_engine_is_told_the_end_to_end_latency_whatever_the_buffer_count(sta
     camera = started_camera(standin, buffer_count)
     try:
         assert camera.lens_queue_frames == buffer_count - 1  # the requests queued ahead of the command's
-        told = engine_latency_frames(default_config(), camera.profile, camera)
+        told = told_lens_path(default_config(), camera.profile, camera).latency_frames
         assert told == standin.LENS_DELAY_FRAMES + buffer_count - 1 == end_to_end
         assert set(end_to_end_latencies(camera, command_as_the_daemon_does)) == {told}
     finally:
@@ -129,7 +129,7 @@ def test_measure_latency_commands_as_the_daemon_does(standin):
     # latency the engine will be told, not one frame more
     camera = started_camera(standin, 3)
     try:
-        told = engine_latency_frames(default_config(), camera.profile, camera)
+        told = told_lens_path(default_config(), camera.profile, camera).latency_frames
         assert set(end_to_end_latencies(camera, lambda cam, p: command_after_frame(cam, p, TIMEOUT))) == {told}
     finally:
         camera.stop()
@@ -139,13 +139,13 @@ def test_a_configured_latency_is_used_as_it_is_and_an_i2c_lens_has_no_queue(stan
     camera = started_camera(standin, 3, lens_driver="i2c-ov5647")
     try:
         assert camera.lens_queue_frames == 0  # written at once over I2C, no request in between
-        assert engine_latency_frames(default_config(), camera.profile, camera) == standin.LENS_DELAY_FRAMES
+        assert told_lens_path(default_config(), camera.profile, camera).latency_frames == standin.LENS_DELAY_FRAMES
     finally:
         camera.stop()
     measured = dataclasses.replace(default_config().af, lens_latency_frames=9)  # measure-latency's [af] line
     config = dataclasses.replace(default_config(), af=measured)
     libcamera_lens = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
-    assert engine_latency_frames(config, libcamera_lens.profile, libcamera_lens) == 9
+    assert told_lens_path(config, libcamera_lens.profile, libcamera_lens).latency_frames == 9
 
 
 def test_the_default_buffer_count_keeps_the_queue_short():

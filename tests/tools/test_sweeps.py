@@ -255,7 +255,7 @@ def test_measure_latency_takes_the_cameras_request_queue_out_of_the_profile_line
     # end to end 5 frames on a camera whose lens commands wait 2 frames in its own request queue:
     # the device's [af] line is the measured 5, the profile's (counted from the ISP) is 3
     import focusd.commands.record_sweep as record
-    from focusd.service.cameras import engine_latency_frames
+    from focusd.service.cameras import told_lens_path
     from focusd.commands import measure_latency as command
     from focusd.config.settings import default_config
 
@@ -268,9 +268,9 @@ def test_measure_latency_takes_the_cameras_request_queue_out_of_the_profile_line
     assert "now: 4: the profile's 2 + 2 queued" in printed
     # and both lines tell the daemon's engine the measured 5
     config = default_config()
-    assert engine_latency_frames(config, dataclasses.replace(PROFILE, lens_latency_frames=3), camera) == 5
+    assert told_lens_path(config, dataclasses.replace(PROFILE, lens_latency_frames=3), camera).latency_frames == 5
     measured = dataclasses.replace(config, af=dataclasses.replace(config.af, lens_latency_frames=5))
-    assert engine_latency_frames(measured, PROFILE, camera) == 5
+    assert told_lens_path(measured, PROFILE, camera).latency_frames == 5
 
 
 def test_commands_refuse_bad_input(tmp_path, capsys):

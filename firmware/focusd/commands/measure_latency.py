@@ -11,7 +11,7 @@ command waits in picamera2's request queue. It is printed two ways:
   daemon tells the engine exactly that.
 - the profile line: N less the camera's ``lens_queue_frames`` (picamera2's ``buffer_count - 1``
   for a libcamera lens, 0 for an I2C lens), since a profile counts from the ISP and the daemon adds
-  the queue back (``focusd.service.cameras.engine_latency_frames``).
+  the queue back (``focusd.service.cameras.told_lens_path``).
 
 On a desktop, ``--sim`` measures the simulated camera (``--sim-latency`` sets its true latency),
 which is how the tool itself is checked.
@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
     from focusd.errors import FocusdError
 
     config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.lens_path import LensPath
+    from focusd.service.cameras import told_lens_path
     from focusd.config.profiles import load_profile
     from focusd.tools.sweeps import LatencySettings, measure_latency
 
@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         camera.start()
         try:
-            path = LensPath.for_profile(profile, 0)
+            path = told_lens_path(config, profile, camera)  # its slew: each timed step lands in one write
             result = measure_latency(camera, config.af.window, settings, lens_range=lens_range,
                                      positions=tuple(args.positions) if args.positions else None,
                                      max_slew=path.max_slew)
@@ -112,9 +112,9 @@ def _profile_path(name: str) -> str:
 
 def _configured(config, profile, camera) -> str:
     """What the daemon's engine is told now, and where that comes from."""
-    from focusd.service.cameras import engine_latency_frames
+    from focusd.service.cameras import told_lens_path  # (as in main: commands import lazily for --help)
 
-    told = engine_latency_frames(config, profile, camera)
+    told = told_lens_path(config, profile, camera).latency_frames
     if config.af.lens_latency_frames is None:
         return f"{told}: the profile's {profile.lens_latency_frames} + {camera.lens_queue_frames} queued"
     return f"{told}: af.lens_latency_frames in {config.source or 'the configuration'}"

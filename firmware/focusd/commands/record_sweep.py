@@ -64,8 +64,6 @@ def open_camera(config, args: argparse.Namespace):
 
     if config.camera.backend != "sim":
         return build_camera(config), f"{config.camera.profile} on {config.camera.backend}"
-    import dataclasses
-
     from focusd.sim import LIGHT_LEVELS, scenes
 
     if args.light not in LIGHT_LEVELS:
@@ -77,9 +75,9 @@ def open_camera(config, args: argparse.Namespace):
     if args.sim_latency is not None:
         if args.sim_latency < 0:
             raise ValueError(f"--sim-latency {args.sim_latency}: must be >= 0 frames")
-        config = dataclasses.replace(config, af=dataclasses.replace(config.af, lens_latency_frames=args.sim_latency))
     scene = scenes.texture_scene(args.texture, distance_m=args.distance, seed=args.seed)
-    camera = build_camera(config, pacing="virtual", scene=scene, seed=args.seed, light=args.light)
+    camera = build_camera(config, pacing="virtual", scene=scene, seed=args.seed, light=args.light,
+                          true_latency_frames=args.sim_latency)
     truth = 0.0 if args.distance == float("inf") else 1.0 / args.distance
     description = (f"simulator: {args.texture} at {args.distance:g} m (in focus at {truth:.3f} D), "
                    f"light {args.light}, seed {args.seed}, true lens latency {camera.rig.latency_frames} frames")
@@ -124,9 +122,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"focusd record-sweep: {error}", file=sys.stderr)
         return 2
     # what the daemon tells the engine: measured, or the profile's plus the camera's request queue
-    from focusd.service.cameras import engine_latency_frames
+    from focusd.service.cameras import told_lens_path
 
-    latency = engine_latency_frames(config, profile, camera) if args.latency is None else args.latency
+    if args.latency is not None:
+        latency = args.latency
+    elif getattr(args, "sim_latency", None) is not None and config.camera.backend == "sim":
+        latency = args.sim_latency  # the simulated lens's truth is known: no need to be told it
+    else:
+        latency = told_lens_path(config, profile, camera).latency_frames
     notes = "; ".join(text for text in (args.notes, description) if text)
     try:
         camera.start()

@@ -41,7 +41,7 @@ class CameraProfile:
     af_ranges: dict[str, tuple[float, float]]  #: "normal", "macro", "full"
     #: frames from the request carrying a lens command reaching the ISP (an I2C lens: from the write)
     #: to the first frame exposed at the new position. Not end to end: the engine is told this plus
-    #: the camera's own request queue (``Camera.lens_queue_frames``; focusd.service.cameras.engine_latency_frames)
+    #: the camera's own request queue (``Camera.lens_queue_frames``; focusd.service.cameras.told_lens_path)
     lens_latency_frames: int
     focal_length_mm: float
     f_number: float

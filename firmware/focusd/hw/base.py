@@ -78,7 +78,7 @@ class Camera(abc.ABC):
         The profile's ``lens_latency_frames`` counts from the moment the request carrying the
         command reaches the ISP (DEVICE_FACTS.md: the lens moves when that request's frame is
         processed); a camera that queues requests ahead of that one adds a frame per queued
-        request. The engine is told the sum (``focusd.service.cameras.engine_latency_frames``), unless
+        request. The engine is told the sum (``focusd.service.cameras.told_lens_path``), unless
         ``af.lens_latency_frames`` gives a measured end-to-end value. 0 here: a lens written
         directly (I2C) or a camera that models the whole latency itself (the simulator).
         """

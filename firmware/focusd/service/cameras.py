@@ -20,6 +20,7 @@ import os
 from focusd.af import AutofocusEngine
 from focusd.config.profiles import CameraProfile, load_profile
 from focusd.config.settings import Config
+from focusd.hw.gpio import mock_pin_factory
 from focusd.lens_path import LensPath
 
 #: the scene of the desktop demo: a textured subject 1.2 m away, in indoor light
@@ -33,9 +34,12 @@ def build_camera(config: Config, pacing: str = "realtime", scene=None, seed: int
     the simulator."""
     profile = load_profile(config.camera.profile)
     if config.camera.backend == "picamera2":
+        # deferred: the adapter needs picamera2, which exists only on a Pi (a missing one is
+        # CameraUnavailable when the camera starts, exit 69)
         from focusd.hw.picamera2_camera import Picamera2Camera
 
         return Picamera2Camera(config.camera, profile)
+    # deferred: the simulator (scenes, optics, noise) is loaded only where it is the camera
     from focusd.sim import SimCamera, SimRig, scenes
 
     if scene is None:
@@ -79,8 +83,6 @@ def pin_factory_for(config: Config):
     """gpiozero's pin factory: mock pins for the simulator unless GPIOZERO_PIN_FACTORY says
     otherwise; on the Pi, gpiozero's default (lgpio on a Pi 5 / Bookworm)."""
     if config.camera.backend == "sim" and not os.environ.get("GPIOZERO_PIN_FACTORY"):
-        from focusd.hw.gpio import mock_pin_factory
-
         return mock_pin_factory()
     return None
 

@@ -35,6 +35,7 @@ from focusd.config.profiles import load_profile
 from focusd.config.settings import Config
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
+from focusd.hw.gpio import GpioButtons, GpioIndicator, NoIndicator
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.backoff import Backoff, CameraStarter
@@ -212,9 +213,6 @@ class Daemon:
                    for listener in list(self.listeners.values()))
 
     def _open_buttons(self):
-        # imported here: the GPIO adapter imports gpiozero, which a daemon given its pins need not
-        from focusd.hw.gpio import GpioButtons
-
         return GpioButtons(self.config.pins, self.edges.put, self.camera.now_ns, pin_factory=self.pin_factory)
 
     def _stop_taking_presses(self) -> None:
@@ -489,9 +487,6 @@ class Daemon:
 
 def _gpio_indicator(pin_factory) -> Callable[[Config], Indicator]:
     def build(config: Config) -> Indicator:
-        # imported here: the GPIO adapter imports gpiozero, which a daemon given its LED need not
-        from focusd.hw.gpio import GpioIndicator, NoIndicator
-
         if config.pins.led is None:
             return NoIndicator()
         return GpioIndicator(config.pins.led, pin_factory=pin_factory)

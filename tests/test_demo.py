@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from focusd.config.settings import load_config
+from focusd import cli
+from focusd.commands import demo
+from focusd.config import loader
+from focusd.config.settings import default_config, load_config
 from focusd.errors import ScriptError
 from focusd.signals import ButtonId
 from focusd.demo.script import Step, load_script, parse_script
@@ -63,6 +66,32 @@ def test_demo_summary_without_af_on_shows_no_lens_and_one_press_in_the_singular(
     (line,) = result.stdout.splitlines()
     assert ", 1 shutter press, 1 capture written to " in line, line
     assert line.endswith(", 0 failed, 0 focus locks, final lens -"), line  # never "nan D"
+
+
+def test_demo_outside_the_repository_runs_on_its_packaged_settings(tmp_path, monkeypatch):
+    # what `focusd demo` reads from any folder: the rule's built-in defaults (nothing installed,
+    # see tests/conftest.py) with the packaged demo.toml over them; --captures and --set over that
+    monkeypatch.chdir(tmp_path)
+    parser = cli.build_parser()
+    args = parser.parse_args(["demo"])
+    config = loader.load(args, demo.demo_keys(args.captures))
+    assert (config.camera.backend, config.capture.directory) == ("sim", "./captures")
+    assert config.source is None and config.af == default_config().af and config.pins == default_config().pins
+    args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=elsewhere"])
+    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "elsewhere"
+    args = parser.parse_args(["demo", "--captures", "shots"])
+    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "shots"
+
+
+@pytest.mark.skipif(os.path.exists(loader.SYSTEM_CONFIG), reason="an installed configuration would be read")
+def test_demo_runs_from_another_folder(tmp_path):
+    script = tmp_path / "tap.buttons"
+    script.write_text("0.30  shutter  press\n0.36  shutter  release\n0.80  end\n")
+    result = subprocess.run([sys.executable, "-m", "focusd.cli", "demo", "--script", str(script)], cwd=tmp_path,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "1 capture written to ./captures" in result.stdout
+    assert len(list((tmp_path / "captures").glob("*.jpg"))) == 1
 
 
 def test_demo_summary_words():

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from focusd.commands.run import DEFAULT_CONFIG
+from focusd.config.loader import SYSTEM_CONFIG
 from focusd.config.settings import CaptureConfig
 from focusd.errors import EX_CONFIG, EX_UNAVAILABLE
 
@@ -94,7 +94,7 @@ def test_unit_runs_the_daemon_as_the_issue_and_the_code_expect(unit):
     assert one(unit, "Type") == "notify"
     assert one(unit, "ExecStart").split() == [
         "/opt/focusd/venv/bin/focusd", "run", "--config", "/etc/focusd/focusd.toml"]
-    assert one(unit, "ExecStart").split()[3] == DEFAULT_CONFIG  # the command's own default agrees
+    assert one(unit, "ExecStart").split()[3] == SYSTEM_CONFIG  # what every command reads without --config
     assert one(unit, "ExecReload") == "/bin/kill -HUP $MAINPID"
     assert seconds(one(unit, "WatchdogSec")) > 10.0  # longer than the camera's 10 s reopen back-off
     assert one(unit, "Restart") == "on-failure"

@@ -8,10 +8,16 @@ figures are ratios measured in the same run. ``--sweep DIR`` replays real focal 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
+import tempfile
 import time
+from dataclasses import replace
 
-HELP = "benchmark focusd's autofocus against the stock Pi CDAF and reference searches"
+from focusd.errors import FocusdError
+
+HELP = "benchmark the autofocus against the stock Pi CDAF and others"
 
 LIGHTS = ("bright", "indoor", "dim", "dark")
 
@@ -46,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _algorithms(text: str | None) -> list[str]:
+    # the bench's modules import numpy and the simulator (0.2 s): only when the bench runs
     from focusd.bench.runner import ALGORITHMS
     from focusd.bench.suite import DEFAULT_ALGORITHMS
 
@@ -62,8 +69,6 @@ def _algorithms(text: str | None) -> list[str]:
 def _cpu_seconds() -> float:
     """CPU time of this process and its finished workers: the run's cost whatever else the
     machine is doing (wall time on a loaded machine says little)."""
-    import resource
-
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -71,9 +76,6 @@ def _cpu_seconds() -> float:
 def _unwritable(path: str) -> str | None:
     """Why a file cannot be written at ``path`` (None if it can): its folder must exist and take a
     new file (tried with a temporary one, removed at once)."""
-    import os
-    import tempfile
-
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(folder):
         return f"no folder {folder}"
@@ -97,8 +99,6 @@ def _plot_trial(trials):
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import FocusdError
-
     try:
         algorithms = _algorithms(args.algorithms)
     except ValueError as error:
@@ -124,10 +124,15 @@ def main(args: argparse.Namespace) -> int:
             print(f"focusd bench: {option} {path}: {problem}", file=sys.stderr)
             return 2
 
+    # imported once the arguments are checked: the bench and the simulator import numpy (0.2 s);
+    # focusd.bench.plot imports matplotlib (0.5 s) itself, only when it plots
     from focusd.bench import metrics, report, suite
+    from focusd.bench.plot import plot_trial
     from focusd.bench.progress import ProgressBar
     from focusd.bench.runner import render_window, run_trials
+    from focusd.bench.tracking import run_tracking
     from focusd.sim import scenes
+    from focusd.sim.sweep import load_sweep
 
     textures = list(scenes.TEXTURES)
     suite_name = args.suite or (None if args.sweep else "default")
@@ -140,16 +145,12 @@ def main(args: argparse.Namespace) -> int:
         if not 0 <= args.main_latency <= 10:
             print("focusd bench: --main-latency must be 0-10 frames", file=sys.stderr)
             return 2
-        from dataclasses import replace
-
         trials = [replace(t, latency=args.main_latency, told_latency=args.main_latency) if t.block == "main" else t
                   for t in trials]
     keep = suite.SuiteFilter(tuple(args.latency) if args.latency else None, tuple(args.light) if args.light else None)
     trials = [t for t in trials if keep.keep(t)]
     try:
         for folder in args.sweep:
-            from focusd.sim.sweep import load_sweep
-
             positions = load_sweep(folder, lens_range=(lo, hi)).lens_positions
             for latency in args.latency or [2]:
                 for light in args.light or ["bright"]:
@@ -173,8 +174,6 @@ def main(args: argparse.Namespace) -> int:
     bar.close()
     tracking = None
     if args.tracking and "focusd" in algorithms:
-        from focusd.bench.tracking import run_tracking
-
         static, moving = run_tracking(textures, seed=args.seed, workers=args.workers, window=window)
         tracking = metrics.tracking_summary(static, moving)
     seconds = time.monotonic() - began
@@ -197,8 +196,6 @@ def main(args: argparse.Namespace) -> int:
         report.write_json(args.json, conditions, rows, summary, check_list, tracking)
         print(f"\nwrote {args.json}")
     if plot_spec is not None:
-        from focusd.bench.plot import plot_trial
-
         plot_trial(args.plot, plot_spec, [r for r in rows if r.trial == plot_spec.index], window=window)
         print(f"wrote {args.plot}")
     return 0

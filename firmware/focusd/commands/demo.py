@@ -2,6 +2,8 @@
 
 A button script (default: the shipped ``demo/default.buttons``) or the keyboard presses the mock
 buttons in real time while a status line shows the AF state, the lens position and the captures.
+The configuration is found as for every command (focusd.config.loader), with the demo's packaged
+``demo/demo.toml`` laid over it: no file in the current folder is needed.
 """
 
 from __future__ import annotations
@@ -10,28 +12,44 @@ import argparse
 import contextlib
 import sys
 import threading
+import tomllib
+from importlib import resources
 
-HELP = "run the daemon on the simulated camera with mock buttons, scripted or from the keyboard"
+from focusd.commands.run import install_signal_handlers
+from focusd.config import loader
+from focusd.demo.script import load_script, play
+from focusd.errors import ScriptError
+from focusd.service.logs import setup_logging
+from focusd.signals import ButtonId
+
+HELP = "run the daemon on a simulated camera with mock buttons"
 
 KEYS_HELP = "keys: a = AF-ON hold/let go, s or space = shutter tap, h = shutter hold/let go, q = quit"
 
+#: the demo's own keys (the simulated camera, ./captures), package data in focusd/demo/
+SETTINGS = "demo.toml"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="systemd/focusd.toml", help="configuration file")
-    parser.add_argument("--captures", default="./captures", help="where the captures go (default ./captures)")
+    loader.add_config_arguments(parser)
+    parser.add_argument("--captures", default=None, metavar="DIR",
+                        help="where the captures go (default ./captures, from the demo's demo.toml)")
     parser.add_argument("--script", default="default", help="button script file (default: the shipped demo)")
     parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key (as focusd run)")
+
+
+def demo_keys(captures: str | None = None) -> dict[str, object]:
+    """The keys the demo lays over the configuration: the packaged demo.toml's, then
+    ``capture.directory`` from --captures when given."""
+    table = tomllib.loads((resources.files("focusd.demo") / SETTINGS).read_text(encoding="utf-8"))
+    keys = {f"{section}.{key}": value for section, values in table.items() for key, value in values.items()}
+    if captures is not None:
+        keys["capture.directory"] = captures
+    return keys
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.commands.run import install_signal_handlers, load
-    from focusd.errors import ScriptError
-
-    args.set = ["camera.backend=sim", f"capture.directory={_toml_string(args.captures)}", *args.set]
-    config = load(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.demo.script import load_script
-
+    config = loader.load(args, demo_keys(args.captures))  # a ConfigError becomes exit status 78 in focusd.cli
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
               "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)
@@ -42,10 +60,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"focusd: {error}", file=sys.stderr)
         return 2
 
+    # imported only when the demo runs: the daemon and the camera import the AF engine, numpy and
+    # Pillow (0.3 s), the mock pins gpiozero (a device library: focusd.hw only)
+    from focusd.hw.gpio import MockPinDriver, mock_pin_factory
     from focusd.service.cameras import build_camera
     from focusd.service.daemon import Daemon
-    from focusd.hw.gpio import MockPinDriver, mock_pin_factory
-    from focusd.service.logs import setup_logging
 
     setup_logging("warning" if config.logging.level == "info" else config.logging.level)
     factory = mock_pin_factory()
@@ -90,13 +109,7 @@ def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
 
-def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _scripted(steps, finger, daemon, done: threading.Event) -> None:
-    from focusd.demo.script import play
-
     try:
         daemon.wait_until(lambda s: s.frames > 0, timeout=30)
         play(steps, finger, done)
@@ -115,6 +128,7 @@ def _status_line(daemon, done: threading.Event) -> None:
 @contextlib.contextmanager
 def _keys_at_once(fd: int):
     """The terminal on ``fd`` in cbreak mode (each key at once, unechoed), restored on exit."""
+    # only for --interactive: termios exists only on Unix, and the scripted demo runs anywhere
     import termios
     import tty
 
@@ -127,8 +141,6 @@ def _keys_at_once(fd: int):
 
 
 def _keyboard(finger, daemon, done: threading.Event) -> None:
-    from focusd.signals import ButtonId
-
     held = {ButtonId.AF_ON: False, ButtonId.SHUTTER: False}
     try:
         while not done.is_set():

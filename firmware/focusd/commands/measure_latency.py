@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import resources
 
-HELP = "measure the lens command latency end to end, in frames, and print the lines to set"
+from focusd.commands import record_sweep
+from focusd.config.profiles import load_profile
+from focusd.errors import FocusdError
+
+HELP = "measure the lens command latency, in frames, to configure"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from focusd.commands.record_sweep import add_camera_arguments
-
     parser.add_argument("--steps", type=int, default=8, help="lens steps to measure (default 8)")
     parser.add_argument("--range", nargs=2, type=float, default=None, metavar=("A", "B"),
                         help="dioptres the first scan searches for a sharp and a blurred position "
@@ -38,18 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames beyond the longest latency looked for before a position counts as settled")
     parser.add_argument("--max-latency", type=int, default=8, metavar="FRAMES",
                         help="longest latency looked for (default 8)")
-    add_camera_arguments(parser)
+    record_sweep.add_camera_arguments(parser)
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="also write the printed lines (a TOML [af] table and comments) to FILE")
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.commands.record_sweep import load_config, open_camera
-    from focusd.errors import FocusdError
-
-    config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
+    config = record_sweep.load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
+    # imported only when measuring: the sweep tools and the camera set-up import numpy (0.2 s)
     from focusd.service.cameras import told_lens_path
-    from focusd.config.profiles import load_profile
     from focusd.tools.sweeps import LatencySettings, measure_latency
 
     profile = load_profile(config.camera.profile)
@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         if not 0 <= lens_range[0] < lens_range[1]:
             raise ValueError(f"--range {lens_range[0]:g} {lens_range[1]:g}: need 0 <= A < B (dioptres)")
         settings = LatencySettings(steps=args.steps, settle_frames=args.settle, max_latency_frames=args.max_latency)
-        camera, description = open_camera(config, args)
+        camera, description = record_sweep.open_camera(config, args)
     except ValueError as error:
         print(f"focusd measure-latency: {error}", file=sys.stderr)
         return 2
@@ -105,14 +105,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _profile_path(name: str) -> str:
-    from importlib import resources
-
     return str(resources.files("focusd.config") / "profiles" / f"{name}.toml")
 
 
 def _configured(config, profile, camera) -> str:
     """What the daemon's engine is told now, and where that comes from."""
-    from focusd.service.cameras import told_lens_path  # (as in main: commands import lazily for --help)
+    # the daemon's camera set-up imports numpy and the AF engine: only once a camera was measured
+    from focusd.service.cameras import told_lens_path
 
     told = told_lens_path(config, profile, camera).latency_frames
     if config.af.lens_latency_frames is None:

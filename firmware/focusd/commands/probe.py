@@ -9,33 +9,27 @@ not be running: probing opens the camera.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-HELP = "print the attached camera module, its sensor modes and lens range (sim: the simulated one)"
-DEFAULT_CONFIG = "/etc/focusd/focusd.toml"
-#: sysexits.h EX_UNAVAILABLE: no camera (or no picamera2) to probe
-EX_UNAVAILABLE = 69
+from focusd.config import loader
+from focusd.config.profiles import available_profiles, load_profile
+from focusd.errors import EX_UNAVAILABLE, CameraError
+
+HELP = "print the camera module, its sensor modes and lens range"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None,
-                        help=f"configuration file (default {DEFAULT_CONFIG} if it exists, else the built-in defaults)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one key, e.g. --set camera.backend=sim --set camera.profile=imx708_wide")
+    loader.add_config_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import CameraError
-
-    config = _load(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.config.profiles import load_profile
-
+    config = loader.load(args)  # a ConfigError becomes exit status 78 in focusd.cli
     profile = load_profile(config.camera.profile)
     if config.camera.backend == "sim":
         print(describe_simulated(profile, config))
         return 0
     try:
+        # only to probe a real camera: the adapter imports numpy, and picamera2 (on a Pi only) itself
         from focusd.hw.picamera2_camera import probe_cameras
 
         cameras = probe_cameras()
@@ -49,15 +43,6 @@ def main(args: argparse.Namespace) -> int:
         return EX_UNAVAILABLE
     print(describe_detected(cameras, profile))
     return 0
-
-
-def _load(args: argparse.Namespace):
-    from focusd.commands.run import parse_overrides
-    from focusd.config.settings import apply_overrides, default_config, load_config
-
-    path = args.config or (DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None)
-    config = load_config(path) if path else default_config()
-    return apply_overrides(config, parse_overrides(args.set)) if args.set else config
 
 
 def _profile_lines(profile, focus_size, lores) -> list[str]:
@@ -90,8 +75,6 @@ NOIR_SUFFIX = "_noir"
 def matching_profile(model: str) -> str | None:
     """The shipped profile whose sensor is ``model`` (picamera2's camera_properties["Model"]);
     a NoIR variant ("imx708_noir", "imx708_wide_noir") matches its module's profile."""
-    from focusd.config.profiles import available_profiles, load_profile
-
     wanted = {model, model.removesuffix(NOIR_SUFFIX)}
     for name in available_profiles():
         if load_profile(name).sensor == model:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "step the lens across its range and write a focus sweep (sweep.json + PNG frames)"
+from focusd.config import loader
+from focusd.config.profiles import load_profile
+from focusd.errors import FocusdError
 
-#: where the daemon's configuration lives on a device (focusd run's default)
-DEFAULT_CONFIG = "/etc/focusd/focusd.toml"
+HELP = "step the lens across its range and write a focus sweep"
 
 
 # ------------------------------------------------------------------------ shared with measure-latency
@@ -25,12 +26,9 @@ DEFAULT_CONFIG = "/etc/focusd/focusd.toml"
 
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, --set, --sim and the simulator's scene options."""
-    parser.add_argument("--config", default=None,
-                        help=f"configuration file (default {DEFAULT_CONFIG}; with --sim: the built-in defaults)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one key, as focusd run --set (TOML values)")
+    loader.add_config_arguments(parser)
     parser.add_argument("--sim", action="store_true",
-                        help="use the simulated camera (camera.backend = sim) at virtual pace: the desktop")
+                        help="use the simulated camera (sets camera.backend = sim) at virtual pace: the desktop")
     sim = parser.add_argument_group("simulator (camera.backend = sim only)")
     sim.add_argument("--texture", default="bricks", help="texture of the simulated subject (default bricks)")
     sim.add_argument("--distance", type=float, default=1.0, metavar="M",
@@ -42,29 +40,21 @@ def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace):
-    """The configuration of ``args`` (raises ConfigError). ``--sim`` without ``--config`` starts
-    from the built-in defaults, since a desktop has no /etc/focusd."""
-    from focusd.commands.run import parse_overrides
-    from focusd.config.settings import apply_overrides, default_config
-    from focusd.config.settings import load_config as read_config
-
-    overrides = list(args.set)
-    if args.sim:
-        overrides.insert(0, "camera.backend=sim")
-    path = args.config or (None if args.sim else DEFAULT_CONFIG)
-    config = read_config(path) if path else default_config()
-    return apply_overrides(config, parse_overrides(overrides)) if overrides else config
+    """The configuration of ``args`` by focusd.config.loader's rule, with ``camera.backend = "sim"``
+    under ``--sim`` (raises ConfigError)."""
+    return loader.load(args, {"camera.backend": "sim"} if args.sim else None)
 
 
 def open_camera(config, args: argparse.Namespace):
     """(camera, description): the configured camera, not yet started. On the simulator: the scene
     of --texture/--distance/--light/--seed, virtual pacing, and --sim-latency as the true latency.
     Raises ValueError for a bad simulator option."""
+    # imported only to open a camera: both import numpy (and cameras, picamera2 on a Pi)
     from focusd.service.cameras import build_camera
+    from focusd.sim import LIGHT_LEVELS, scenes
 
     if config.camera.backend != "sim":
         return build_camera(config), f"{config.camera.profile} on {config.camera.backend}"
-    from focusd.sim import LIGHT_LEVELS, scenes
 
     if args.light not in LIGHT_LEVELS:
         raise ValueError(f"--light {args.light}: not one of {', '.join(LIGHT_LEVELS)}")
@@ -105,10 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from focusd.errors import FocusdError
-
     config = load_config(args)  # a ConfigError becomes exit status 78 in focusd.cli
-    from focusd.config.profiles import load_profile
+    # imported only when recording: the sweep tools and the camera set-up import numpy (0.2 s)
+    from focusd.service.cameras import told_lens_path
     from focusd.tools.sweeps import record_sweep, sweep_positions
 
     profile = load_profile(config.camera.profile)
@@ -122,8 +111,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"focusd record-sweep: {error}", file=sys.stderr)
         return 2
     # what the daemon tells the engine: measured, or the profile's plus the camera's request queue
-    from focusd.service.cameras import told_lens_path
-
     if args.latency is not None:
         latency = args.latency
     elif getattr(args, "sim_latency", None) is not None and config.camera.backend == "sim":

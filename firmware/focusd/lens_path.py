@@ -106,7 +106,7 @@ class LensPath:
 
     latency_frames: int
     """A command returned for frame n reaches the IPA with the request of frame n + latency and is
-    first seen (at least in part) in frame n + latency + 1 (DESIGN.md's latency contract)."""
+    first seen (at least in part) in frame n + latency + 1 (docs/design.md, "The latency contract")."""
     max_slew: float | None = 1.5
     """D the IPA moves its lens state per write and per controller run (None: not limited)."""
     controller_period: int = 1

@@ -1,14 +1,14 @@
 """A synthetic focus rig for the engine's tests: a texture blurred by a function of |lens - peak|.
 
 Independent of focusd.sim on purpose: the engine's own tests must not depend on how kind another
-model is. The physics is DESIGN.md's: on the lores grid one dioptre of defocus is about 1.5 pixels
-of blur-circle diameter (a uniform disk), on top of the lens and ISP's own blur (a Gaussian of
-sigma ~0.35 lores px at focus). Frames are rendered only on the AF window plus a margin (the rest
-of the frame is flat), with seeded sensor noise, quantised to uint8.
+model is. The physics is docs/design.md's ("Optics and the lores grid"): on the lores grid one
+dioptre of defocus is about 1.5 pixels of blur-circle diameter (a uniform disk), on top of the lens
+and ISP's own blur (a Gaussian of sigma ~0.35 lores px at focus). Frames are rendered only on the AF
+window plus a margin (the rest of the frame is flat), with seeded sensor noise, quantised to uint8.
 
-The latency model is DESIGN.md's: a target returned for frame n is first seen in frame
-n + latency + 1; with ``blend`` the first frame after a move is a mix of the old and new position
-(a frame exposed while the lens moved).
+The latency model is docs/design.md's ("The latency contract"): a target returned for frame n is
+first seen in frame n + latency + 1; with ``blend`` the first frame after a move is a mix of the old
+and new position (a frame exposed while the lens moved).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class SynthRig:
     def reported(self, sequence: int) -> float:
         """The metadata's LensPosition of frame ``sequence``: the lens state after its request's
         controls (the command sent ``latency`` frames earlier), which frames from ``sequence + 1``
-        on are exposed at (DEVICE_FACTS, "Lens control": the IPA's state, not the target)."""
+        on are exposed at (docs/device-facts.md, "Lens control": the IPA's state, not the target)."""
         return self.lens_at(sequence + 1)
 
     def set_lens_position(self, target: float) -> None:

@@ -42,9 +42,12 @@ def trial(texture="text", distance_m=1.0, start=1.0, light="bright", latency=2, 
                      latency=latency, told_latency=told, start=start, seed=seed)
 
 
+# The documented frame counts of the stock AF: docs/device-facts.md, "Stock contrast AF".
+
+
 def test_stock_normal_takes_about_the_documented_45_frames_to_1m():
     frames, commands, truth = drive(StockCdaf("normal"), trial(distance_m=1.0, start=1.0))
-    assert 40 <= frames <= 55, frames  # DEVICE_FACTS: about 45 frames to a subject at 1 m
+    assert 40 <= frames <= 55, frames  # about 45 frames to a subject at 1 m
     # the scan starts at infinity and steps nearer by 1.0 D, a step every 6 frames
     positions = [p for _, p in commands]
     assert positions[0] == 0.0
@@ -54,14 +57,14 @@ def test_stock_normal_takes_about_the_documented_45_frames_to_1m():
 
 def test_stock_fast_takes_about_the_documented_20_frames_to_1m():
     frames, commands, _ = drive(StockCdaf("fast"), trial(distance_m=1.0, start=1.0))
-    assert 18 <= frames <= 30, frames  # DEVICE_FACTS: about 20 frames (fast)
+    assert 18 <= frames <= 30, frames  # about 20 frames (fast)
     positions = [p for _, p in commands]
     assert positions[:3] == [0.0, 1.25, 2.5]
 
 
 def test_stock_normal_to_10cm_is_about_96_frames():
     frames, _, _ = drive(StockCdaf("normal"), trial(distance_m=0.1, start=1.0))
-    assert 85 <= frames <= 110, frames  # DEVICE_FACTS: about 96 frames at 10 cm
+    assert 85 <= frames <= 110, frames  # about 96 frames at 10 cm
 
 
 def test_stock_libcamera_exact_fine_scan_costs_more_frames():

@@ -277,9 +277,10 @@ def test_af_on_drives_lens_position_and_its_release_stops_it(pi):
 def test_the_engine_is_told_the_latency_the_lens_really_has(pi, standin):
     """The daemon's engine is told the profile's latency plus the adapter's request queue, and that
     is the latency of its own lens commands on the stand-in, frame for frame: a command sent while
-    frame n is processed is first seen in frame n + told + 1 (DESIGN.md). Measured on the commands
-    that land whole (within max_slew of the IPA's lens state): a longer one is first seen there only
-    after the IPA's slew (af.cpp), which test_lens_path_agreement.py pins down."""
+    frame n is processed is first seen in frame n + told + 1 (docs/design.md, "The latency
+    contract"). Measured on the commands that land whole (within max_slew of the IPA's lens state):
+    a longer one is first seen there only after the IPA's slew (af.cpp), which
+    test_lens_path_agreement.py pins down."""
     told = pi.daemon.engine.latency_frames
     assert standin.LENS_DELAY_FRAMES == load_profile("imx708").lens_latency_frames
     assert told == END_TO_END_FRAMES == load_profile("imx708").lens_latency_frames + pi.adapter.lens_queue_frames

@@ -1,4 +1,4 @@
-"""Device libraries are imported only in focusd/hw (DESIGN.md, "Hardware adapters"): picamera2
+"""Device libraries are imported only in focusd/hw (docs/design.md, "Layers"): picamera2
 and libcamera only by the picamera2 adapter, smbus2 only by the VCM driver, gpiozero only under
 hw/. Read with ast (every import statement, at any depth) and with a plain text search (an
 ``import_module("picamera2")`` would hide from ast's import nodes)."""

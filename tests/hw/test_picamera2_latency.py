@@ -1,14 +1,15 @@
 """The lens latency the engine is told, against what the picamera2 path really does (on the checked
 stand-in, tests/hw/standin).
 
-DEVICE_FACTS.md: ``LensPosition`` travels with the next request submitted and the lens moves when
-that request's frame reaches the ISP, so the first frame at the new position comes (requests in
-flight) + about 2 frames after ``set_controls``. The stand-in models exactly that: its lens delay at
-the ISP is ``LENS_DELAY_FRAMES``, and every request picamera2 holds ahead of the one carrying the
-control adds a frame. A profile's ``lens_latency_frames`` is the part at the ISP; the adapter's
-``lens_queue_frames`` is the queue; ``focusd.service.cameras.told_lens_path`` adds them. These
-tests measure the end-to-end latency frame by frame (the stand-in writes its own frame number into
-the main stream and records where the lens truly was for every frame) and compare.
+docs/device-facts.md, "Lens control": ``LensPosition`` travels with the next request submitted and
+the lens moves when that request's frame reaches the ISP, so the first frame at the new position
+comes (requests in flight) + about 2 frames after ``set_controls``. The stand-in models exactly
+that: its lens delay at the ISP is ``LENS_DELAY_FRAMES``, and every request picamera2 holds ahead of
+the one carrying the control adds a frame. A profile's ``lens_latency_frames`` is the part at the
+ISP; the adapter's ``lens_queue_frames`` is the queue;
+``focusd.service.cameras.told_lens_path`` adds them. These tests measure the end-to-end
+latency frame by frame (the stand-in writes its own frame number into the main stream and records
+where the lens truly was for every frame) and compare.
 
 The IPA slews the lens at most ``max_slew`` per write and per controller run (af.cpp; the
 stand-in models it, test_lens_path_agreement.py checks that): the steps here stay within it, so
@@ -87,8 +88,9 @@ def command_as_the_daemon_does(camera, position: float) -> int:
 
 def end_to_end_latencies(camera, command) -> list[int]:
     """Per step: frames after the commanding frame n before the first frame exposed at the new
-    position, minus one (DESIGN.md: first seen in frame n + latency + 1). Steps during which the
-    stand-in dropped a frame (no free buffer: a slow test thread) are left out."""
+    position, minus one (docs/design.md, "The latency contract": first seen in frame n + latency +
+    1). Steps during which the stand-in dropped a frame (no free buffer: a slow test thread) are
+    left out."""
     sensor = camera._picam2.sensors_used[-1]  # the stand-in's truth, looked at behind the adapter
     assert abs(FAR - NEAR) <= sensor.af.max_slew  # one write lands whole: no slew in the measure
     latencies, position = [], NEAR

@@ -39,7 +39,8 @@ def test_same_seed_same_frames_and_another_seed_differs():
 
 
 def test_blur_diameter_follows_the_profile():
-    # ~12.5 um per dioptre on the sensor (DESIGN.md); 2304x1296 binned 2x, ISP 3x to 768 wide
+    # ~12.5 um per dioptre on the sensor (docs/design.md, "Optics and the lores grid"); 2304x1296
+    # binned 2x, ISP 3x to 768 wide
     assert PROFILE.blur_um_per_dioptre == pytest.approx(12.48, abs=0.05)
     rig = SimRig(scenes.texture_scene("text", 1.0), profile=PROFILE, mode=(2304, 1296), lores_size=(768, 432))
     assert rig.geometry.lores_px_per_dioptre == pytest.approx(12.48 / 1.4 / 6, rel=1e-3)

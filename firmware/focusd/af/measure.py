@@ -1,12 +1,12 @@
 """The focus measure: one number per lores frame that peaks where the AF window is sharpest.
 
 Why this measure. On the lores stream one dioptre of defocus is only about 1.5 lores pixels of
-blur-circle diameter (DESIGN.md: 12.5 um/D on the sensor, 2x binning, 3x ISP downscale), so the
-change that tells 0.1 D apart lives in the highest frequencies the lores grid holds. The default
-measure is therefore the *gradient energy at one-pixel spacing* (the mean of squared horizontal and
-vertical neighbour differences, a Tenengrad without the Sobel smoothing, which would throw away
-exactly the band that matters). A 4-neighbour Laplacian energy is offered as the alternative; it
-weights the band nearer Nyquist still, and so also the noise.
+blur-circle diameter (docs/design.md, "Optics and the lores grid": 12.5 um/D on the sensor, 2x
+binning, 3x ISP downscale), so the change that tells 0.1 D apart lives in the highest frequencies
+the lores grid holds. The default measure is therefore the *gradient energy at one-pixel spacing*
+(the mean of squared horizontal and vertical neighbour differences, a Tenengrad without the Sobel
+smoothing, which would throw away exactly the band that matters). A 4-neighbour Laplacian energy is
+offered as the alternative; it weights the band nearer Nyquist still, and so also the noise.
 
 Brightness. Both are divided by the window's mean level squared: a change of exposure or gain
 scales the differences and the mean alike, so it is not read as a change of focus. (Noise does not

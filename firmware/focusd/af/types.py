@@ -1,4 +1,4 @@
-"""The autofocus engine's contract types (DESIGN.md, "The autofocus engine").
+"""The autofocus engine's contract types (docs/design.md, "The autofocus engine").
 
 Other tools (the benchmark, the sweep replay, the daemon) build ``Frame`` objects and read
 ``AfState``; keep these stable and change them only together with everything that uses them.

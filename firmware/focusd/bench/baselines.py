@@ -1,8 +1,8 @@
 """Baseline autofocus algorithms that focusd's engine is benchmarked against.
 
-The benchmark reports focusd's speed as ratios against baselines measured on the very same
-simulated frames, so every baseline here has the engine's interface (DESIGN.md, "The autofocus
-engine") and is, like the engine, pure and frame-driven (no clock, no threads, no hardware):
+The benchmark reports focusd's speed as ratios against baselines measured on the very same simulated
+frames, so every baseline here has the engine's interface (docs/design.md, "The autofocus engine")
+and is, like the engine, pure and frame-driven (no clock, no threads, no hardware):
 
     algorithm.start(mode, lens_position)
     target = algorithm.update(frame)        # a lens position (D) to command now, or None
@@ -21,11 +21,11 @@ baseline and runs the same single search.
 Both sweep and golden-section use the engine's focus measure (``focusd.af.measure``) on the stock
 AF window, so their differences from the engine are differences of search, not of measure.
 
-Latency-aware attribution: a position commanded by ``update(frame n)`` is first seen in frame
-n + latency + 1 (DESIGN.md), and that first frame may be a blend if the lens was still moving.
-Golden-section reads frame n + latency + 2 (one frame of margin); the sweep, being the accuracy
-ceiling, reads frame n + latency + 3, which is clean even when the true latency is one frame more
-than it was told, and still shows the position when it is one frame less.
+Latency-aware attribution: a position commanded by ``update(frame n)`` is first seen in frame n +
+latency + 1 (docs/design.md, "The latency contract"), and that first frame may be a blend if the
+lens was still moving. Golden-section reads frame n + latency + 2 (one frame of margin); the sweep,
+being the accuracy ceiling, reads frame n + latency + 3, which is clean even when the true latency
+is one frame more than it was told, and still shows the position when it is one frame less.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Benchmark figures: per-algorithm summaries and the ratios against the stock baselines.
 
 Everything here is computed from the trial rows of one run, so the ratios compare algorithms on
-the very same frames. Definitions (README and DESIGN.md use the same words):
+the very same frames. Definitions (README and docs/design.md, "Benchmark output", use the same words):
 
 - frames: from the AF-ON press to FOCUSED or FAILED; median and 95th percentile (nearest rank).
 - accuracy: the fraction of trials that end FOCUSED with |final - truth| within the trial's

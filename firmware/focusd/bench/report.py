@@ -1,6 +1,6 @@
 """Benchmark output: a readable table for people and one JSON object for tools.
 
-JSON (DESIGN.md, "Benchmark output"): ``{"format": "focusd-bench/1", "conditions": {...},
+JSON (docs/design.md, "Benchmark output"): ``{"format": "focusd-bench/1", "conditions": {...},
 "trials": [row, ...], "summary": {algorithm: {...}}, "checks": [...], "tracking": {...} | null}``.
 Each row has at least ``algorithm, scene, trial, start, final, truth, error, frames, state,
 travel, reversals`` (see focusd.bench.runner.TrialResult); ``error`` is signed (final - truth).
@@ -16,7 +16,7 @@ import tempfile
 from focusd.bench.metrics import STOCK_NORMAL, TARGET_BLOCK
 
 FORMAT = "focusd-bench/1"
-#: Fields every trial row carries (the DESIGN.md contract); the JSON test checks them.
+#: Fields every trial row carries (docs/design.md, "Benchmark output"); the JSON test checks them.
 ROW_FIELDS = ("algorithm", "scene", "trial", "start", "final", "truth", "error", "frames", "state",
               "travel", "reversals")
 

@@ -78,7 +78,7 @@ ALGORITHMS: dict[str, Callable] = {
 
 @dataclass
 class TrialResult:
-    """One algorithm on one trial (the JSON row; DESIGN.md "Benchmark output")."""
+    """One algorithm on one trial (the JSON row; docs/design.md, "Benchmark output")."""
 
     algorithm: str
     scene: str

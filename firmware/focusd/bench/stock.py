@@ -1,7 +1,7 @@
 """The stock Raspberry Pi contrast AF (libcamera's ``rpi.af``, CDAF path) as a benchmark baseline.
 
 focusd's speed claims are ratios against what the Pi does out of the box, so this module rebuilds
-that algorithm from its documented behaviour (DEVICE_FACTS.md, "Stock contrast AF"; DESIGN.md) and
+that algorithm from its documented behaviour (docs/device-facts.md, "Stock contrast AF") and
 libcamera's ``src/ipa/rpi/controller/rpi/af.cpp``, behind the same frame-in/target-out interface as
 ``focusd.af.AutofocusEngine``, so the bench drives it on the very same simulated frames.
 
@@ -27,10 +27,11 @@ Decisions (documented, each generous to the stock algorithm, so focusd's ratios 
   mode every step costs twice as many sensor frames; ``StockTuning.frames_per_ipa_run = 2`` models
   that and roughly doubles the counts. This gives the documented ~45 frames to 1 m (normal) and
   ~20-25 (fast).
-- The fine scan follows DEVICE_FACTS.md (3 samples at peak + fine step, peak, peak - fine step) and
-  fast speed has no fine scan. af.cpp itself starts the fine scan at peak + 2 fine steps and takes
-  up to 5 samples, and with ``step_fine`` = 0 it re-samples the same position 5 times: that costs
-  6-12 more frames per scan; ``StockTuning(libcamera_exact=True)`` selects it.
+- The fine scan follows af.cpp as it is since libcamera's commit ea5f451c (June 2025; see
+  docs/device-facts.md, "Stock contrast AF"): 3 samples at peak + fine step, peak, peak - fine
+  step; fast speed has no fine scan. Before that commit af.cpp started the fine scan at peak + 2
+  fine steps and took up to 5 samples, and with ``step_fine`` = 0 it re-sampled the same position
+  5 times: that costs 6-12 more frames per scan; ``StockTuning(libcamera_exact=True)`` selects it.
 - PDAF is not modelled (the simulator has no phase data): this is the CDAF path af.cpp takes when
   phase data are missing or untrustworthy (the "dropout" fall-back to a programmed scan).
 - The statistic is ``stock_focus_fom``: the ISP's FocusFoM is a sum of squared high-pass filter
@@ -76,11 +77,11 @@ class StockTuning:
     """Everything the stock baseline needs besides its speed; defaults as imx708.json / af.cpp."""
 
     skip_frames: int = 5  #: algorithm runs ignored after the start (cfg "skip_frames")
-    fine_samples: int = 3  #: fine-scan samples (DEVICE_FACTS: 3; af.cpp: up to 5)
-    fine_start_steps: int = 1  #: the fine scan starts this many fine steps beyond the peak (af.cpp: 2)
+    fine_samples: int = 3  #: fine-scan samples (af.cpp: 3; before June 2025: up to 5)
+    fine_start_steps: int = 1  #: fine steps past the peak the fine scan starts (af.cpp: 1; before June 2025: 2)
     frames_per_ipa_run: int = 1  #: sensor frames per algorithm run (1: generous; 2: 56 fps on a Pi)
     window: tuple[float, float, float, float] = STOCK_WINDOW  #: (x, y, w, h) fractions
-    libcamera_exact: bool = False  #: af.cpp's fine scan (5 samples from peak+2 steps, fast repeats)
+    libcamera_exact: bool = False  #: af.cpp's fine scan before June 2025 (5 samples from peak+2 steps)
 
     def effective(self) -> "StockTuning":
         if self.libcamera_exact:

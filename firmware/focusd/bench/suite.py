@@ -17,7 +17,7 @@ mix (when in the next frame the glass moves) drawn at random per trial (focusd.s
 - ``featureless``: a flat wall at all four light levels (must end FAILED).
 - ``two-depth``: a near and a far subject sharing the window; truth is what dominates it.
 - ``told2-true1``, ``told2-true3``: the algorithms are told latency 2 while the lens really has 1
-  or 3 (DESIGN.md: the engine must still land within its accuracy).
+  or 3 (docs/design.md, "The latency contract": the engine must still land within its accuracy).
 - ``instant-lens``: the main block's scenes in bright light on a lens that takes every write
   whole at once (the simulator's lens before the IPA was modelled), for comparison.
 - ``sweep``: a focal stack replayed (``--sweep DIR``), from every frame's position.

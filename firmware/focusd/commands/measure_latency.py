@@ -1,11 +1,11 @@
 """``focusd measure-latency``: the lens command latency in frames, from the focus measure's step response.
 
-The engine must be told how many frames pass between a lens command and the first frame exposed
-at the new position (DESIGN.md); libcamera's pipeline does not say, so it is measured on the
-device: the lens is stepped between a sharp and a blurred position several times, each step
-commanded as the daemon commands (``focusd.tools.sweeps``), and the first frame whose focus measure
-leaves its settled level is counted. That is the **end-to-end** latency, including the frames a
-command waits in picamera2's request queue. It is printed two ways:
+The engine must be told how many frames pass between a lens command and the first frame exposed at
+the new position (docs/design.md, "The latency contract"); libcamera's pipeline does not say, so it
+is measured on the device: the lens is stepped between a sharp and a blurred position several times,
+each step commanded as the daemon commands (``focusd.tools.sweeps``), and the first frame whose
+focus measure leaves its settled level is counted. That is the **end-to-end** latency, including the
+frames a command waits in picamera2's request queue. It is printed two ways:
 
 - ``[af] lens_latency_frames = N``: the measured value, for this device's configuration; the
   daemon tells the engine exactly that.

@@ -1,7 +1,7 @@
 """``focusd record-sweep``: step the lens across its range and write a focus sweep folder.
 
-The sweep (DESIGN.md, "A focus sweep on disk") replays offline through ``focusd bench --sweep`` and
-the simulator's SweepScene, so the AF can be tuned on what a real module, lens and scene give.
+The sweep (docs/design.md, "A focus sweep on disk") replays offline through ``focusd bench --sweep``
+and the simulator's SweepScene, so the AF can be tuned on what a real module, lens and scene give.
 On a Pi it records from the camera (``camera.backend = "picamera2"``); on a desktop, with ``--sim``
 (or ``camera.backend = "sim"``), from the simulated camera at virtual pace, which is how the replay
 is checked against the live simulator. The recording itself is ``focusd.tools.sweeps.record_sweep``.

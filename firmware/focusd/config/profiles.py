@@ -67,7 +67,8 @@ class CameraProfile:
 
     @property
     def blur_um_per_dioptre(self) -> float:
-        """Blur-circle diameter on the sensor per dioptre of defocus: aperture * f (DESIGN.md)."""
+        """Blur-circle diameter on the sensor per dioptre of defocus: aperture * f (docs/design.md,
+        "Optics and the lores grid")."""
         aperture_m = self.focal_length_mm * 1e-3 / self.f_number
         return aperture_m * self.focal_length_mm * 1e-3 * 1e6
 

@@ -76,11 +76,12 @@ class Camera(abc.ABC):
         """Frames a lens command waits in this camera's own request queue before the driver sees it.
 
         The profile's ``lens_latency_frames`` counts from the moment the request carrying the
-        command reaches the ISP (DEVICE_FACTS.md: the lens moves when that request's frame is
-        processed); a camera that queues requests ahead of that one adds a frame per queued
-        request. The engine is told the sum (``focusd.service.cameras.told_lens_path``), unless
-        ``af.lens_latency_frames`` gives a measured end-to-end value. 0 here: a lens written
-        directly (I2C) or a camera that models the whole latency itself (the simulator).
+        command reaches the ISP (docs/device-facts.md, "Lens control": the lens moves when that
+        request's frame is processed); a camera that queues requests ahead of that one adds a frame
+        per queued request. The engine is told the sum
+        (``focusd.service.cameras.told_lens_path``), unless ``af.lens_latency_frames`` gives
+        a measured end-to-end value. 0 here: a lens written directly (I2C) or a camera that models
+        the whole latency itself (the simulator).
         """
         return 0
 
@@ -104,7 +105,8 @@ class Camera(abc.ABC):
 
     @abc.abstractmethod
     def set_lens_position(self, dioptres: float) -> None:
-        """Command the lens; the command travels with the next request (DESIGN.md latency)."""
+        """Command the lens; the command travels with the next request (docs/design.md, "The latency
+        contract")."""
 
     @abc.abstractmethod
     def now_ns(self) -> int:

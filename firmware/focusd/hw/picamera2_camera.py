@@ -7,7 +7,7 @@ this module sees :class:`focusd.hw.base.Camera`; this module turns picamera2's r
 :class:`CameraFrame` objects and lens commands into libcamera controls. ``tests/hw`` checks every
 picamera2 name, keyword and libcamera control used here against picamera2's own source.
 
-How it runs (DEVICE_FACTS.md, "picamera2"):
+How it runs (docs/device-facts.md, "picamera2"):
 
 - One still configuration in the profile's fast sensor mode (``sensor={"output_size": ...}``),
   a main stream at the mode's size for captures and a YUV420 lores stream for the autofocus, with

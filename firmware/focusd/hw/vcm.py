@@ -9,11 +9,12 @@ into DAC codes (piecewise linear between its points, a nominal map, not a calibr
 Two write formats:
 
 - ``i2c-ov5647``: Arducam's OV5647 motorized modules, VCM at 0x0c, 10-bit code, sent as two bytes
-  with no register: ``((code >> 4) & 0x3F, (code << 4) & 0xF0)`` (the low 4 bits select the
-  slew ramp; 0: none). DEVICE_FACTS.md. This is the register-less format of the AD5820 / DW9714
-  family, so a DW9714 module uses this driver too. The bus: 10 on a Pi 4 with libcamera, 0 on the
-  legacy stack; on a Pi 5 the camera buses have other numbers (``i2cdetect -l``, then the bus
-  where 0x0c answers): set ``camera.vcm_bus``, which overrides the profile's ``vcm.bus``.
+  with no register: ``((code >> 4) & 0x3F, (code << 4) & 0xF0)`` (the low 4 bits select the slew
+  ramp; 0: none): docs/device-facts.md, "OV5647 motorized VCM". This is the register-less format of
+  the AD5820 / DW9714 family, so a DW9714 module uses this driver too. The bus: 10 on a Pi 4 with
+  libcamera, 0 on the legacy stack; on a Pi 5 the camera buses have other numbers (``i2cdetect -l``,
+  then the bus where 0x0c answers): set ``camera.vcm_bus``, which overrides the profile's
+  ``vcm.bus``.
 - ``i2c-dac``: a generic VCM DAC with a position register: the code, left-aligned by ``shift``
   bits, written big-endian to ``register`` as an I2C block (``[register, high, low]``):
   DW9807/DW9817/AK7375-style parts.

@@ -23,7 +23,7 @@ from focusd.sim.optics import OpticsModel, blur_margin_lores, blur_px_per_dioptr
 from focusd.sim.textures import TextureGrid
 
 #: libcamera's default AF window as frame fractions (x, y, w, h): middle half of the width,
-#: middle third of the height (DEVICE_FACTS.md)
+#: middle third of the height (docs/device-facts.md, "Lens control")
 AF_WINDOW: tuple[float, float, float, float] = (0.25, 1 / 3, 0.5, 1 / 3)
 
 #: lores pixels rendered around a requested window (so that a slightly different cut still sees

@@ -3,7 +3,7 @@
 Why this module exists: an AF engine that assumes the lens is where it was told is wrong on a Pi.
 Three effects are modelled (docs/lens-path.md has the sources):
 
-1. *Latency* (DESIGN.md, "The autofocus engine"): a position set after frame n was delivered goes
+1. *Latency* (docs/design.md, "The latency contract"): a position set after frame n was delivered goes
    out with the request of frame n + latency; the IPA applies it when that frame has been read out,
    so frame n + latency + 1 is the first that can see it.
 2. *The IPA's slew* (``focusd.lens_path.IpaLens``, from libcamera's af.cpp): each write moves the

@@ -1,12 +1,12 @@
 """Thin-lens defocus blur, rendered as stacks of precomputed blur levels.
 
 Why this module exists: the blur is the one physical effect the autofocus measures, so it is
-modelled from the profile's optics and nothing else (DESIGN.md, "optics"): a subject at ``D``
-dioptres is sharp at lens position ``D``; at lens position ``x`` its blur circle on the sensor has
-the diameter ``profile.blur_um_per_dioptre * |x - D|`` (aperture * focal length * defocus, about
-12.5 um per dioptre for the IMX708, ~9 full-resolution pixels). The point-spread function is that
-disk (pillbox) convolved with a small Gaussian "floor" that stands for diffraction and the lens's
-residual aberrations, so that an in-focus image is not infinitely sharp.
+modelled from the profile's optics and nothing else (docs/design.md, "Optics and the lores grid"): a
+subject at ``D`` dioptres is sharp at lens position ``D``; at lens position ``x`` its blur circle on
+the sensor has the diameter ``profile.blur_um_per_dioptre * |x - D|`` (aperture * focal length *
+defocus, about 12.5 um per dioptre for the IMX708, ~9 full-resolution pixels). The point-spread
+function is that disk (pillbox) convolved with a small Gaussian "floor" that stands for diffraction
+and the lens's residual aberrations, so that an in-focus image is not infinitely sharp.
 
 Speed: a frame of the benchmark must cost well under a millisecond, so a texture is blurred once
 per *level* (a discrete defocus, fine near focus and geometric further out), lazily, through one

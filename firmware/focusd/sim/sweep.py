@@ -1,4 +1,4 @@
-"""Real focal stacks on disk (DESIGN.md, "A focus sweep on disk"), read, written and replayed.
+"""Real focal stacks on disk (docs/design.md, "A focus sweep on disk"), read, written and replayed.
 
 Why this module exists: procedural textures only approximate real focus curves; a sweep recorded
 by a real camera (``focusd record-sweep`` on a Pi, or the real stacks shipped in
@@ -109,8 +109,9 @@ def _read_image(path: Path, working_width: int) -> np.ndarray:
 
 def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None = None,
                working_width: int = WORKING_WIDTH) -> Sweep:
-    """Read a sweep folder: ``sweep.json`` (DESIGN.md), or a plain folder of images in file-name
-    order evenly spaced over ``lens_range`` (required then). Raises SweepError naming the problem."""
+    """Read a sweep folder: ``sweep.json`` (docs/design.md, "A focus sweep on disk"), or a plain
+    folder of images in file-name order evenly spaced over ``lens_range`` (required then). Raises
+    SweepError naming the problem."""
     root = Path(folder)
     if not root.is_dir():
         raise SweepError(f"{root}: not a folder")

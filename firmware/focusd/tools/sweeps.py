@@ -1,19 +1,19 @@
 """Two device tools on any focusd Camera: record a focus sweep, measure the lens command latency.
 
-Why this module exists: the autofocus is tuned offline on focus sweeps and told the lens latency
-in frames, and both facts must come from the real camera (DESIGN.md: "measure it on a device").
-The logic therefore works on nothing but the ``focusd.hw.base.Camera`` interface, so the very same
-code runs on the Pi's picamera2 adapter and on the simulator (where the tests check it against a
-known latency). The command modules (``focusd.commands.record_sweep`` / ``measure_latency``) only
-build the camera and print.
+Why this module exists: the autofocus is tuned offline on focus sweeps and told the lens latency in
+frames, and both facts must come from the real camera (docs/design.md, "The latency contract": it is
+measured on a device). The logic therefore works on nothing but the ``focusd.hw.base.Camera``
+interface, so the very same code runs on the Pi's picamera2 adapter and on the simulator (where the
+tests check it against a known latency). The command modules (``focusd.commands.record_sweep`` /
+``measure_latency``) only build the camera and print.
 
 Time is counted in frames, never seconds, and by the frames' ``sequence`` numbers rather than by
 frames received, so a dropped frame still counts as a frame that went by (the lens kept moving
-during it). A command sent after frame n is first seen in frame n + latency + 1 (DESIGN.md).
-Commands are sent as the daemon sends them: while frame n is still held, before its release. On
-picamera2 that matters: the command travels with the next request re-queued, which is frame n's
-own when it is commanded before the release, and one frame later when after it. So what
-``measure_latency`` finds is the end-to-end latency the daemon's engine sees.
+during it). A command sent after frame n is first seen in frame n + latency + 1 (docs/design.md,
+"The latency contract"). Commands are sent as the daemon sends them: while frame n is still held,
+before its release. On picamera2 that matters: the command travels with the next request re-queued,
+which is frame n's own when it is commanded before the release, and one frame later when after it.
+So what ``measure_latency`` finds is the end-to-end latency the daemon's engine sees.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 from focusd.errors import CameraError, FocusdError
 from focusd.hw.base import Camera, CameraFrame
 
-#: The sweep format written (DESIGN.md, "A focus sweep on disk").
+#: The sweep format written (docs/design.md, "A focus sweep on disk").
 SWEEP_FORMAT = "focusd-sweep/1"
 #: Folder (inside a sweep) of the optional main-stream images.
 MAIN_FOLDER = "main"

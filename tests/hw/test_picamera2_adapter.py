@@ -69,16 +69,37 @@ def test_frames_carry_the_lores_y_plane_and_metadata(camera):
 
 
 def test_the_lores_y_plane_is_a_view_of_the_camera_buffer_not_a_copy(camera):
-    buffers = [slot.buffers["lores"] for slot in picam2_of(camera).slots]
+    count = len(picam2_of(camera).slots)
     frame = camera.next_frame(TIMEOUT)
-    assert not frame.y.flags.owndata
-    assert sum(np.shares_memory(frame.y, buffer) for buffer in buffers) == 1
-    value = int(frame.y[0, 0])
+    kept = frame.y  # what a careless holder would keep
+    assert not kept.flags.owndata
+    buffers = [np.frombuffer(slot.buffers["lores"], np.uint8) for slot in picam2_of(camera).slots]
+    assert sum(np.shares_memory(kept, buffer) for buffer in buffers) == 1
+    del buffers
+    value = int(kept[0, 0])
     frame.release()
+    assert frame.y.size == 0  # the frame object itself no longer holds the buffer
     # the buffer goes back to the camera and is filled again: the reason y must not be kept
-    for _ in range(3 * len(buffers)):
+    for _ in range(3 * count):
         camera.next_frame(TIMEOUT).release()
-    assert int(frame.y[0, 0]) != value
+    assert int(kept[0, 0]) != value
+    del kept  # or closing the camera could not unmap it
+
+
+def test_a_released_frame_kept_across_a_full_resolution_capture_holds_no_buffer(camera, standin):
+    """The daemon's loop keeps the frame object it has released while it takes a full-resolution
+    capture; the mode switch unmaps every buffer no request holds, as picamera2's DmaAllocator does
+    (a live numpy view there: BufferError, the camera thread's death)."""
+    frame = camera.next_frame(TIMEOUT)
+    frame.release()
+    image = camera.full_resolution_capture()  # the frame is still referenced here
+    assert image.shape == (480, 640, 3)
+    assert frame.y.size == 0
+    with camera.next_frame(TIMEOUT) as again:
+        assert again.y.shape == (LORES[1], LORES[0])
+    # the switches unmapped the buffers of the configurations left: only the current ones are open
+    picam2 = picam2_of(camera)
+    assert len(picam2.allocator.maps) == len(picam2._buffer_sets) * 2  # main and lores per request
 
 
 def test_buffers_go_back_to_the_camera(camera):

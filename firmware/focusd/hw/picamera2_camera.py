@@ -18,7 +18,8 @@ How it runs (DEVICE_FACTS.md, "picamera2"):
 - The daemon's camera thread pulls every frame with ``capture_request`` (never a picamera2
   callback: those run on the camera's event loop, and slow work there stalls the camera). The
   lores Y plane is a view into the mapped buffer (``MappedArray``), kept open until the frame is
-  released: no copy per frame. Only a capture copies the main stream (``make_array("main")``).
+  released, and taken off the frame then (a mode switch unmaps the buffers no request holds, and
+  a live view would make that raise): no copy per frame. Only a capture copies the main stream.
 - A frame's ``timestamp_ns`` is the start of its exposure, ``SensorTimestamp - 1000 *
   ExposureTime``, on CLOCK_MONOTONIC: exactly the test picamera2's ``flush`` applies. So the
   daemon's "first frame exposed after the press" is picamera2's own flush rule, taken from the
@@ -60,6 +61,9 @@ log = logging.getLogger("focusd.camera")
 
 #: the longest frame duration (us) allowed when the frame rate is not pinned: 1 s
 MAX_FRAME_DURATION_US = 1_000_000
+#: a released frame's ``y``: empty, so that no view of a camera buffer outlives the release
+RELEASED_Y = np.zeros((0, 0), np.uint8)
+RELEASED_Y.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -395,12 +399,6 @@ class Picamera2Camera(Camera):
             request.release()
             raise CameraError(f"bad frame from the camera: {error}") from error
 
-        def release() -> None:
-            try:
-                mapped.__exit__(None, None, None)
-            finally:
-                request.release()
-
         def grab_main() -> np.ndarray:
             return request.make_array("main")  # a copy: the buffer goes back to the camera
 
@@ -408,7 +406,7 @@ class Picamera2Camera(Camera):
             lens_position = self._commanded
         else:
             lens_position = float(metadata["LensPosition"])
-        return CameraFrame(
+        frame = CameraFrame(
             y=y_plane,
             sequence=sequence,
             lens_position=lens_position,
@@ -418,8 +416,21 @@ class Picamera2Camera(Camera):
             frame_duration_us=float(metadata.get("FrameDuration", self._mode.frame_duration_ns / 1000)),
             metadata=metadata,
             grab_main=grab_main,
-            release_callback=release,
         )
+
+        def release() -> None:
+            # The view goes first, as picamera2 drops its own before leaving a map: a mode switch
+            # unmaps every buffer no request holds, and unmapping one that a numpy view still
+            # exports raises BufferError (whoever still holds the frame object, as the daemon's
+            # loop does across a full-resolution capture, holds no buffer).
+            frame.y = RELEASED_Y
+            try:
+                mapped.__exit__(None, None, None)
+            finally:
+                request.release()
+
+        frame.release_callback = release
+        return frame
 
     def _next_sequence(self, sensor_timestamp_ns: int, frame_duration_us: float | None) -> int:
         """Frames since start, from sensor timestamps: a gap of two frame durations is one drop."""

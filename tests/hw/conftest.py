@@ -36,3 +36,13 @@ def standin(monkeypatch):
                     + "; ".join(sorted(set(ledger.outstanding.values()))), pytrace=False)
     if ledger.unraisable:
         pytest.fail(f"closing the camera raised (picamera2 would swallow it): {ledger.unraisable}", pytrace=False)
+
+
+@pytest.fixture
+def camera(standin):
+    """The picamera2 adapter on the small test module (testcam.py), started; stopped after."""
+    from testcam import start_camera
+
+    cam = start_camera(standin)
+    yield cam
+    cam.stop()

@@ -19,37 +19,7 @@ from focusd.errors import CameraError, LensError
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning, probe_cameras
 from focusd.config.profiles import load_profile, parse_profile
-
-TIMEOUT = 5.0
-LORES = (160, 120)
-
-TEST_PROFILE = {
-    "display_name": "test module", "sensor": "testcam", "lens_range": [0.0, 15.0],
-    "af_ranges": {"normal": [0.0, 12.0], "macro": [3.0, 15.0], "full": [0.0, 15.0]},
-    "lens_latency_frames": 2, "focal_length_mm": 4.74, "f_number": 1.8, "pixel_size_um": 1.4,
-    "full_resolution": [640, 480], "focus_mode": [320, 240], "lores_size": list(LORES),
-    "modes": [{"size": [320, 240], "fps": 200.0, "binning": 2, "crop": [0, 0, 640, 480]},
-              {"size": [640, 480], "fps": 100.0, "binning": 1, "crop": [0, 0, 640, 480]}],
-}
-
-
-def module_spec(standin, lens=(0.0, 15.0, 1.0), fps=200.0):
-    return standin.ModuleSpec(model="testcam", full_size=(640, 480),
-                              modes=(((320, 240), fps), ((640, 480), 100.0)), lens=lens, exposure_us=2000)
-
-
-@pytest.fixture
-def camera(standin):
-    standin.use_module(module_spec(standin))
-    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
-    cam.start()
-    yield cam
-    cam.stop()
-
-
-def picam2_of(camera):
-    return camera._picam2  # the stand-in instance: the test looks behind the adapter on purpose
-
+from testcam import LORES, TEST_PROFILE, TIMEOUT, module_spec, picam2_of
 
 def sequence_in_main(image: np.ndarray) -> int:
     return int.from_bytes(bytes(image.reshape(-1)[:3]), "big")

@@ -47,6 +47,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,9 @@ log = logging.getLogger("focusd.camera")
 
 #: the longest frame duration (us) allowed when the frame rate is not pinned: 1 s
 MAX_FRAME_DURATION_US = 1_000_000
+#: how long a withdrawn job that has already run may take to hand over its result (picamera2
+#: sets it right after its event loop lets go of the lock), seconds
+WITHDRAWN_JOB_WAIT_S = 1.0
 #: a released frame's ``y``: empty, so that no view of a camera buffer outlives the release
 RELEASED_Y = np.zeros((0, 0), np.uint8)
 RELEASED_Y.flags.writeable = False
@@ -177,6 +181,9 @@ class Picamera2Camera(Camera):
         self._last_duration_ns = self._mode.frame_duration_ns
         self._clamp_warned = False
         self._lens_fault: LensError | None = None
+        #: why the stream cannot be trusted any more (a mode switch that timed out): the next frame
+        #: is a CameraError, and the daemon reopens the camera
+        self._stream_fault: str | None = None
 
     # ------------------------------------------------------------------------- Camera interface
 
@@ -239,6 +246,9 @@ class Picamera2Camera(Camera):
         fault, self._lens_fault = self._lens_fault, None
         if fault is not None:  # an I2C lens write failed: a camera fault (the daemon reopens)
             raise CameraError(f"focus motor: {fault}")
+        stream_fault, self._stream_fault = self._stream_fault, None
+        if stream_fault is not None:
+            raise CameraError(stream_fault)
         # A job that timed out earlier is still queued in picamera2 and will take the next
         # request: wait for that one rather than queue another (which would leak a buffer).
         if self._pending_job is None:
@@ -271,10 +281,11 @@ class Picamera2Camera(Camera):
     def stop(self) -> None:
         picam2, self._picam2 = self._picam2, None
         job, self._pending_job = self._pending_job, None
+        self._stream_fault = None  # a restart is what it asked for
         if picam2 is not None:
             try:
                 if job is not None:
-                    picam2.cancel_all_and_flush()
+                    self._withdraw(picam2, job, takes_request=True)
                 picam2.stop()
                 picam2.close()
             except Exception as error:  # a camera that fails on the way out is still closed for us
@@ -297,21 +308,25 @@ class Picamera2Camera(Camera):
         timeout = self.tuning.full_resolution_timeout_s
         lens_controls = self._lens_controls(first=True)
         try:
-            picam2.switch_mode(full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls),
-                               wait=timeout)
+            full = full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls)
+            self._await(picam2, picam2.switch_mode(full, wait=False), timeout)
             self._resend_i2c_lens()
-            request = picam2.capture_request(wait=timeout, flush=self._i2c_lens)
+            request = self._await(picam2, picam2.capture_request(wait=False, flush=self._i2c_lens), timeout,
+                                  takes_request=True)
             try:
                 image = request.make_array("main")
             finally:
                 request.release()
             # back to the focusing mode with the lens where it is now (not where it started)
-            picam2.switch_mode(focus_configuration(picam2, self.profile, self.mode_size, self.lores_size,
-                                                   self.tuning, lens_controls), wait=timeout)
+            focus = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
+                                        lens_controls)
+            self._await(picam2, picam2.switch_mode(focus, wait=False), timeout)
             self._resend_i2c_lens()
         except TimeoutError:
+            # the mode the camera is in is not known any more: reopened at the next frame
+            self._stream_fault = f"full-resolution capture took longer than {timeout:g} s: camera reopened"
             raise CameraError(f"full-resolution capture took longer than {timeout:g} s") from None
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, BufferError) as error:
             raise CameraError(f"full-resolution capture failed: {error}") from error
         except LensError as error:  # the next frame reports the fault too: the daemon reopens the camera
             self._lens_fault = error
@@ -320,6 +335,33 @@ class Picamera2Camera(Camera):
         return image
 
     # ------------------------------------------------------------------------------- internals
+
+    def _await(self, picam2, job, timeout_s: float, takes_request: bool = False):
+        """The result of a picamera2 job within ``timeout_s`` (TimeoutError if not). A job that
+        times out is taken off picamera2's queue first: left there it would still run, and take
+        a request nobody releases, or switch the mode under the stream."""
+        try:
+            return picam2.wait(job, timeout=timeout_s)
+        except TimeoutError:
+            self._withdraw(picam2, job, takes_request)
+            raise
+
+    @staticmethod
+    def _withdraw(picam2, job, takes_request: bool) -> None:
+        """Cancel the queued jobs; give back the request ``job`` took if it ran all the same."""
+        # picamera2 runs jobs and cancels them under its one lock: past this, ``job`` has either
+        # run (its result is set as soon as the event loop leaves that lock) or never will
+        picam2.cancel_all_and_flush()
+        try:
+            late = picam2.wait(job, timeout=WITHDRAWN_JOB_WAIT_S)
+        except (CancelledError, TimeoutError):  # cancelled; or the event loop is stuck: nothing to give back
+            return
+        except Exception as error:  # the job ran and failed: nothing taken either
+            log.debug("withdrawn camera job had failed: %s", error)
+            return
+        if takes_request:
+            request = late  # a CompletedRequest that nobody else will release
+            request.release()
 
     def _resend_i2c_lens(self) -> None:
         """After a (re)start: write the commanded position to an I2C lens again. Raises LensError."""

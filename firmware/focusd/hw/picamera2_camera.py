@@ -30,7 +30,9 @@ How it runs (DEVICE_FACTS.md, "picamera2"):
   AF never runs), then ``LensPosition`` in dioptres, which travels with the next request re-queued
   (the frame's own, when the daemon commands before releasing it) and so waits behind the
   ``buffer_count - 1`` requests queued ahead of it: :attr:`Picamera2Camera.lens_queue_frames`, which
-  the daemon adds to the profile's latency. The range is the camera's
+  the daemon adds to the profile's latency. picamera2 can lose a LensPosition set while its event
+  loop re-queues a request (its controls hand-over takes no lock): the frames' metadata is
+  watched and a lost one sent again (:mod:`focusd.hw.lens_watch`). The range is the camera's
   ``camera_controls["LensPosition"]``. For modules whose lens libcamera cannot move
   (profile ``lens_driver = "i2c-*"``) the lens is driven over I2C by :mod:`focusd.hw.vcm` instead
   (on ``camera.vcm_bus`` when set, else the profile's bus), written at once (no queue), re-written
@@ -56,6 +58,7 @@ import numpy as np
 from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
+from focusd.hw.lens_watch import LensCommandWatch
 from focusd.config.profiles import CameraProfile
 
 log = logging.getLogger("focusd.camera")
@@ -184,6 +187,7 @@ class Picamera2Camera(Camera):
         #: why the stream cannot be trusted any more (a mode switch that timed out): the next frame
         #: is a CameraError, and the daemon reopens the camera
         self._stream_fault: str | None = None
+        self._lens_watch = LensCommandWatch(self.lens_queue_frames)
 
     # ------------------------------------------------------------------------- Camera interface
 
@@ -237,6 +241,7 @@ class Picamera2Camera(Camera):
             raise CameraError(f"could not start camera {self.profile.sensor}: {error}") from error
         self._last_timestamp = None
         self._sequence = -1
+        self._lens_watch.forget()  # the position went with the configuration
         log.info("camera %s started: %dx%d at %.2f fps, lores %dx%d, lens %.2f-%.2f D (%s)", self.name,
                  *self.mode_size, self._mode.fps, self._lores_shape[1], self._lores_shape[0], *self._lens_range,
                  self.profile.lens_driver)
@@ -277,6 +282,7 @@ class Picamera2Camera(Camera):
         if self._picam2 is not None:
             # goes out with the next request picamera2 queues (request.release re-queues with it)
             self._picam2.set_controls(self._lens_controls(first=False))
+            self._lens_watch.commanded(position, self._sequence)
 
     def stop(self) -> None:
         picam2, self._picam2 = self._picam2, None
@@ -332,6 +338,7 @@ class Picamera2Camera(Camera):
             self._lens_fault = error
             raise CameraError(f"full-resolution capture: focus motor: {error}") from error
         self._last_timestamp = None
+        self._lens_watch.forget()  # the position went with the configuration
         return image
 
     # ------------------------------------------------------------------------------- internals
@@ -448,6 +455,9 @@ class Picamera2Camera(Camera):
             lens_position = self._commanded
         else:
             lens_position = float(metadata["LensPosition"])
+            if self._lens_watch.observe(sequence, lens_position, self._last_duration_ns):
+                # lost in picamera2's unlocked controls hand-over (focusd.hw.lens_watch): again
+                self._picam2.set_controls(self._lens_controls(first=False))
         frame = CameraFrame(
             y=y_plane,
             sequence=sequence,

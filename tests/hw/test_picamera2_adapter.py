@@ -19,7 +19,7 @@ from focusd.errors import CameraError, LensError
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning, probe_cameras
 from focusd.config.profiles import load_profile, parse_profile
-from testcam import LORES, TEST_PROFILE, TIMEOUT, module_spec, picam2_of
+from testcam import LORES, TEST_PROFILE, TIMEOUT, lens_positions_until, module_spec, picam2_of
 
 def sequence_in_main(image: np.ndarray) -> int:
     return int.from_bytes(bytes(image.reshape(-1)[:3]), "big")
@@ -114,12 +114,7 @@ def test_lens_commands_reach_set_controls_as_lens_position_in_manual_mode(camera
 
     sensor = picam2_of(camera).sensors_used[-1]
     camera.set_lens_position(3.5)  # 2.5 D from the start: more than the IPA's max_slew (1.5 D)
-    positions = []
-    for _ in range(40):
-        with camera.next_frame(TIMEOUT) as frame:
-            positions.append(frame.lens_position)
-        if positions[-1] == 3.5:
-            break
+    positions = lens_positions_until(camera, 3.5, most=40)
     # the metadata reaches the commanded position by way of the IPA's slewed lens state (af.cpp:
     # 1.5 D with the write, the rest on a run of its controller), never beyond it
     assert positions[-1] == 3.5
@@ -145,12 +140,7 @@ def test_impossible_positions_are_refused_and_positions_beyond_the_range_clamped
     camera.set_lens_position(15.5)  # an engine that knew a wider range: clamped, said once
     # 14 D from the start: the IPA slews there, 1.5 D with the write and per run of its controller
     # (every 6th frame at 200 fps), so the metadata takes some 60 frames to show 15 D
-    positions = []
-    for _ in range(150):
-        with camera.next_frame(TIMEOUT) as frame:
-            positions.append(frame.lens_position)
-        if positions[-1] == 15.0:
-            break
+    positions = lens_positions_until(camera, 15.0, most=150)
     assert positions[-1] == 15.0 and positions == sorted(positions)
     assert set(positions) <= {1.0 + 1.5 * step for step in range(10)} | {15.0}  # never past 15 D
     sensor = picam2_of(camera).sensors_used[-1]

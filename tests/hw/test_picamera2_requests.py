@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from focusd.errors import CameraError
-from testcam import TIMEOUT, picam2_of, start_camera
+from testcam import TIMEOUT, lens_positions_until, picam2_of, start_camera
 
 #: the full-resolution capture's timeout in these tests: what elapses is a wait on a stalled loop
 SHORT_S = 0.2
@@ -98,12 +98,7 @@ def test_a_lens_command_lost_in_picamera2s_controls_hand_over_is_sent_again(came
     resume.set()
     held.release()
     sensor = picam2.sensors_used[-1]
-    positions = []
-    for _ in range(120):
-        with camera.next_frame(TIMEOUT) as frame:
-            positions.append(frame.lens_position)
-        if positions[-1] == 5.0:
-            break
+    positions = lens_positions_until(camera, 5.0, most=120)
     assert positions[-1] == 5.0, positions
     carried = [record.controls["LensPosition"] for record in sensor.history if "LensPosition" in record.controls]
     # the write made in the window travelled with no request: the one that did is the adapter's own

@@ -36,3 +36,14 @@ def start_camera(standin, **tuning) -> Picamera2Camera:
 
 def picam2_of(camera):
     return camera._picam2  # the stand-in instance: the test looks behind the adapter on purpose
+
+
+def lens_positions_until(camera, target: float, most: int) -> list[float]:
+    """The metadata lens positions of the next frames, up to the first showing ``target`` (or ``most``)."""
+    positions: list[float] = []
+    for _ in range(most):
+        with camera.next_frame(TIMEOUT) as frame:
+            positions.append(frame.lens_position)
+        if positions[-1] == target:
+            break
+    return positions

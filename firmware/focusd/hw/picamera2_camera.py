@@ -49,8 +49,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import CancelledError
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,9 +57,12 @@ from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
 from focusd.hw.lens_watch import LensCommandWatch
+from focusd.hw.picamera2_tuning import Picamera2Tuning
 from focusd.config.profiles import CameraProfile
 
 log = logging.getLogger("focusd.camera")
+
+__all__ = ["Picamera2Camera", "Picamera2Tuning", "probe_cameras"]
 
 #: the longest frame duration (us) allowed when the frame rate is not pinned: 1 s
 MAX_FRAME_DURATION_US = 1_000_000
@@ -71,30 +72,6 @@ WITHDRAWN_JOB_WAIT_S = 1.0
 #: a released frame's ``y``: empty, so that no view of a camera buffer outlives the release
 RELEASED_Y = np.zeros((0, 0), np.uint8)
 RELEASED_Y.flags.writeable = False
-
-
-@dataclass(frozen=True)
-class Picamera2Tuning:
-    """How the picamera2 adapter configures the camera. Units in the names or comments."""
-
-    camera_num: int = 0  #: picamera2's camera index (global_camera_info order)
-    #: requests allocated per stream: one held by the camera thread while it processes a frame, one
-    #: kept finished by picamera2 (queue=True), one being filled by the sensor and the ISP. No more:
-    #: a LensPosition set while a frame is held travels with that frame's request when it is
-    #: released, behind the buffer_count - 1 others, so every buffer adds a frame of lens latency
-    #: (measured on the checked stand-in, end to end: 2 buffers -> 3 frames, 3 -> 4, 4 -> 5, 6 -> 7).
-    #: Fewer (2) leave no slack: a frame is dropped whenever the camera thread holds one for longer
-    #: than a frame period. focusd measure-latency measures what a device really does.
-    buffer_count: int = 3
-    #: picamera2's "BGR888" is R, G, B byte order in numpy: what the capture writer expects
-    main_format: str = "BGR888"
-    #: pin the frame rate to the sensor mode's (True): AF time is counted in frames, and a dark
-    #: scene must not slow focusing down; False lets AE stretch frames up to 1 s
-    fixed_frame_rate: bool = True
-    #: where the lens starts, dioptres; None: the profile's normal range start + 1 D (about 1 m)
-    start_lens_position: float | None = None
-    #: longest wait for the full-resolution capture's mode switches and frame, seconds
-    full_resolution_timeout_s: float = 10.0
 
 
 def exposure_start_ns(metadata: dict[str, Any]) -> int:
@@ -361,10 +338,7 @@ class Picamera2Camera(Camera):
         picam2.cancel_all_and_flush()
         try:
             late = picam2.wait(job, timeout=WITHDRAWN_JOB_WAIT_S)
-        except (CancelledError, TimeoutError):  # cancelled; or the event loop is stuck: nothing to give back
-            return
-        except Exception as error:  # the job ran and failed: nothing taken either
-            log.debug("withdrawn camera job had failed: %s", error)
+        except Exception:  # cancelled (never ran), failed, or the event loop is stuck: nothing taken
             return
         if takes_request:
             request = late  # a CompletedRequest that nobody else will release

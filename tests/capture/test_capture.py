@@ -362,3 +362,69 @@ def test_no_replace_rename_used_where_hard_links_are_missing_refuses_an_existing
     target.unlink()
     rename_no_replace(source, target)
     assert target.read_bytes() == b"new" and not source.exists()
+
+
+class DiskCalls:
+    """Records, on the capture folder, each os.write / os.fsync (by the path its descriptor was
+    opened on) and os.link, in order: what a crash-safe publish must do, and in what order."""
+
+    def __init__(self, folder: Path, monkeypatch):
+        self.folder = folder
+        self.calls: list[tuple[str, str]] = []
+        self._paths: dict[int, str] = {}
+        real_open, real_write, real_fsync, real_link = os.open, os.write, os.fsync, os.link
+
+        def opened(path, flags, *args, **kwargs):
+            descriptor = real_open(path, flags, *args, **kwargs)
+            self._paths[descriptor] = self._name(path)
+            return descriptor
+
+        def write(descriptor, data):
+            self._note("write", self._paths.get(descriptor))
+            return real_write(descriptor, data)
+
+        def fsync(descriptor):
+            self._note("fsync", self._paths.get(descriptor))
+            return real_fsync(descriptor)
+
+        def link(source, target, *args, **kwargs):
+            real_link(source, target, *args, **kwargs)
+            self._note("link", f"{self._name(source)} -> {self._name(target)}")
+
+        for name, function in (("open", opened), ("write", write), ("fsync", fsync), ("link", link)):
+            monkeypatch.setattr(os, name, function)
+
+    def _name(self, path) -> str:
+        path = Path(os.fsdecode(path))
+        return "<folder>" if path == self.folder else path.name if path.parent == self.folder else str(path)
+
+    def _note(self, call: str, target: str | None) -> None:
+        if target is not None and not target.startswith("/"):  # only what is in the capture folder
+            self.calls.append((call, target))
+
+
+def test_an_image_is_written_fsynced_linked_then_its_folder_fsynced(tmp_path, monkeypatch):
+    """The order that keeps a final name complete across a crash (focusd.capture.files): the data,
+    the file's fsync, the link to the final name, the folder's fsync (which makes the name durable),
+    and only then the journal line that announces it."""
+    folder = tmp_path / "captures"
+    results = Results()
+    writer = make_writer(folder, results, format="png")
+    writer.start()
+    disk = DiskCalls(folder, monkeypatch)
+    writer.submit(make_request(1))
+    (result,) = results.wait(1)
+    writer.close()
+    monkeypatch.undo()
+    assert result.error is None
+    temp = next(target for call, target in disk.calls if call == "write" and target.endswith(".tmp"))
+    image_calls = [(call, target) for call, target in disk.calls
+                   if target in (temp, "<folder>") or target.startswith(temp + " ->")]
+    writes = [(call, target) for call, target in image_calls if call == "write"]
+    assert writes and image_calls[:len(writes)] == writes  # the data first, all of it
+    assert image_calls[len(writes):] == [("fsync", temp), ("link", f"{temp} -> {result.path.name}"),
+                                         ("fsync", "<folder>")]
+    folder_synced = disk.calls.index(("fsync", "<folder>"))
+    journal_writes = [i for i, (call, target) in enumerate(disk.calls) if target == "captures.jsonl" and call == "write"]
+    assert journal_writes and min(journal_writes) > folder_synced  # announced once durable
+    assert ("fsync", "captures.jsonl") in disk.calls[max(journal_writes):]

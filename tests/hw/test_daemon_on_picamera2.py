@@ -344,3 +344,21 @@ def test_stop_writes_every_capture_and_closes_the_camera(pi):
     assert not sensor._thread.is_alive()
     assert picam2.completed_requests == [] and picam2._job_list == []
     assert all(slot.open_maps == 0 for slot in picam2.slots)
+
+
+def test_a_full_resolution_capture_leaves_the_camera_thread_running(standin, monkeypatch, tmp_path):
+    """camera.full_resolution_captures: the daemon's loop still holds the frame it has just released
+    when it switches mode, and the switch unmaps every buffer no request holds (picamera2's
+    DmaAllocator; the stand-in's buffers are mmaps unmapped alike): a view of one still alive
+    there would raise BufferError on the camera thread."""
+    standin.use_module(standin.ModuleSpec())
+    with DaemonOnPi(pi_config(tmp_path, camera={"full_resolution_captures": True}), monkeypatch) as pi:
+        pi.finger.press(SHUT)
+        assert pi.wait(lambda s: s.captures_written + s.captures_failed == 1, timeout=30.0)
+        pi.frames_later(10)  # the stream came back in the focusing mode
+        assert pi.stop() == 0
+    assert (pi.stats.captures_written, pi.stats.captures_failed, pi.stats.camera_faults) == (1, 0, 0)
+    (image,) = pi.images()
+    assert Image.open(image).size == tuple(load_profile("imx708").full_resolution)
+    focus, full, back = pi.picam2.sensors_used  # the two switches, there and back
+    assert len(full.history) >= 1 and len(back.history) >= 10

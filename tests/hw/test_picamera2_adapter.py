@@ -19,37 +19,7 @@ from focusd.errors import CameraError, LensError
 from focusd.hw.base import Lens
 from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning, probe_cameras
 from focusd.config.profiles import load_profile, parse_profile
-
-TIMEOUT = 5.0
-LORES = (160, 120)
-
-TEST_PROFILE = {
-    "display_name": "test module", "sensor": "testcam", "lens_range": [0.0, 15.0],
-    "af_ranges": {"normal": [0.0, 12.0], "macro": [3.0, 15.0], "full": [0.0, 15.0]},
-    "lens_latency_frames": 2, "focal_length_mm": 4.74, "f_number": 1.8, "pixel_size_um": 1.4,
-    "full_resolution": [640, 480], "focus_mode": [320, 240], "lores_size": list(LORES),
-    "modes": [{"size": [320, 240], "fps": 200.0, "binning": 2, "crop": [0, 0, 640, 480]},
-              {"size": [640, 480], "fps": 100.0, "binning": 1, "crop": [0, 0, 640, 480]}],
-}
-
-
-def module_spec(standin, lens=(0.0, 15.0, 1.0), fps=200.0):
-    return standin.ModuleSpec(model="testcam", full_size=(640, 480),
-                              modes=(((320, 240), fps), ((640, 480), 100.0)), lens=lens, exposure_us=2000)
-
-
-@pytest.fixture
-def camera(standin):
-    standin.use_module(module_spec(standin))
-    cam = Picamera2Camera(CameraConfig(), parse_profile("testcam", TEST_PROFILE))
-    cam.start()
-    yield cam
-    cam.stop()
-
-
-def picam2_of(camera):
-    return camera._picam2  # the stand-in instance: the test looks behind the adapter on purpose
-
+from testcam import LORES, TEST_PROFILE, TIMEOUT, lens_positions_until, module_spec, picam2_of
 
 def sequence_in_main(image: np.ndarray) -> int:
     return int.from_bytes(bytes(image.reshape(-1)[:3]), "big")
@@ -69,16 +39,37 @@ def test_frames_carry_the_lores_y_plane_and_metadata(camera):
 
 
 def test_the_lores_y_plane_is_a_view_of_the_camera_buffer_not_a_copy(camera):
-    buffers = [slot.buffers["lores"] for slot in picam2_of(camera).slots]
+    count = len(picam2_of(camera).slots)
     frame = camera.next_frame(TIMEOUT)
-    assert not frame.y.flags.owndata
-    assert sum(np.shares_memory(frame.y, buffer) for buffer in buffers) == 1
-    value = int(frame.y[0, 0])
+    kept = frame.y  # what a careless holder would keep
+    assert not kept.flags.owndata
+    buffers = [np.frombuffer(slot.buffers["lores"], np.uint8) for slot in picam2_of(camera).slots]
+    assert sum(np.shares_memory(kept, buffer) for buffer in buffers) == 1
+    del buffers
+    value = int(kept[0, 0])
     frame.release()
+    assert frame.y.size == 0  # the frame object itself no longer holds the buffer
     # the buffer goes back to the camera and is filled again: the reason y must not be kept
-    for _ in range(3 * len(buffers)):
+    for _ in range(3 * count):
         camera.next_frame(TIMEOUT).release()
-    assert int(frame.y[0, 0]) != value
+    assert int(kept[0, 0]) != value
+    del kept  # or closing the camera could not unmap it
+
+
+def test_a_released_frame_kept_across_a_full_resolution_capture_holds_no_buffer(camera, standin):
+    """The daemon's loop keeps the frame object it has released while it takes a full-resolution
+    capture; the mode switch unmaps every buffer no request holds, as picamera2's DmaAllocator does
+    (a live numpy view there: BufferError, the camera thread's death)."""
+    frame = camera.next_frame(TIMEOUT)
+    frame.release()
+    image = camera.full_resolution_capture()  # the frame is still referenced here
+    assert image.shape == (480, 640, 3)
+    assert frame.y.size == 0
+    with camera.next_frame(TIMEOUT) as again:
+        assert again.y.shape == (LORES[1], LORES[0])
+    # the switches unmapped the buffers of the configurations left: only the current ones are open
+    picam2 = picam2_of(camera)
+    assert len(picam2.allocator.maps) == len(picam2._buffer_sets) * 2  # main and lores per request
 
 
 def test_buffers_go_back_to_the_camera(camera):
@@ -123,12 +114,7 @@ def test_lens_commands_reach_set_controls_as_lens_position_in_manual_mode(camera
 
     sensor = picam2_of(camera).sensors_used[-1]
     camera.set_lens_position(3.5)  # 2.5 D from the start: more than the IPA's max_slew (1.5 D)
-    positions = []
-    for _ in range(40):
-        with camera.next_frame(TIMEOUT) as frame:
-            positions.append(frame.lens_position)
-        if positions[-1] == 3.5:
-            break
+    positions = lens_positions_until(camera, 3.5, most=40)
     # the metadata reaches the commanded position by way of the IPA's slewed lens state (af.cpp:
     # 1.5 D with the write, the rest on a run of its controller), never beyond it
     assert positions[-1] == 3.5
@@ -154,12 +140,7 @@ def test_impossible_positions_are_refused_and_positions_beyond_the_range_clamped
     camera.set_lens_position(15.5)  # an engine that knew a wider range: clamped, said once
     # 14 D from the start: the IPA slews there, 1.5 D with the write and per run of its controller
     # (every 6th frame at 200 fps), so the metadata takes some 60 frames to show 15 D
-    positions = []
-    for _ in range(150):
-        with camera.next_frame(TIMEOUT) as frame:
-            positions.append(frame.lens_position)
-        if positions[-1] == 15.0:
-            break
+    positions = lens_positions_until(camera, 15.0, most=150)
     assert positions[-1] == 15.0 and positions == sorted(positions)
     assert set(positions) <= {1.0 + 1.5 * step for step in range(10)} | {15.0}  # never past 15 D
     sensor = picam2_of(camera).sensors_used[-1]

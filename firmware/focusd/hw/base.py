@@ -22,7 +22,8 @@ class CameraFrame:
     """One frame from the running camera, valid until :meth:`release`.
 
     ``y`` is the lores Y plane (2-D uint8, ``[:h, :w]`` of the YUV420 buffer); on the Pi it is a
-    view into the camera's buffer, not a copy, so it must not be kept after ``release``.
+    view into the camera's buffer, not a copy, so it must not be kept after ``release`` (the
+    picamera2 adapter replaces it with an empty array there).
     ``lens_position`` is the metadata's LensPosition: the IPA's lens state after this frame's
     request, in dioptres (docs/lens-path.md).
     ``timestamp_ns`` is the start of the exposure on the camera's clock (:meth:`Camera.now_ns`).

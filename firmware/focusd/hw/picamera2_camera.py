@@ -18,7 +18,8 @@ How it runs (docs/device-facts.md, "picamera2"):
 - The daemon's camera thread pulls every frame with ``capture_request`` (never a picamera2
   callback: those run on the camera's event loop, and slow work there stalls the camera). The
   lores Y plane is a view into the mapped buffer (``MappedArray``), kept open until the frame is
-  released: no copy per frame. Only a capture copies the main stream (``make_array("main")``).
+  released, and taken off the frame then (a mode switch unmaps the buffers no request holds, and
+  a live view would make that raise): no copy per frame. Only a capture copies the main stream.
 - A frame's ``timestamp_ns`` is the start of its exposure, ``SensorTimestamp - 1000 *
   ExposureTime``, on CLOCK_MONOTONIC: exactly the test picamera2's ``flush`` applies. So the
   daemon's "first frame exposed after the press" is picamera2's own flush rule, taken from the
@@ -29,7 +30,9 @@ How it runs (docs/device-facts.md, "picamera2"):
   AF never runs), then ``LensPosition`` in dioptres, which travels with the next request re-queued
   (the frame's own, when the daemon commands before releasing it) and so waits behind the
   ``buffer_count - 1`` requests queued ahead of it: :attr:`Picamera2Camera.lens_queue_frames`, which
-  the daemon adds to the profile's latency. The range is the camera's
+  the daemon adds to the profile's latency. picamera2 can lose a LensPosition set while its event
+  loop re-queues a request (its controls hand-over takes no lock): the frames' metadata is
+  watched and a lost one sent again (:mod:`focusd.hw.lens_watch`). The range is the camera's
   ``camera_controls["LensPosition"]``. For modules whose lens libcamera cannot move
   (profile ``lens_driver = "i2c-*"``) the lens is driven over I2C by :mod:`focusd.hw.vcm` instead
   (on ``camera.vcm_bus`` when set, else the profile's bus), written at once (no queue), re-written
@@ -46,7 +49,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,36 +56,22 @@ import numpy as np
 from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
+from focusd.hw.lens_watch import LensCommandWatch
+from focusd.hw.picamera2_tuning import Picamera2Tuning
 from focusd.config.profiles import CameraProfile
 
 log = logging.getLogger("focusd.camera")
 
+__all__ = ["Picamera2Camera", "Picamera2Tuning", "probe_cameras"]
+
 #: the longest frame duration (us) allowed when the frame rate is not pinned: 1 s
 MAX_FRAME_DURATION_US = 1_000_000
-
-
-@dataclass(frozen=True)
-class Picamera2Tuning:
-    """How the picamera2 adapter configures the camera. Units in the names or comments."""
-
-    camera_num: int = 0  #: picamera2's camera index (global_camera_info order)
-    #: requests allocated per stream: one held by the camera thread while it processes a frame, one
-    #: kept finished by picamera2 (queue=True), one being filled by the sensor and the ISP. No more:
-    #: a LensPosition set while a frame is held travels with that frame's request when it is
-    #: released, behind the buffer_count - 1 others, so every buffer adds a frame of lens latency
-    #: (measured on the checked stand-in, end to end: 2 buffers -> 3 frames, 3 -> 4, 4 -> 5, 6 -> 7).
-    #: Fewer (2) leave no slack: a frame is dropped whenever the camera thread holds one for longer
-    #: than a frame period. focusd measure-latency measures what a device really does.
-    buffer_count: int = 3
-    #: picamera2's "BGR888" is R, G, B byte order in numpy: what the capture writer expects
-    main_format: str = "BGR888"
-    #: pin the frame rate to the sensor mode's (True): AF time is counted in frames, and a dark
-    #: scene must not slow focusing down; False lets AE stretch frames up to 1 s
-    fixed_frame_rate: bool = True
-    #: where the lens starts, dioptres; None: the profile's normal range start + 1 D (about 1 m)
-    start_lens_position: float | None = None
-    #: longest wait for the full-resolution capture's mode switches and frame, seconds
-    full_resolution_timeout_s: float = 10.0
+#: how long a withdrawn job that has already run may take to hand over its result (picamera2
+#: sets it right after its event loop lets go of the lock), seconds
+WITHDRAWN_JOB_WAIT_S = 1.0
+#: a released frame's ``y``: empty, so that no view of a camera buffer outlives the release
+RELEASED_Y = np.zeros((0, 0), np.uint8)
+RELEASED_Y.flags.writeable = False
 
 
 def exposure_start_ns(metadata: dict[str, Any]) -> int:
@@ -173,6 +161,10 @@ class Picamera2Camera(Camera):
         self._last_duration_ns = self._mode.frame_duration_ns
         self._clamp_warned = False
         self._lens_fault: LensError | None = None
+        #: why the stream cannot be trusted any more (a mode switch that timed out): the next frame
+        #: is a CameraError, and the daemon reopens the camera
+        self._stream_fault: str | None = None
+        self._lens_watch = LensCommandWatch(self.lens_queue_frames)
 
     # ------------------------------------------------------------------------- Camera interface
 
@@ -226,6 +218,7 @@ class Picamera2Camera(Camera):
             raise CameraError(f"could not start camera {self.profile.sensor}: {error}") from error
         self._last_timestamp = None
         self._sequence = -1
+        self._lens_watch.forget()  # the position went with the configuration
         log.info("camera %s started: %dx%d at %.2f fps, lores %dx%d, lens %.2f-%.2f D (%s)", self.name,
                  *self.mode_size, self._mode.fps, self._lores_shape[1], self._lores_shape[0], *self._lens_range,
                  self.profile.lens_driver)
@@ -235,6 +228,9 @@ class Picamera2Camera(Camera):
         fault, self._lens_fault = self._lens_fault, None
         if fault is not None:  # an I2C lens write failed: a camera fault (the daemon reopens)
             raise CameraError(f"focus motor: {fault}")
+        stream_fault, self._stream_fault = self._stream_fault, None
+        if stream_fault is not None:
+            raise CameraError(stream_fault)
         # A job that timed out earlier is still queued in picamera2 and will take the next
         # request: wait for that one rather than queue another (which would leak a buffer).
         if self._pending_job is None:
@@ -263,14 +259,16 @@ class Picamera2Camera(Camera):
         if self._picam2 is not None:
             # goes out with the next request picamera2 queues (request.release re-queues with it)
             self._picam2.set_controls(self._lens_controls(first=False))
+            self._lens_watch.commanded(position, self._sequence)
 
     def stop(self) -> None:
         picam2, self._picam2 = self._picam2, None
         job, self._pending_job = self._pending_job, None
+        self._stream_fault = None  # a restart is what it asked for
         if picam2 is not None:
             try:
                 if job is not None:
-                    picam2.cancel_all_and_flush()
+                    self._withdraw(picam2, job, takes_request=True)
                 picam2.stop()
                 picam2.close()
             except Exception as error:  # a camera that fails on the way out is still closed for us
@@ -293,29 +291,58 @@ class Picamera2Camera(Camera):
         timeout = self.tuning.full_resolution_timeout_s
         lens_controls = self._lens_controls(first=True)
         try:
-            picam2.switch_mode(full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls),
-                               wait=timeout)
+            full = full_resolution_configuration(picam2, self.profile, self.tuning, lens_controls)
+            self._await(picam2, picam2.switch_mode(full, wait=False), timeout)
             self._resend_i2c_lens()
-            request = picam2.capture_request(wait=timeout, flush=self._i2c_lens)
+            request = self._await(picam2, picam2.capture_request(wait=False, flush=self._i2c_lens), timeout,
+                                  takes_request=True)
             try:
                 image = request.make_array("main")
             finally:
                 request.release()
             # back to the focusing mode with the lens where it is now (not where it started)
-            picam2.switch_mode(focus_configuration(picam2, self.profile, self.mode_size, self.lores_size,
-                                                   self.tuning, lens_controls), wait=timeout)
+            focus = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
+                                        lens_controls)
+            self._await(picam2, picam2.switch_mode(focus, wait=False), timeout)
             self._resend_i2c_lens()
         except TimeoutError:
+            # the mode the camera is in is not known any more: reopened at the next frame
+            self._stream_fault = f"full-resolution capture took longer than {timeout:g} s: camera reopened"
             raise CameraError(f"full-resolution capture took longer than {timeout:g} s") from None
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, BufferError) as error:
             raise CameraError(f"full-resolution capture failed: {error}") from error
         except LensError as error:  # the next frame reports the fault too: the daemon reopens the camera
             self._lens_fault = error
             raise CameraError(f"full-resolution capture: focus motor: {error}") from error
         self._last_timestamp = None
+        self._lens_watch.forget()  # the position went with the configuration
         return image
 
     # ------------------------------------------------------------------------------- internals
+
+    def _await(self, picam2, job, timeout_s: float, takes_request: bool = False):
+        """The result of a picamera2 job within ``timeout_s`` (TimeoutError if not). A job that
+        times out is taken off picamera2's queue first: left there it would still run, and take
+        a request nobody releases, or switch the mode under the stream."""
+        try:
+            return picam2.wait(job, timeout=timeout_s)
+        except TimeoutError:
+            self._withdraw(picam2, job, takes_request)
+            raise
+
+    @staticmethod
+    def _withdraw(picam2, job, takes_request: bool) -> None:
+        """Cancel the queued jobs; give back the request ``job`` took if it ran all the same."""
+        # picamera2 runs jobs and cancels them under its one lock: past this, ``job`` has either
+        # run (its result is set as soon as the event loop leaves that lock) or never will
+        picam2.cancel_all_and_flush()
+        try:
+            late = picam2.wait(job, timeout=WITHDRAWN_JOB_WAIT_S)
+        except Exception:  # cancelled (never ran), failed, or the event loop is stuck: nothing taken
+            return
+        if takes_request:
+            request = late  # a CompletedRequest that nobody else will release
+            request.release()
 
     def _resend_i2c_lens(self) -> None:
         """After a (re)start: write the commanded position to an I2C lens again. Raises LensError."""
@@ -395,12 +422,6 @@ class Picamera2Camera(Camera):
             request.release()
             raise CameraError(f"bad frame from the camera: {error}") from error
 
-        def release() -> None:
-            try:
-                mapped.__exit__(None, None, None)
-            finally:
-                request.release()
-
         def grab_main() -> np.ndarray:
             return request.make_array("main")  # a copy: the buffer goes back to the camera
 
@@ -408,7 +429,10 @@ class Picamera2Camera(Camera):
             lens_position = self._commanded
         else:
             lens_position = float(metadata["LensPosition"])
-        return CameraFrame(
+            if self._lens_watch.observe(sequence, lens_position, self._last_duration_ns):
+                # lost in picamera2's unlocked controls hand-over (focusd.hw.lens_watch): again
+                self._picam2.set_controls(self._lens_controls(first=False))
+        frame = CameraFrame(
             y=y_plane,
             sequence=sequence,
             lens_position=lens_position,
@@ -418,8 +442,21 @@ class Picamera2Camera(Camera):
             frame_duration_us=float(metadata.get("FrameDuration", self._mode.frame_duration_ns / 1000)),
             metadata=metadata,
             grab_main=grab_main,
-            release_callback=release,
         )
+
+        def release() -> None:
+            # The view goes first, as picamera2 drops its own before leaving a map: a mode switch
+            # unmaps every buffer no request holds, and unmapping one that a numpy view still
+            # exports raises BufferError (whoever still holds the frame object, as the daemon's
+            # loop does across a full-resolution capture, holds no buffer).
+            frame.y = RELEASED_Y
+            try:
+                mapped.__exit__(None, None, None)
+            finally:
+                request.release()
+
+        frame.release_callback = release
+        return frame
 
     def _next_sequence(self, sensor_timestamp_ns: int, frame_duration_us: float | None) -> int:
         """Frames since start, from sensor timestamps: a gap of two frame durations is one drop."""

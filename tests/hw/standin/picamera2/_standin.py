@@ -30,6 +30,18 @@ own model of the same code (focusd.lens_path, focusd.sim.rig), which this module
   with the ``Picamera2`` object. On the first start the lens goes straight to the lens control's
   default (``IpaBase::configure`` -> ``setLensPosition(default)`` before af.cpp is ``initted_``).
 
+Buffers and requests (picamera2's ``DmaAllocator`` and ``CompletedRequest``): every buffer is a
+real ``mmap``, allocated at ``configure``; at each allocation, each release of a request and at
+``close`` every map neither held by a request nor of the current allocation is closed, so a numpy
+view still alive on one raises ``BufferError: cannot close exported pointers exist`` there, as on
+the Pi. ``LEDGER`` counts the requests handed out and released (the ``standin`` fixture fails a
+test that ends with one outstanding, or with a BufferError that picamera2 would have swallowed).
+
+For tests that drive picamera2's threads into a given interleaving: ``EVENT_LOOP`` stalls the
+event loop (no frame, no job) while closed, and ``RELEASE_WINDOW`` is called by a release in the
+window picamera2 leaves between reading the controls set since the last request and replacing
+them (a ``set_controls`` then is lost).
+
 Not modelled: the IPA's own AF in AfMode Auto or Continuous (the lens then stays where it is),
 LensPosition being a float control (libcamera rounds writes and metadata to float32), and the
 startup frames libcamera hides from the application (the controller runs on each of them).
@@ -37,9 +49,11 @@ startup frames libcamera hides from the application (the controller runs on each
 
 from __future__ import annotations
 
+import mmap
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -75,6 +89,107 @@ MODULE = ModuleSpec()
 def use_module(spec: ModuleSpec) -> None:
     global MODULE
     MODULE = spec
+
+
+class Allocator:
+    """picamera2's ``DmaAllocator`` as far as lifetimes go: buffers are mmaps; ``cleanup`` closes
+    each one that no request holds and that is not of the current allocation (``mmap.close``
+    raises BufferError while a numpy view of it is alive, and picamera2 does not catch it)."""
+
+    def __init__(self):
+        self.maps: list[mmap.mmap] = []  # mapped_buffers: every map not closed yet
+        self._current: set[int] = set()  # libcamera_fds: the maps of the latest allocation
+        self._used: set[int] = set()  # mapped_buffers_used: the maps a request holds
+
+    def allocate(self, sizes: dict[str, int], count: int) -> list[dict[str, mmap.mmap]]:
+        """``count`` buffer sets, a map of ``sizes[stream]`` bytes per stream; earlier maps that
+        nothing holds are closed first."""
+        self._current = set()
+        self.cleanup()
+        sets = [{name: mmap.mmap(-1, size) for name, size in sizes.items()} for _ in range(count)]
+        for buffers in sets:
+            self.maps += buffers.values()
+            self._current.update(id(m) for m in buffers.values())
+        return sets
+
+    def acquire(self, buffers: dict) -> None:
+        self._used.update(id(m) for m in buffers.values())
+
+    def release(self, buffers: dict) -> None:
+        self._used.difference_update(id(m) for m in buffers.values())
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        for memory in list(self.maps):
+            if id(memory) not in self._used and id(memory) not in self._current:
+                memory.close()  # BufferError while exported: picamera2 lets it propagate
+                self.maps.remove(memory)
+
+    def close(self) -> None:
+        self._current = set()
+        self.cleanup()
+
+
+class RequestLedger:
+    """Every CompletedRequest made and every one released (its count down to 0), for the
+    ``standin`` fixture: a request never released is a buffer the camera never gets back."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.acquired = 0
+        self.released = 0
+        self.outstanding: dict[int, str] = {}  # id -> what it was (for the failure message)
+        self.cameras: list = []  # every Picamera2 opened
+        #: errors picamera2 would swallow (raised in ``DmaAllocator.__del__`` at close)
+        self.unraisable: list[BaseException] = []
+
+    def acquire(self, request, description: str) -> None:
+        with self._lock:
+            self.acquired += 1
+            self.outstanding[id(request)] = description
+
+    def release(self, request) -> None:
+        with self._lock:
+            self.released += 1
+            self.outstanding.pop(id(request), None)
+
+
+LEDGER = RequestLedger()
+
+
+class EventLoopGate:
+    """Closed by a test: the camera's event loop stops before its next round (no frame is
+    delivered and no job runs) until opened again. ``close_after_switch``: close it as a mode
+    switch finishes (the next round, in the new mode, then waits)."""
+
+    #: longest a round waits for the gate: a test that never opens it fails instead of hanging
+    LIMIT_S = 10.0
+
+    def __init__(self):
+        self._open = threading.Event()
+        self._open.set()
+        self.close_after_switch = False
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self.close_after_switch = False
+        self._open.set()
+
+    def pass_through(self) -> None:
+        if not self._open.wait(self.LIMIT_S):
+            raise RuntimeError("stand-in event loop held closed for too long")
+
+    def switched(self) -> None:
+        if self.close_after_switch:
+            self.close()
+
+
+EVENT_LOOP = EventLoopGate()
+#: called (on the releasing thread) by a release re-queueing its request, between reading the
+#: controls set since the last request and replacing them: picamera2's window (request.py)
+RELEASE_WINDOW: Callable[[], None] | None = None
 
 
 class Af:
@@ -143,7 +258,7 @@ class FrameRecord:
 
 @dataclass
 class Slot:
-    """One libcamera request: a buffer per stream, metadata, map count."""
+    """One libcamera request: a buffer (an mmap) per stream, metadata, map count."""
 
     buffers: dict
     metadata: dict = field(default_factory=dict)
@@ -265,17 +380,17 @@ class Sensor:
         self.picam2._process([slot] if slot is not None else [])
 
     def _fill(self, slot: Slot, sequence: int, record: FrameRecord, exposure_us: int) -> None:
+        # the views written through are locals: gone when this returns, so they never keep a map open
         config = self.picam2.camera_config
         lores = slot.buffers.get("lores")
         if lores is not None:
             w, h = config["lores"]["size"]
             stride = config["lores"]["stride"]
-            plane = lores.reshape((h * 3 // 2, stride))
+            plane = np.frombuffer(lores, dtype=np.uint8).reshape((h * 3 // 2, stride))
             plane[:h, :w] = sequence % 251  # Y: tells frames apart
             plane[:h, w:] = 255  # stride padding, which a correct Y plane never includes
             plane[h:, :] = 128
-        main = slot.buffers["main"]
-        main[:3] = np.frombuffer(int(sequence).to_bytes(3, "big"), dtype=np.uint8)  # pixel (0, 0) = sequence
+        slot.buffers["main"][:3] = int(sequence).to_bytes(3, "big")  # pixel (0, 0) = sequence
         slot.metadata = {
             "SensorTimestamp": record.sensor_timestamp_ns,
             "ExposureTime": exposure_us,

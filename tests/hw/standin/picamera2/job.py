@@ -8,6 +8,7 @@ class Job:
         self._functions = list(functions)
         self._signal_function = signal_function
         self._future = Future()
+        self._future.set_running_or_notify_cancel()
         self._result = None
 
     def execute(self):
@@ -22,10 +23,12 @@ class Job:
                 return False
             self._result = result
             self._functions.pop(0)
-        self._future.set_result(self._result)
         return True
 
     def signal(self):
+        # as picamera2: the result is set here, after the event loop has left its lock
+        if not self._future.done():
+            self._future.set_result(self._result)
         if self._signal_function:
             self._signal_function(self)
 

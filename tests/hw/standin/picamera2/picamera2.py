@@ -5,7 +5,6 @@ import time
 from functools import partial
 
 import libcamera
-import numpy as np
 
 from . import _standin
 from .job import Job
@@ -36,9 +35,12 @@ class Picamera2:
         self._pending_controls = {}
         self._sensor = None
         self.sensors_used = []  # every Sensor run, for tests
+        self.allocator = _standin.Allocator()
+        self._buffer_sets = []  # the current allocation: one dict of stream -> mmap per request
         # libcamera's IPA (its af.cpp lens state) lives as long as the camera: a mode switch keeps it
         self._af = _standin.Af(self._spec) if self._spec.lens is not None else None
         self.slots = []  # every request buffer set allocated, for tests
+        _standin.LEDGER.cameras.append(self)
         self.camera_ctrl_info = self._controls_info(self._spec.modes[0][1])
         self.sensor_resolution = self._spec.full_size
         self.sensor_format = "SRGGB10_CSI2P"
@@ -152,19 +154,17 @@ class Picamera2:
         self.stream_map = {"main": "main", "lores": "lores" if config["lores"] is not None else None, "raw": None}
         self._pending_controls = {}
         self.configure_count += 1
+        # picamera2's configure_ allocates: earlier buffers that no request holds are unmapped here
+        sizes = {"main": config["main"]["size"][1] * config["main"]["stride"]}
+        if config["lores"] is not None:
+            sizes["lores"] = config["lores"]["size"][1] * 3 // 2 * config["lores"]["stride"]
+        self._buffer_sets = self.allocator.allocate(sizes, config["buffer_count"])
 
     def camera_configuration(self):
         return self.camera_config
 
     def stream_configuration(self, name="main"):
         return self.camera_config[name]
-
-    def _buffers(self):
-        buffers = {"main": np.zeros(self.camera_config["main"]["size"][1] * self.camera_config["main"]["stride"], np.uint8)}
-        lores = self.camera_config["lores"]
-        if lores is not None:
-            buffers["lores"] = np.zeros(lores["size"][1] * 3 // 2 * lores["stride"], np.uint8)
-        return buffers
 
     def start(self, config=None, show_preview=False):
         if config is not None:
@@ -181,16 +181,27 @@ class Picamera2:
         duration_us = max(min_us, int(limits[0])) if limits[0] else min_us  # clipped to the sensor's limits
         self._sensor = _standin.Sensor(self, duration_us * 1000, controls)
         self.sensors_used.append(self._sensor)
-        for _ in range(self.camera_config["buffer_count"]):
-            slot = _standin.Slot(self._buffers())
+        for buffers in self._buffer_sets:  # new requests over the allocated buffers, as start_ makes
+            slot = _standin.Slot(buffers)
             self.slots.append(slot)
             self._sensor.queue(slot, {})
         self.started = True
         self._sensor.start()
 
+    def stop_(self, request=None):
+        """picamera2's stop_, on the event loop (inside a job, under ``self.lock``)."""
+        if self.started:
+            self.stop_count += 1
+            self._sensor.stop()  # on its own thread: that thread ends when this round is over
+            self.started = False
+            while self.completed_requests:
+                self.completed_requests.pop(0).release()
+        return (True, None)
+
     def stop(self):
         if not self.started:
             return
+        # from the application: the sensor thread is joined first, then what picamera2 kept released
         self.stop_count += 1
         self._sensor.stop()
         self.started = False
@@ -203,6 +214,10 @@ class Picamera2:
             return
         self.stop()
         self.is_open = False
+        try:  # picamera2 drops its DmaAllocator: __del__ closes it, and swallows what that raises
+            self.allocator.close()
+        except BufferError as error:
+            _standin.LEDGER.unraisable.append(error)
 
     def set_controls(self, controls):
         for name in controls:
@@ -212,6 +227,7 @@ class Picamera2:
 
     def _process(self, slots):
         """picamera2's process_requests, on the sensor thread."""
+        _standin.EVENT_LOOP.pass_through()
         requests = [CompletedRequest(slot, self) for slot in slots]
         finished = []
         with self.lock:
@@ -275,10 +291,14 @@ class Picamera2:
         functions = [partial(self.wait_for_timestamp_, flush), self.capture_request_]
         return self.dispatch_functions(functions, wait, signal_function)
 
-    def switch_mode(self, camera_config, wait=None, signal_function=None):
-        # picamera2 runs stop/configure/start as a job on the event loop; here the caller's thread
-        # does it, which is the same sequence without the hop
-        self.stop()
+    def switch_mode_(self, camera_config):
+        self.stop_()
         self.configure(camera_config)
         self.start()
-        return self.camera_config
+        _standin.EVENT_LOOP.switched()
+        return (True, self.camera_config)
+
+    def switch_mode(self, camera_config, wait=None, signal_function=None):
+        # as picamera2: a job that the event loop runs at once (immediate), on its own thread
+        functions = [partial(self.switch_mode_, camera_config)]
+        return self.dispatch_functions(functions, wait, signal_function, immediate=True)

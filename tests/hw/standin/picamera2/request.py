@@ -1,6 +1,10 @@
-"""picamera2.request stand-in: CompletedRequest and MappedArray over numpy buffers."""
+"""picamera2.request stand-in: CompletedRequest and MappedArray over mmap buffers."""
+
+import threading
 
 import numpy as np
+
+from . import _standin
 
 
 def _shared_view(buffer, config):
@@ -26,7 +30,10 @@ class MappedArray:
         request = self.__request
         if request.request is None:
             raise RuntimeError("failed to find buffer")
-        buffer = request.request.buffers[self.__stream]
+        memory = request.request.buffers[self.__stream]
+        if memory.closed:  # picamera2: no longer in the allocator's mapped_buffers
+            raise RuntimeError("failed to find buffer")
+        buffer = np.frombuffer(memory, dtype=np.uint8)  # picamera2: np.array(mmap, copy=False)
         self.__array = _shared_view(buffer, request.config[self.__stream]) if self.__reshape else buffer
         request.request.open_maps += 1
         return self
@@ -51,6 +58,10 @@ class CompletedRequest:
         self.configure_count = picam2.configure_count
         self.config = picam2.camera_config.copy()
         self.stream_map = dict(picam2.stream_map)
+        with self.lock:
+            picam2.allocator.acquire(request.buffers)
+        _standin.LEDGER.acquire(self, f"request of camera configuration {self.configure_count} "
+                                      f"(made on thread {threading.current_thread().name})")
 
     def acquire(self):
         with self.lock:
@@ -69,19 +80,25 @@ class CompletedRequest:
             if slot.open_maps:
                 # picamera2 would hand a still-mapped buffer back to the camera: a use-after-free
                 raise RuntimeError("CompletedRequest released while a MappedArray is still open")
+            picam2 = self.picam2
+            if picam2.started and self.stop_count == picam2.stop_count:
+                # as picamera2: the controls set since the last re-queue travel with this request,
+                # read, then replaced by new ones without a lock against set_controls
+                controls = dict(picam2._pending_controls)  # picam2.controls.get_libcamera_controls()
+                if _standin.RELEASE_WINDOW is not None:
+                    _standin.RELEASE_WINDOW()
+                picam2._pending_controls = {}  # picam2.controls = Controls(picam2)
+                picam2._sensor.queue(slot, controls)
+            picam2.allocator.release(slot.buffers)  # unmaps buffers of an earlier allocation
             self.request = None
             self.config = {}
             self.stream_map = {}
-        picam2 = self.picam2
-        if picam2.started and self.stop_count == picam2.stop_count:
-            # as picamera2: the controls set since the last re-queue travel with this request
-            controls, picam2._pending_controls = picam2._pending_controls, {}
-            picam2._sensor.queue(slot, controls)
+        _standin.LEDGER.release(self)
 
     def make_buffer(self, name):
         if self.stream_map.get(name) is None:
             raise RuntimeError(f"Stream {name!r} is not defined")
-        return np.array(self.request.buffers[name], dtype=np.uint8)
+        return np.array(self.request.buffers[name], dtype=np.uint8)  # a copy
 
     def get_metadata(self):
         return dict(self.request.metadata)

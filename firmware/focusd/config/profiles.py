@@ -1,4 +1,4 @@
-"""Camera-module profiles: data (``focusd/profiles/*.toml``), not code.
+"""Camera-module profiles: data (``focusd/config/profiles/*.toml``), not code.
 
 A profile holds what the firmware must know about a module that the camera cannot tell it:
 optics (for the simulator and for reasoning about blur), the sensor modes with their frame rates,

@@ -89,7 +89,7 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class CameraConfig:
     backend: str = "picamera2"  #: "picamera2" | "sim"
-    profile: str = "imx708"  #: camera-module profile (focusd/profiles/*.toml)
+    profile: str = "imx708"  #: camera-module profile (focusd/config/profiles/*.toml)
     sensor_mode: tuple[int, int] | None = None  #: None: the profile's focus mode
     lores_size: tuple[int, int] | None = None  #: None: the profile's lores size
     full_resolution_captures: bool = False  #: capture by mode switch (0.5-0.7 s) instead of from the stream

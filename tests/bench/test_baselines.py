@@ -7,17 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from focusd.bench.baselines import (
-    ExhaustiveSweep,
-    GoldenSection,
-    SearchTuning,
-    StockCdaf,
-    StockTuning,
-    fit_peak,
-    stock_focus_fom,
-)
 from focusd.af.types import AfMode, AfState, Frame
+from focusd.bench.baselines import ExhaustiveSweep, GoldenSection, SearchTuning, gaussian_peak
 from focusd.bench.runner import make_rig
+from focusd.bench.stock import StockCdaf, StockTuning, stock_focus_fom
 from focusd.bench.suite import SceneSpec, TrialSpec
 
 
@@ -149,10 +142,10 @@ def test_stock_rejects_an_unknown_speed():
         StockCdaf("turbo")
 
 
-def test_fit_peak_finds_the_vertex_of_a_gaussian():
+def test_gaussian_peak_finds_the_vertex_of_a_gaussian():
     positions = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
     values = [math.exp(-((p - 0.81) ** 2) / 0.3) for p in positions]
-    assert fit_peak(positions, values) == pytest.approx(0.81, abs=1e-6)
+    assert gaussian_peak(positions, values) == pytest.approx(0.81, abs=1e-6)
 
 
 def test_stock_focus_fom_is_larger_for_a_sharper_image():

@@ -9,7 +9,7 @@ and is, like the engine, pure and frame-driven (no clock, no threads, no hardwar
     algorithm.state                         # AfState
     algorithm.stop()
 
-- ``StockCdaf(speed="normal" | "fast")``: the stock Raspberry Pi contrast AF (``baselines_stock``).
+- ``StockCdaf(speed="normal" | "fast")``: the stock Raspberry Pi contrast AF (``focusd.bench.stock``).
 - ``ExhaustiveSweep``: samples the whole range in fine steps, then goes to the fitted peak. It is
   slow on purpose: it is the accuracy ceiling that a fast search is judged against.
 - ``GoldenSection``: the textbook golden-section search for a unimodal maximum over the range,
@@ -35,21 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from focusd.bench.stock import STOCK_SPEEDS, StockCdaf, StockTuning, stock_focus_fom
 from focusd.af.measure import FocusMeasure
 from focusd.af.tuning import STOCK_WINDOW
 from focusd.af.types import AfMode, AfState, Frame
-
-__all__ = [
-    "STOCK_SPEEDS",
-    "ExhaustiveSweep",
-    "GoldenSection",
-    "SearchTuning",
-    "StockCdaf",
-    "StockTuning",
-    "fit_peak",
-    "stock_focus_fom",
-]
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...
 
@@ -66,9 +54,10 @@ class SearchTuning:
     min_peak_ratio: float = 1.25  #: FAILED unless the best measure >= this x the lowest one
 
 
-def fit_peak(positions: list[float], values: list[float], half_width: int = 2) -> float:
-    """The peak of sampled focus values: a parabola through log(value) (a Gaussian) on the best
-    sample and up to ``half_width`` neighbours each side, clamped to the neighbouring samples."""
+def gaussian_peak(positions: list[float], values: list[float], half_width: int = 2) -> float:
+    """The sweep's peak of sampled focus values: a parabola through log(value) (a Gaussian) on the
+    best sample and up to ``half_width`` neighbours each side, clamped to the neighbouring samples
+    (not the engine's ``focusd.af.fit.fit_peak``, a Lorentzian fit)."""
     order = np.argsort(positions)
     xs = np.asarray(positions, dtype=float)[order]
     ys = np.asarray(values, dtype=float)[order]
@@ -111,7 +100,6 @@ class _ProbingBaseline:
         self._state = AfState.SCANNING
         self._active = True
         self._frame = 0
-        self._start_position = float(lens_position)
         self._samples: list[tuple[float, float]] = []  # (position, measure)
         self._pending: tuple[int, float] | None = None  # (frame to read, position)
         self._finish_at: int | None = None
@@ -194,7 +182,7 @@ class ExhaustiveSweep(_ProbingBaseline):
     def _result(self) -> float:
         positions = [p for p, _ in self._samples]
         values = [v for _, v in self._samples]
-        return fit_peak(positions, values)
+        return gaussian_peak(positions, values)
 
 
 class GoldenSection(_ProbingBaseline):

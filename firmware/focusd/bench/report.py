@@ -15,7 +15,7 @@ import tempfile
 
 from focusd.bench.metrics import STOCK_NORMAL, TARGET_BLOCK
 
-FORMAT = "focusd-bench/1"
+REPORT_FORMAT = "focusd-bench/1"
 #: Fields every trial row carries (docs/design.md, "Benchmark output"); the JSON test checks them.
 ROW_FIELDS = ("algorithm", "scene", "trial", "start", "final", "truth", "error", "frames", "state",
               "travel", "reversals")
@@ -189,7 +189,7 @@ def write_json(path: str, conditions: dict, rows, summary: dict, check_list: lis
                tracking: dict | None = None) -> None:
     """Write the report atomically (temporary file, then rename)."""
     document = {
-        "format": FORMAT,
+        "format": REPORT_FORMAT,
         "conditions": conditions,
         "trials": [row.row() for row in rows],
         "summary": summary,

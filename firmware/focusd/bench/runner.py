@@ -34,7 +34,7 @@ def _make_focusd(lens_range, latency_frames, window=None):
 
 def _make_stock(speed: str, **tuning):
     def make(lens_range, latency_frames, window=None):
-        from focusd.bench.baselines import StockCdaf, StockTuning
+        from focusd.bench.stock import StockCdaf, StockTuning
         from focusd.lens_path import controller_period_frames
 
         # the stock AF runs inside the IPA, whose controller runs at most at 30 Hz: in the focusing

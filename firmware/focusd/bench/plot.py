@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from focusd.af.measure import FocusMeasure
+from focusd.af.tuning import STOCK_WINDOW
 from focusd.bench.runner import LENS_RANGE, make_rig
+from focusd.bench.stock import stock_focus_fom
 from focusd.bench.suite import TrialSpec
 
 
 def focus_curve(spec: TrialSpec, step: float = 0.25, window=None):
     """(positions, focusd measure, stock FoM), each normalised to its maximum."""
-    from focusd.bench.stock import stock_focus_fom
-    from focusd.af.measure import FocusMeasure
-    from focusd.af.tuning import STOCK_WINDOW
-
     measure = FocusMeasure(STOCK_WINDOW)
     scene = spec.scene.build()
     count = int(round((LENS_RANGE[1] - LENS_RANGE[0]) / step)) + 1
@@ -37,6 +36,7 @@ def focus_curve(spec: TrialSpec, step: float = 0.25, window=None):
 
 def plot_trial(path: str, spec: TrialSpec, results, window=None) -> None:
     """Write the figure for one trial; ``results`` are that trial's TrialResults (with paths)."""
+    # deferred: matplotlib is an optional dependency (the "bench" extra), needed only for --plot
     import matplotlib
 
     matplotlib.use("Agg")

@@ -30,10 +30,19 @@ Method (documented here because the figures depend on it):
 from __future__ import annotations
 
 import functools
-import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from focusd.af.measure import FocusMeasure
+from focusd.af.tuning import STOCK_WINDOW
+from focusd.bench.runner import profile
+from focusd.bench.stacks import HELD_OUT_STACKS, stack_folders
+from focusd.bench.suite import SceneSpec
+from focusd.sim.geometry import Geometry
+from focusd.sim.optics import OpticsModel
+from focusd.sim.sweep import SweepScene, load_sweep, to_codes
 
 #: Where each shipped stack's frames sit in the sequence they were shot in (missing shots leave
 #: gaps); stacks not listed are consecutive. See each stack's SOURCE.md.
@@ -65,8 +74,6 @@ def frame_steps(name: str, count: int) -> tuple[int, ...]:
 
 
 def candidate_windows() -> list[tuple[float, float, float, float]]:
-    from focusd.af.tuning import STOCK_WINDOW
-
     grid = [(x / 4, y / 4, 0.25, 0.25) for y in range(4) for x in range(4)]
     return [tuple(STOCK_WINDOW), *grid]
 
@@ -114,20 +121,12 @@ def unambiguous(values) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _stack(folder: str):
-    from focusd.sim.sweep import load_sweep
-
     return load_sweep(folder, lens_range=(0.0, 1.0))
 
 
 @functools.lru_cache(maxsize=8)
 def window_truths(folder: str) -> tuple[tuple[tuple[float, float, float, float], float], ...]:
     """The stack's windows with their truth in steps: ((window, truth step), ...), best first."""
-    from focusd.af.measure import FocusMeasure
-    from focusd.bench.runner import profile
-    from focusd.sim.geometry import Geometry
-    from focusd.sim.optics import OpticsModel
-    from focusd.sim.sweep import SweepScene, to_codes
-
     sweep = _stack(folder)
     steps = frame_steps(Path(folder).name, len(sweep.frames))
     imx708 = profile()
@@ -155,9 +154,6 @@ def stack_positions(name: str, count: int, offset: float, spacing: float) -> np.
 
 def real_trials(build, seed: int, lens_range: tuple[float, float], folders=None) -> None:
     """Add the block's trials to a suite builder (focusd.bench.suite._Builder)."""
-    from focusd.bench.stacks import HELD_OUT_STACKS, stack_folders
-    from focusd.bench.suite import SceneSpec
-
     low, high = lens_range
     for folder in folders or stack_folders():
         name = Path(folder).name
@@ -190,10 +186,6 @@ REAL_ALGORITHMS = ("focusd", "stock-normal", "stock-fast")
 @functools.lru_cache(maxsize=32)
 def stack_scene(folder: str, offset: float, spacing: float, truth: float):
     """The stack as a scene, its frames at this trial's positions (decoded once per process)."""
-    from dataclasses import replace
-
-    from focusd.sim.sweep import SweepScene
-
     sweep = _stack(folder)
     positions = stack_positions(Path(folder).name, len(sweep.frames), offset - spacing * frame_steps(
         Path(folder).name, len(sweep.frames))[0], spacing)

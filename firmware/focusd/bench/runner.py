@@ -17,7 +17,15 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from focusd.af import AutofocusEngine
+from focusd.af.types import AfMode, AfState, Frame
+from focusd.bench.baselines import ExhaustiveSweep, GoldenSection
+from focusd.bench.stock import StockCdaf, StockTuning
 from focusd.bench.suite import TrialSpec
+from focusd.config.profiles import load_profile
+from focusd.lens_path import controller_period_frames
+from focusd.sim import SimRig
+from focusd.sim.lens import LensModel
 
 #: The AF range the bench focuses over (the stock tuning's "normal" range), dioptres.
 LENS_RANGE = (0.0, 12.0)
@@ -26,17 +34,12 @@ MAX_FRAMES = 400
 
 
 def _make_focusd(lens_range, latency_frames, window=None):
-    from focusd.af import AutofocusEngine
-
     return AutofocusEngine(lens_range=lens_range, latency_frames=latency_frames, window=window,
                            max_slew=profile().max_slew)
 
 
 def _make_stock(speed: str, **tuning):
     def make(lens_range, latency_frames, window=None):
-        from focusd.bench.stock import StockCdaf, StockTuning
-        from focusd.lens_path import controller_period_frames
-
         # the stock AF runs inside the IPA, whose controller runs at most at 30 Hz: in the focusing
         # mode (56 fps) on every second frame, as on a Pi (frames_per_ipa_run=1: the generous
         # every-frame variant the bench reported before the lens path was modelled)
@@ -49,14 +52,10 @@ def _make_stock(speed: str, **tuning):
 
 
 def _make_exhaustive(lens_range, latency_frames, window=None):
-    from focusd.bench.baselines import ExhaustiveSweep
-
     return ExhaustiveSweep(lens_range=lens_range, latency_frames=latency_frames)
 
 
 def _make_golden(lens_range, latency_frames, window=None):
-    from focusd.bench.baselines import GoldenSection
-
     return GoldenSection(lens_range=lens_range, latency_frames=latency_frames)
 
 
@@ -145,17 +144,12 @@ def profile():
     """The profile every trial runs on (imx708), loaded once per process."""
     global _PROFILE
     if _PROFILE is None:
-        from focusd.config.profiles import load_profile
-
         _PROFILE = load_profile("imx708")
     return _PROFILE
 
 
 def make_rig(spec: TrialSpec, window=None, scene=None):
     """The simulated camera of a trial, exactly as every algorithm gets it."""
-    from focusd.sim import SimRig
-    from focusd.sim.lens import LensModel
-
     imx708 = profile()
     return SimRig(scene if scene is not None else spec.scene.build(), profile=imx708, mode=imx708.focus_mode,
                   lores_size=imx708.lores_size, light=spec.light, latency_frames=spec.latency,
@@ -166,8 +160,6 @@ def make_rig(spec: TrialSpec, window=None, scene=None):
 def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MAX_FRAMES,
               record_path: bool = False, lens_range=LENS_RANGE) -> TrialResult:
     """One algorithm on one trial (single AF: press, focus, lock)."""
-    from focusd.af.types import AfMode, AfState, Frame
-
     if spec.window is not None:
         window = tuple(spec.window)  # every algorithm reads the trial's window: render only it
     rig = make_rig(spec, window)

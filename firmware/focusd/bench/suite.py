@@ -31,6 +31,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from focusd.sim import scenes
+from focusd.sim.sweep import SweepScene, load_sweep
+
 #: Subject distances of the default suite, metres (10 D to 0 D).
 DISTANCES_M = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, math.inf)
 #: Factors the finite distances (except the 0.1 m end) are scaled by, cycling over textures: the
@@ -84,8 +87,6 @@ class SceneSpec:
 
     def build(self):
         """The focusd.sim scene this spec describes."""
-        from focusd.sim import scenes
-
         if self.kind == "texture":
             return scenes.texture_scene(self.texture, distance_m=self.distance_m, seed=self.seed)
         if self.kind == "two-depth":
@@ -99,6 +100,7 @@ class SceneSpec:
         if self.kind == "sweep":
             return _sweep_scene(self.path, *self.sweep_range)
         if self.kind == "stack":
+            # deferred: a cycle (focusd.bench.real builds this module's SceneSpecs)
             from focusd.bench.real import stack_scene
 
             return stack_scene(self.path, self.offset, self.spacing, self.truth)
@@ -211,6 +213,7 @@ def default_suite(textures: list[str], seed: int = 0, real: bool = True) -> list
         for d, distance in enumerate(DISTANCES_M):
             build.add("instant-lens", SceneSpec("texture", texture, _jitter(distance, t + d)), lens="instant")
     if real:
+        # deferred: a cycle (focusd.bench.real builds this module's SceneSpecs)
         from focusd.bench.real import real_trials
 
         real_trials(build, seed, REAL_RANGE)
@@ -254,6 +257,4 @@ def sweep_trials(folder: str, sweep_range: tuple[float, float], positions, seed:
 def _sweep_scene(path: str, lo: float, hi: float):
     # decoding a stack's photographs takes a while: once per process and folder, not per run
     # (a SweepScene is static: every rig may share it)
-    from focusd.sim.sweep import SweepScene, load_sweep
-
     return SweepScene(load_sweep(path, lens_range=(lo, hi)))

@@ -13,7 +13,11 @@ simulator does not model (see focusd.bench.stock).
 from __future__ import annotations
 
 import math
+import multiprocessing
+import sys
 
+from focusd.af import AutofocusEngine
+from focusd.af.types import AfMode, AfState, Frame
 from focusd.bench.runner import LENS_RANGE, make_rig
 from focusd.bench.suite import SceneSpec, TrialSpec
 
@@ -22,21 +26,15 @@ LOCK_FRAMES = 200
 
 
 def _engine(latency: int):
-    from focusd.af import AutofocusEngine
-
     return AutofocusEngine(lens_range=LENS_RANGE, latency_frames=latency)
 
 
 def _frame(sim_frame):
-    from focusd.af.types import Frame
-
     return Frame(y=sim_frame.y, lens_position=sim_frame.lens_position, sequence=sim_frame.sequence)
 
 
 def static_check(spec: TrialSpec, hold_frames: int = 1000, window=None) -> dict:
     """Continuous AF on a still scene: frames to the first lock, then lens commands afterwards."""
-    from focusd.af.types import AfMode, AfState
-
     rig = make_rig(spec, window)
     engine = _engine(spec.told_latency)
     engine.start(AfMode.CONTINUOUS, lens_position=spec.start)
@@ -66,8 +64,6 @@ def static_check(spec: TrialSpec, hold_frames: int = 1000, window=None) -> dict:
 
 def moving_check(spec: TrialSpec, track_frames: int = 150, window=None) -> dict:
     """Continuous AF on a subject moving in depth: mean |lens - truth| after the first lock."""
-    from focusd.af.types import AfMode, AfState
-
     scene = spec.scene.build()
     rig = make_rig(spec, window, scene=scene)
     engine = _engine(spec.told_latency)
@@ -133,9 +129,6 @@ def _moving_job(job):
 def run_tracking(textures: list[str], seed: int = 0, workers: int = 2, window=None,
                  hold_frames: int = 1000, track_frames: int = 150) -> tuple[list[dict], list[dict]]:
     """Both checks, on ``workers`` processes."""
-    import multiprocessing
-    import sys
-
     static, moving = tracking_trials(textures, seed)
     static_jobs = [(spec, hold_frames, window) for spec in static]
     moving_jobs = [(spec, track_frames, window) for spec in moving]

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from focusd.af.tuning import AfTuning
+from focusd.config.profiles import available_profiles, load_profile
 from focusd.config.values import (
     Invalid,
     Problems,
@@ -298,8 +299,6 @@ def _check_together(config: Config, problems: Problems) -> None:
 
 
 def _check_camera(config: Config, problems: Problems, bad: set[str]) -> None:
-    from focusd.config.profiles import available_profiles, load_profile
-
     camera = config.camera
     if "camera.profile" in bad:
         return

@@ -58,6 +58,7 @@ from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
 from focusd.hw.lens_watch import LensCommandWatch
 from focusd.hw.picamera2_tuning import Picamera2Tuning
+from focusd.hw.vcm import open_lens
 from focusd.config.profiles import CameraProfile
 
 log = logging.getLogger("focusd.camera")
@@ -88,7 +89,7 @@ def denoise_controls(picam2) -> dict[str, Any]:
     and configure would refuse it)."""
     if "NoiseReductionMode" not in picam2.camera_controls:
         return {}
-    from libcamera import controls
+    from libcamera import controls  # deferred: a device library (with picamera2, only on a Pi)
 
     return {"NoiseReductionMode": controls.draft.NoiseReductionModeEnum.Fast}
 
@@ -190,7 +191,7 @@ class Picamera2Camera(Camera):
         if self._picam2 is not None:
             return
         try:
-            from picamera2 import Picamera2
+            from picamera2 import Picamera2  # deferred: a device library, only on a Pi (else: below)
 
             picam2 = Picamera2(camera_num=self.tuning.camera_num)
         except ImportError as error:
@@ -202,8 +203,6 @@ class Picamera2Camera(Camera):
         self._picam2 = picam2
         try:
             if self._i2c_lens and self._lens is None:
-                from focusd.hw.vcm import open_lens
-
                 self._lens = open_lens(self.profile, bus_number=self._vcm_bus)
             self._read_lens_range()
             config = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
@@ -383,7 +382,7 @@ class Picamera2Camera(Camera):
             return {}
         if not first:
             return {"LensPosition": self._commanded}
-        from libcamera import controls
+        from libcamera import controls  # deferred: a device library (with picamera2, only on a Pi)
 
         return {"AfMode": controls.AfModeEnum.Manual, "LensPosition": self._commanded}
 
@@ -404,7 +403,7 @@ class Picamera2Camera(Camera):
 
     def _frame(self, request) -> CameraFrame:
         """A CameraFrame around ``request``: the lores Y plane mapped, not copied."""
-        from picamera2 import MappedArray
+        from picamera2 import MappedArray  # deferred: a device library, only on a Pi
 
         mapped = None
         try:
@@ -476,7 +475,7 @@ def probe_cameras() -> list[dict[str, Any]]:
     Location, Rotation, Num), properties, sensor modes and LensPosition range (None: no lens
     control). Opens each camera in turn; must not run while the daemon holds the camera."""
     try:
-        from picamera2 import Picamera2
+        from picamera2 import Picamera2  # deferred: a device library, only on a Pi
     except ImportError as error:
         raise CameraError(f"picamera2 is not installed ({error}): no camera to probe on this machine") from None
     found = []

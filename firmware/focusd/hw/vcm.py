@@ -172,6 +172,7 @@ def open_lens(profile: CameraProfile, bus: I2cBus | None = None, bus_number: int
         settings = dataclasses.replace(settings, bus=int(bus_number))
     if bus is None:
         try:
+            # deferred: a device library, installed on a Pi (the "pi" extra); a desktop passes a bus
             from smbus2 import SMBus
 
             bus = SMBus(settings.bus)

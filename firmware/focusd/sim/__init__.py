@@ -11,16 +11,8 @@ Public API (see the modules' docstrings): ``scenes``, ``SimRig``, ``SimFrame``, 
 """
 
 from focusd.sim import scenes
+from focusd.sim.camera import SimCamera
 from focusd.sim.rig import SimFrame, SimRig
 from focusd.sim.sensor import LIGHT_LEVELS
 
 __all__ = ["scenes", "SimRig", "SimFrame", "SimCamera", "LIGHT_LEVELS"]
-
-
-def __getattr__(name: str):
-    # SimCamera pulls in focusd.hw.base; imported lazily so that the benchmark need not
-    if name == "SimCamera":
-        from focusd.sim.camera import SimCamera
-
-        return SimCamera
-    raise AttributeError(name)

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from focusd.errors import ConfigError
+
 #: the simulator's light levels, brightest first
 LIGHT_LEVELS: tuple[str, ...] = ("bright", "indoor", "dim", "dark")
 
@@ -76,12 +78,8 @@ def light_lux(light: str | float) -> float:
         try:
             return LIGHT_LUX[light]
         except KeyError:
-            from focusd.errors import ConfigError
-
             raise ConfigError("light", f"unknown light level {light!r} (known: {', '.join(LIGHT_LEVELS)})") from None
     if not light > 0:
-        from focusd.errors import ConfigError
-
         raise ConfigError("light", f"illuminance must be > 0 lux, got {light!r}")
     return float(light)
 

@@ -29,13 +29,15 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from focusd.errors import SweepError
 from focusd.sim.geometry import AF_WINDOW, Geometry
 from focusd.sim.optics import BlurStack
 from focusd.sim.sensor import srgb_to_linear
 
-FORMAT = "focusd-sweep/1"
+#: sweep.json's "format" (docs/design.md, "A focus sweep on disk"), also focusd.tools.sweeps'
+SWEEP_FORMAT = "focusd-sweep/1"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: frames are downscaled once at load to at most this width (pixels)
 WORKING_WIDTH = 1536
@@ -92,8 +94,6 @@ def _check_range(value, where: str, need_span: bool = True) -> tuple[float, floa
 
 
 def _read_image(path: Path, working_width: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as image:
             grey = image.convert("L")
@@ -124,8 +124,8 @@ def load_sweep(folder: str | os.PathLike, lens_range: tuple[float, float] | None
             meta = json.loads(meta_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SweepError(f"{meta_path}: not valid JSON ({error})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise SweepError(f"{meta_path}: format must be {FORMAT!r}, got {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        if not isinstance(meta, dict) or meta.get("format") != SWEEP_FORMAT:
+            raise SweepError(f"{meta_path}: format must be {SWEEP_FORMAT!r}, got {meta.get('format') if isinstance(meta, dict) else meta!r}")
         files = meta.get("frames")
         if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
             raise SweepError(f"{meta_path}: frames must be a non-empty list of file names")
@@ -172,8 +172,6 @@ def write_sweep(folder: str | os.PathLike, images, lens_positions=None, lens_ran
                 camera: str = "", notes: str = "") -> Path:
     """Write ``images`` (2-D grey or (H, W, 3) RGB uint8 arrays, in focus order) as ``NNN.png`` and
     ``sweep.json`` (written last, atomically). Returns the sweep.json path."""
-    from PIL import Image
-
     images = list(images)
     if not images:
         raise SweepError(f"{folder}: no images to write")
@@ -195,7 +193,7 @@ def write_sweep(folder: str | os.PathLike, images, lens_positions=None, lens_ran
         name = f"{index:03d}.png"
         Image.fromarray(array).save(root / name)
         names.append(name)
-    meta = {"format": FORMAT, "frames": names}
+    meta = {"format": SWEEP_FORMAT, "frames": names}
     if lens_positions is not None:
         meta["lens_positions"] = lens_positions
     if lens_range is not None:
@@ -239,8 +237,6 @@ class SweepScene:
         """Each frame on the lores grid (``scale`` x finer) of the whole frame: the photo's centre
         cut to the aspect of the sensor area it shows (the full field, or the crop of the mode it
         was recorded in), then the replay mode's crop of that area."""
-        from PIL import Image
-
         rx, ry, rw, rh = self._recorded_area(geometry)
         cx, cy, cw, ch = geometry.mode.crop
         lw, lh = geometry.lores_size

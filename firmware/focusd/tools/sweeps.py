@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
+from focusd.af.measure import FocusMeasure
 from focusd.errors import CameraError, FocusdError
 from focusd.hw.base import Camera, CameraFrame
+from focusd.sim.sweep import SWEEP_FORMAT  # the format the replay reads
 
-#: The sweep format written (docs/design.md, "A focus sweep on disk").
-SWEEP_FORMAT = "focusd-sweep/1"
 #: Folder (inside a sweep) of the optional main-stream images.
 MAIN_FOLDER = "main"
 
@@ -121,8 +122,6 @@ def record_sweep(camera: Camera, positions: Sequence[float], settle_frames: int,
     ``extra``: more keys for sweep.json (e.g. the sensor mode, which the Camera interface does not
     tell; a replay needs it to know which part of the sensor the frames show).
     """
-    from PIL import Image
-
     positions = [float(p) for p in positions]
     if not positions:
         raise ValueError("no lens positions to record")
@@ -341,8 +340,6 @@ def measure_latency(camera: Camera, window: tuple[float, float, float, float],
     longer moves are walked a max_slew per frame, as the engine walks them.
     Raises FocusdError when the scene shows no usable change or the change comes too late.
     """
-    from focusd.af.measure import FocusMeasure
-
     if settings.steps < 1 or settings.level_frames < 2 or settings.max_latency_frames < 0:
         raise ValueError("need steps >= 1, level_frames >= 2 and max_latency_frames >= 0")
     measure = FocusMeasure(window, measure_kind)

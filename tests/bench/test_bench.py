@@ -10,9 +10,10 @@ import math
 
 import pytest
 
+from focusd.af.tuning import STOCK_WINDOW
 from focusd.bench import metrics, report
 from focusd.bench.progress import ProgressBar
-from focusd.bench.runner import make_rig, run_trial, run_trials
+from focusd.bench.runner import ALGORITHMS, make_rig, run_trial, run_trials
 from focusd.bench.suite import SceneSpec, TrialSpec, default_suite, quick_suite
 from focusd.sim import scenes
 
@@ -186,6 +187,15 @@ def test_progress_bar_draws_only_when_enabled():
 def test_percentile_is_nearest_rank():
     assert metrics.percentile(list(range(1, 21)), 0.95) == 19
     assert metrics.median([1, 2, 3, 10]) == 2.5
+
+
+def test_a_trials_window_does_not_stay_with_the_stock_baseline_for_the_next_trial():
+    # a worker process builds every algorithm afresh per trial: a real-stack trial's window must
+    # not become the window of the trials after it
+    make = ALGORITHMS["stock-normal"]
+    window = (0.0, 0.0, 0.25, 0.25)
+    assert make((0.0, 12.0), 2, window=window).window == window
+    assert make((0.0, 12.0), 2).window == STOCK_WINDOW
 
 
 def test_results_do_not_depend_on_the_number_of_workers():

@@ -40,13 +40,14 @@ def _make_focusd(lens_range, latency_frames, window=None):
 
 def _make_stock(speed: str, **tuning):
     def make(lens_range, latency_frames, window=None):
+        settings = dict(tuning)  # per call: one trial's window must not stay for the next
         # the stock AF runs inside the IPA, whose controller runs at most at 30 Hz: in the focusing
         # mode (56 fps) on every second frame, as on a Pi (frames_per_ipa_run=1: the generous
         # every-frame variant the bench reported before the lens path was modelled)
-        tuning.setdefault("frames_per_ipa_run", controller_period_frames(profile().mode().fps))
+        settings.setdefault("frames_per_ipa_run", controller_period_frames(profile().mode().fps))
         if window is not None:
-            tuning["window"] = tuple(window)
-        return StockCdaf(speed, lens_range=lens_range, latency_frames=latency_frames, tuning=StockTuning(**tuning))
+            settings["window"] = tuple(window)
+        return StockCdaf(speed, lens_range=lens_range, latency_frames=latency_frames, tuning=StockTuning(**settings))
 
     return make
 

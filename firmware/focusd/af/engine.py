@@ -76,7 +76,6 @@ class AfStatistics:
     reversals: int = 0  #: changes of direction of the commanded lens position
     commands: int = 0  #: lens commands returned
     latency_estimate: float | None = None  #: frames from a command to the metadata showing it
-    scans: int = 0  #: scans run (the first and each full re-scan)
 
 
 class AutofocusEngine:
@@ -203,7 +202,6 @@ class AutofocusEngine:
         else:
             scan.direction = 1 if high - start >= start - low else -1
         self._scan = scan
-        self.statistics.scans += 1
         self.phase = Phase.PRIME
 
     def _add_sample(self, sequence: int, value: float) -> None:

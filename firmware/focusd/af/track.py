@@ -99,10 +99,6 @@ class LensTrack:
         return self._command_positions[-1] if self._command_positions else self.start
 
     @property
-    def last_command_sequence(self) -> int | None:
-        return self._command_sequences[-1] if self._command_sequences else None
-
-    @property
     def first_command_sequence(self) -> int | None:
         return self._command_sequences[0] if self._command_sequences else None
 

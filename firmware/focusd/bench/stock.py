@@ -135,7 +135,6 @@ class StockCdaf:
     ):
         if speed not in STOCK_SPEEDS:
             raise ValueError(f"stock AF speed must be one of {sorted(STOCK_SPEEDS)}, not {speed!r}")
-        self.speed_name = speed
         self.speed = STOCK_SPEEDS[speed]
         self.tuning = (tuning or StockTuning()).effective()
         self.window = self.tuning.window

@@ -63,7 +63,6 @@ class SimCamera(Camera):
         self._started = False
         self.start_calls = 0
         self._origin_ns = 0  # realtime: monotonic time of the rig's virtual 0
-        self.frames_delivered = 0
 
     # ---------------------------------------------------------------------------- interface
 
@@ -120,7 +119,6 @@ class SimCamera(Camera):
         if self.pacing == "realtime":
             self._pace()
         frame = self.rig.next_frame()
-        self.frames_delivered += 1
         return self._wrap(frame)
 
     # ---------------------------------------------------------------------------- test hooks

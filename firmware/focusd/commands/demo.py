@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import threading
 import tomllib
@@ -17,6 +18,7 @@ from importlib import resources
 
 from focusd.commands.run import install_signal_handlers
 from focusd.config import loader
+from focusd.config.capture_folder import check_parent_exists
 from focusd.demo.script import load_script, play
 from focusd.errors import ScriptError
 from focusd.service.logs import setup_logging
@@ -40,16 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo_keys(captures: str | None = None) -> dict[str, object]:
     """The keys the demo lays over the configuration: the packaged demo.toml's, then
-    ``capture.directory`` from --captures when given."""
+    ``capture.directory`` from --captures when given. Either folder is taken from the current one
+    (the key itself must be absolute: focusd.config.capture_folder)."""
     table = tomllib.loads((resources.files("focusd.demo") / SETTINGS).read_text(encoding="utf-8"))
     keys = {f"{section}.{key}": value for section, values in table.items() for key, value in values.items()}
     if captures is not None:
         keys["capture.directory"] = captures
+    keys["capture.directory"] = os.path.abspath(keys["capture.directory"])
     return keys
 
 
 def main(args: argparse.Namespace) -> int:
     config = loader.load(args, demo_keys(args.captures))  # a ConfigError becomes exit status 78 in focusd.cli
+    check_parent_exists(config.capture.directory, config.source)
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
               "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)

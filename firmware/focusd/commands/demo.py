@@ -16,10 +16,12 @@ import threading
 import tomllib
 from importlib import resources
 
-from focusd.commands.run import install_signal_handlers
+from focusd.commands.run import install_signal_handlers, run_daemon
 from focusd.config import loader
 from focusd.config.capture_folder import check_parent_exists
 from focusd.demo.script import load_script, play
+from focusd.demo.status import StatusTerminal
+from focusd.errors import EX_UNAVAILABLE
 from focusd.errors import ScriptError
 from focusd.service.logs import setup_logging
 from focusd.signals import ButtonId
@@ -71,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     from focusd.service.cameras import build_camera
     from focusd.service.daemon import Daemon
 
-    setup_logging("warning" if config.logging.level == "info" else config.logging.level)
+    terminal = StatusTerminal(sys.stderr)  # log lines go above the status line, not onto its end
+    setup_logging("warning" if config.logging.level == "info" else config.logging.level, stream=terminal)
     factory = mock_pin_factory()
     daemon = Daemon(config, build_camera(config), pin_factory=factory)
     install_signal_handlers(daemon)
@@ -88,16 +91,18 @@ def main(args: argparse.Namespace) -> int:
             print(KEYS_HELP, file=sys.stderr)
         else:
             driver = threading.Thread(target=_scripted, args=(steps, finger, daemon, done), daemon=True)
-        status = threading.Thread(target=_status_line, args=(daemon, done), daemon=True)
+        status = threading.Thread(target=_status_line, args=(daemon, terminal, done), daemon=True)
         driver.start()
         status.start()
         try:
-            code = daemon.run()
+            code = run_daemon(daemon)
         finally:
             done.set()
             status.join(2)
+            terminal.finish()
+    if code == EX_UNAVAILABLE:  # no camera at all (picamera2 not installed): said, nothing to sum up
+        return code
     stats = daemon.stats
-    print(file=sys.stderr)
     print(f"focusd demo: {summary(stats, config.capture.directory)}")
     return code if stats.captures_failed == 0 else 1
 
@@ -124,10 +129,10 @@ def _scripted(steps, finger, daemon, done: threading.Event) -> None:
         daemon.request_stop()  # whatever happened to the script, the demo ends
 
 
-def _status_line(daemon, done: threading.Event) -> None:
+def _status_line(daemon, terminal: StatusTerminal, done: threading.Event) -> None:
+    # daemon.status is the daemon's StatusBoard: AF state, lens, LED pattern, buttons held, counts
     while not done.wait(0.1):
-        sys.stderr.write("\r" + daemon.status.line() + "   ")
-        sys.stderr.flush()
+        terminal.status(daemon.status.line())
 
 
 @contextlib.contextmanager

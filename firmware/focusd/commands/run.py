@@ -33,6 +33,12 @@ def main(args: argparse.Namespace) -> int:
         return 1
     daemon = Daemon(config, camera, pin_factory=pin_factory_for(config))
     install_signal_handlers(daemon)
+    return run_daemon(daemon)
+
+
+def run_daemon(daemon) -> int:
+    """``daemon.run()``'s exit status; a camera that can never work here (picamera2 not installed)
+    is one line and exit 69, not a traceback (``focusd run`` and ``focusd demo`` alike)."""
     try:
         return daemon.run()
     except CameraUnavailable as error:  # not retried: under systemd, no restart loop either

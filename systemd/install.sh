@@ -6,13 +6,14 @@
 #
 # install puts in place, in this order:
 #   1. the package, in its own virtual environment /opt/focusd/venv (pip, from this checkout;
-#      with the [pi] extra on a Raspberry Pi or any aarch64 machine, plain elsewhere)
+#      with the [pi] extra on a Raspberry Pi or any aarch64 machine, plain elsewhere), and the
+#      focusd command on the PATH: /usr/local/bin/focusd, a link to the environment's
 #   2. the default configuration /etc/focusd/focusd.toml (never overwrites an existing one)
 #   3. the system user focusd, in the groups video, gpio and i2c (groups missing on this machine
 #      are created empty: systemd refuses to start a unit whose SupplementaryGroups do not exist)
 #   4. the unit /etc/systemd/system/focusd.service, then daemon-reload and enable (and a restart
 #      if it was already running, so an upgrade takes effect)
-# uninstall stops and disables the unit and removes it and /opt/focusd; the configuration, the
+# uninstall stops and disables the unit and removes it, the link and /opt/focusd; the configuration, the
 # captures in /var/lib/focusd and the user stay, unless --purge.
 #
 # --root DIR does all of it inside DIR instead of this machine (user and groups written to
@@ -54,6 +55,8 @@ PREFIX=/opt/focusd
 VENV_DIR=$PREFIX/venv
 CONFIG=/etc/focusd/focusd.toml
 UNIT=/etc/systemd/system/focusd.service
+# on every user's PATH and on sudo's secure_path (Debian): `focusd probe`, `sudo focusd check-config`
+COMMAND_LINK=/usr/local/bin/focusd
 STATE=/var/lib/focusd
 GROUPS_NEEDED=(video gpio i2c)
 PYTHON="${PYTHON:-python3}"
@@ -123,6 +126,16 @@ relocate_venv() {
     say "paths in the environment rewritten to $VENV_DIR (it runs once $ROOT is the root)"
 }
 
+install_command() {
+    install -d -m 0755 "$ROOT$(dirname "$COMMAND_LINK")"
+    if [ -e "$ROOT$COMMAND_LINK" ] && [ ! -L "$ROOT$COMMAND_LINK" ]; then
+        say "keeping $COMMAND_LINK: it is not focusd's link (run $VENV_DIR/bin/focusd instead)"
+        return
+    fi
+    ln -sfn "$VENV_DIR/bin/focusd" "$ROOT$COMMAND_LINK"   # the path it has once ROOT is the root
+    say "the focusd command: $COMMAND_LINK -> $VENV_DIR/bin/focusd"
+}
+
 install_config() {
     install -d -m 0755 "$ROOT/etc/focusd"
     if [ -e "$ROOT$CONFIG" ]; then
@@ -188,6 +201,7 @@ do_install() {
     fi
     [ -f "$CHECKOUT/systemd/focusd.toml" ] || { echo "focusd install: systemd/focusd.toml is missing" >&2; exit 1; }
     install_venv
+    install_command
     install_config
     install_user
     install_unit
@@ -207,9 +221,10 @@ do_uninstall() {
         systemctl disable focusd.service 2>/dev/null || true
     fi
     rm -f "$ROOT$UNIT"
+    if [ "$(readlink "$ROOT$COMMAND_LINK" 2>/dev/null)" = "$VENV_DIR/bin/focusd" ]; then rm -f "$ROOT$COMMAND_LINK"; fi
     if systemd_running; then systemctl daemon-reload; fi
     rm -rf "$ROOT$PREFIX"
-    say "removed the unit and $PREFIX"
+    say "removed the unit, $COMMAND_LINK and $PREFIX"
     if [ "$PURGE" = 1 ]; then
         rm -rf "$ROOT/etc/focusd" "$ROOT$STATE"
         if has_user "$NAME"; then

@@ -50,7 +50,9 @@ class RecordingCamera:
 
 def test_config(tmp_path: Path, **sections) -> Config:
     """The default configuration on the simulator, capturing to ``tmp_path``; ``sections`` maps a
-    section name to a dict of replaced fields."""
+    section name to a dict of replaced fields. ``tmp_path`` is made if missing: the writer makes
+    only the captures folder itself, never its parents."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = default_config()
     changes = {"camera": {"backend": "sim"}, "capture": {"directory": str(tmp_path / "captures")}}
     for name, fields in sections.items():

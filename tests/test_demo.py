@@ -75,12 +75,13 @@ def test_demo_outside_the_repository_runs_on_its_packaged_settings(tmp_path, mon
     parser = cli.build_parser()
     args = parser.parse_args(["demo"])
     config = loader.load(args, demo.demo_keys(args.captures))
-    assert (config.camera.backend, config.capture.directory) == ("sim", "./captures")
+    # demo.toml's ./captures and --captures are taken from the current folder (the key is absolute)
+    assert (config.camera.backend, config.capture.directory) == ("sim", str(tmp_path / "captures"))
     assert config.source is None and config.af == default_config().af and config.pins == default_config().pins
-    args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=elsewhere"])
-    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "elsewhere"
+    args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=/srv/elsewhere"])
+    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "/srv/elsewhere"
     args = parser.parse_args(["demo", "--captures", "shots"])
-    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "shots"
+    assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == str(tmp_path / "shots")
 
 
 @pytest.mark.skipif(os.path.exists(loader.SYSTEM_CONFIG), reason="an installed configuration would be read")
@@ -90,7 +91,7 @@ def test_demo_runs_from_another_folder(tmp_path):
     result = subprocess.run([sys.executable, "-m", "focusd.cli", "demo", "--script", str(script)], cwd=tmp_path,
                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "1 capture written to ./captures" in result.stdout
+    assert f"1 capture written to {tmp_path / 'captures'}" in result.stdout
     assert len(list((tmp_path / "captures").glob("*.jpg"))) == 1
 
 

@@ -202,6 +202,16 @@ def test_install_lays_out_unit_config_user_and_enable_link(installed):
     assert (root / "opt/focusd/DEPLOYMENT.md").exists()  # the unit's Documentation=
 
 
+def test_install_puts_the_focusd_command_on_the_path(installed):
+    """hw/README.md has the builder run `focusd probe` and `sudo focusd check-config`: the command
+    is a link on the default PATH (and sudo's secure_path) to the entry point the unit runs."""
+    _, root, result = installed
+    assert result.returncode == 0, result.stderr
+    link = root / "usr/local/bin/focusd"
+    exec_start = parse_unit(UNIT_FILE.read_text())["Service"]["ExecStart"][0].split()[0]
+    assert link.is_symlink() and os.readlink(link) == exec_start
+
+
 def test_reinstall_keeps_an_edited_configuration_and_uninstall_keeps_captures(tmp_path):
     checkout = copy_checkout(tmp_path / "checkout")
     root = tmp_path / "root"
@@ -222,6 +232,7 @@ def test_reinstall_keeps_an_edited_configuration_and_uninstall_keeps_captures(tm
     assert not (root / "etc/systemd/system/focusd.service").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/focusd.service").is_symlink()
     assert not (root / "opt/focusd").exists()
+    assert not (root / "usr/local/bin/focusd").is_symlink()
     assert photo.exists() and config.exists()
     assert "focusd:" in (root / "etc/passwd").read_text()
 

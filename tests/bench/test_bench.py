@@ -7,6 +7,8 @@ import argparse
 import io
 import json
 import math
+import os
+import stat
 
 import pytest
 
@@ -242,3 +244,49 @@ def test_bad_arguments_and_outputs_are_refused_before_the_run(argv, named, capsy
     assert bench_main(["--suite", "quick", "--no-progress", *argv]) == 2
     error = capsys.readouterr().err
     assert error.startswith("focusd bench: ") and named in error and "Traceback" not in error
+
+
+def test_the_targets_show_shares_as_percentages_and_count_the_misses(small_run):
+    _, summary = small_run
+    check_list = report.checks(summary)
+    text = report.format_table(summary, {"trials": 5, "suite": "test", "seed": 0, "workers": 1, "seconds": 1.0},
+                               check_list)
+    line = next(line for line in text.splitlines() if "within 0.15 D (main):" in line)
+    share = next(c for c in check_list if c["name"] == "within 0.15 D (main)")
+    assert share["unit"] == "share" and f": {100 * share['value']:.3g}% (target >= 95%)" in line, line
+    missed = sum(not c["ok"] for c in check_list)
+    assert text.splitlines()[-1] == f"  {len(check_list) - missed} met, {missed} missed ({report.EXIT_RULE})"
+
+
+def test_a_sweep_only_run_names_its_stacks_not_suite_none():
+    text = report.format_table({}, {"trials": 3, "suite": None, "sweeps": ["stacks/pcb"], "seed": 0, "workers": 1})
+    assert "None" not in text.splitlines()[0]
+    assert "no simulated suite, 1 focal stack (stacks/pcb)" in text.splitlines()[0]
+
+
+def test_the_json_report_gets_the_mode_of_any_new_file(tmp_path, small_run):
+    rows, summary = small_run
+    path = tmp_path / "bench.json"
+    old = os.umask(0o022)
+    try:
+        report.write_json(str(path), {"suite": "test"}, rows, summary, report.checks(summary))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # mkstemp's own 0600 would hide it from others
+
+
+def test_check_makes_a_missed_target_exit_1_and_the_help_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(report, "TARGET_ACCURACY", 1.01)  # a target no run meets
+    out = tmp_path / "b.json"
+    arguments = ["--suite", "quick", "--algorithms", "focusd", "--light", "bright", "--latency", "2",
+                 "--workers", "1", "--no-progress", "--json", str(out)]
+    assert bench_main([*arguments, "--check"]) == 1
+    text = capsys.readouterr().out
+    assert "[MISS] within 0.15 D (main)" in text and "1 missed" in text
+    assert json.loads(out.read_text())["checks"]  # the report is written all the same
+    assert bench_main(arguments) == 0  # without --check a finished run is exit 0, as the help says
+    from focusd.commands import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert "with --check, 1 when a target is missed" in " ".join(parser.format_help().split())

@@ -83,7 +83,8 @@ def images(folder: Path) -> list[str]:
 
 
 def test_jpeg_carries_lens_af_state_and_press_in_exif_and_journal(tmp_path):
-    folder = tmp_path / "a" / "b"  # parents are made too
+    folder = tmp_path / "a" / "b"  # the last folder is made (never its parents: see below)
+    folder.parent.mkdir()
     results = Results()
     writer = make_writer(folder, results, jpeg_quality=90)
     writer.start()
@@ -311,11 +312,24 @@ def test_folder_that_cannot_be_made_fails_captures_until_it_can(tmp_path, caplog
     (failed,) = results.wait(1)
     assert failed.error.startswith("write failed") and failed.path is None
     blocker.unlink()
+    blocker.mkdir()  # the card is back: its folder is made
     writer.submit(make_request(1))
     _, written = results.wait(2)
     writer.close()
     assert written.error is None and written.path.parent == blocker / "captures"
     assert any("not ready" in r.getMessage() for r in caplog.records)
+
+
+def test_a_missing_parent_folder_is_never_made(tmp_path):
+    """A card that is not mounted (or a mistyped path) leaves no folders behind on the root file
+    system: only the capture folder itself is made."""
+    results = Results()
+    writer = make_writer(tmp_path / "media" / "card" / "captures", results)
+    writer.start()
+    writer.submit(make_request(0))
+    (failed,) = results.wait(1)
+    writer.close()
+    assert failed.error.startswith("write failed") and not (tmp_path / "media").exists()
 
 
 @pytest.mark.parametrize("key, changes", [

@@ -197,10 +197,10 @@ def test_schema_and_checks_agree():
 
 def test_overrides_apply_and_keep_the_source():
     config = apply_overrides(load_config(SHIPPED), {
-        "camera.backend": "sim", "capture.directory": "./captures", "pins.led": "none",
+        "camera.backend": "sim", "capture.directory": "/srv/captures", "pins.led": "none",
         "af.window": [0, 0, 1, 1], "camera.sensor_mode": [1536, 864], "shutter.burst_fps": 30,
     })
-    assert config.camera.backend == "sim" and config.capture.directory == "./captures"
+    assert config.camera.backend == "sim" and config.capture.directory == "/srv/captures"
     assert config.pins.led is None
     assert config.af.window == (0.0, 0.0, 1.0, 1.0) and isinstance(config.af.window, tuple)
     assert config.camera.sensor_mode == (1536, 864)

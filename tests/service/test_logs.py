@@ -26,20 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 TERMINAL_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
 
 
-@pytest.fixture
-def restore_logging():
-    """setup_logging configures the process: put back pytest's handlers and the hooks afterwards."""
-    root, engine = logging.getLogger(), logging.getLogger("focusd.af")
-    handlers, level, engine_level = root.handlers[:], root.level, engine.level
-    hooks = sys.excepthook, threading.excepthook
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    engine.setLevel(engine_level)
-    sys.excepthook, threading.excepthook = hooks
-    logging.captureWarnings(False)
-
-
 def emit_everything(log: logging.Logger) -> None:
     log.debug("debug")
     log.info("info")
@@ -154,3 +140,27 @@ def test_no_camera_under_journald_is_an_error_line(tmp_path, monkeypatch, capsys
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "<3>focusd: no camera: no camera here | on this bus\n"
+
+
+def test_debug_level_keeps_pillows_own_debug_lines_out(restore_logging, monkeypatch):
+    """logging.level = "debug" is for focusd's lines: Pillow's TIFF plugin logs every EXIF tag of
+    every capture at debug, which flooded the log (144 of 161 lines)."""
+    from datetime import datetime
+
+    import numpy as np
+    from PIL import Image
+
+    from focusd.capture.files import encode
+    from focusd.capture.writer import METADATA_FIELDS
+
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    out = io.StringIO()
+    logs.setup_logging("debug", stream=out)
+    metadata = dict.fromkeys(METADATA_FIELDS, 1) | {"lens_position": 2.0, "af_state": "FOCUSED", "reason": "release"}
+    data = encode(np.zeros((32, 48, 3), np.uint8), "jpeg", 90, metadata, "imx708-test", datetime(2024, 1, 2))
+    assert Image.open(io.BytesIO(data)).getexif()  # Pillow wrote and read EXIF (its debug lines' source)
+    logging.getLogger("PIL.TiffImagePlugin").debug("tag: ImageDescription (270)")
+    logging.getLogger("focusd.daemon").debug("lens to 2.000 D")
+    lines = out.getvalue().splitlines()
+    assert not [line for line in lines if " PIL" in line], lines
+    assert any(line.endswith("DEBUG focusd.daemon: lens to 2.000 D") for line in lines)

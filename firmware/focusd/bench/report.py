@@ -31,60 +31,84 @@ TARGET_VS_STOCK_NORMAL = 3.0
 TARGET_FAILED = 0.95  #: dark and featureless scenes end FAILED
 TARGET_WRONG_LOCK = 0.02  #: ... and at most this share FOCUSED at a wrong position
 TARGET_STATIC_COMMANDS = 0
+#: what the exit status says of the targets (focusd bench --help and the report's last line)
+EXIT_RULE = "a miss makes the exit status 1 only with --check"
 TARGET_MOVING_ERROR = 0.3
 
 
 def checks(summary: dict, tracking: dict | None = None, algorithm: str = "focusd") -> list[dict]:
-    """focusd's figures against the targets: [{"name", "value", "target", "ok"}]."""
+    """focusd's figures against the targets: [{"name", "value", "target", "ok", "unit"}]; ``unit``
+    says how to read ``value``: "share" (a fraction, shown as a percentage), "ratio", "count" or
+    "dioptres"."""
     entry = summary.get(algorithm)
     if not entry:
         return []
     target = entry["target"]
     out = []
 
-    def add(name, value, wanted, ok):
-        out.append({"name": name, "value": value, "target": wanted, "ok": bool(ok)})
+    def add(name, value, wanted, ok, unit="share"):
+        out.append({"name": name, "value": value, "target": wanted, "ok": bool(ok), "unit": unit})
+
+    def share(op, number):
+        return f"{op} {_percent(number)}"
 
     real = entry.get("real", {})
     if real.get("trials"):
         add("real stacks: in focus, latency told right", real["accuracy_told_right"],
-            f">= {TARGET_REAL_TOLD_RIGHT}", (real["accuracy_told_right"] or 0) >= TARGET_REAL_TOLD_RIGHT)
+            share(">=", TARGET_REAL_TOLD_RIGHT), (real["accuracy_told_right"] or 0) >= TARGET_REAL_TOLD_RIGHT)
         add("real stacks: in focus, latency told a frame wrong", real["accuracy_told_wrong"],
-            f">= {TARGET_REAL_TOLD_WRONG}", (real["accuracy_told_wrong"] or 0) >= TARGET_REAL_TOLD_WRONG)
+            share(">=", TARGET_REAL_TOLD_WRONG), (real["accuracy_told_wrong"] or 0) >= TARGET_REAL_TOLD_WRONG)
         add("real stacks: FAILED at indoor light or brighter", real["failed_lit"],
-            f"<= {TARGET_REAL_FAILED_LIT}", real["failed_lit"] is not None and real["failed_lit"] <= TARGET_REAL_FAILED_LIT)
+            share("<=", TARGET_REAL_FAILED_LIT), real["failed_lit"] is not None and real["failed_lit"] <= TARGET_REAL_FAILED_LIT)
         ratio = entry.get("real_ratios", {}).get("vs_stock_normal")
         if ratio is not None:
             stock_accuracy = summary[STOCK_NORMAL]["real"]["accuracy"]
             add("real stacks: x fewer frames than stock-normal", ratio,
-                f">= {TARGET_REAL_VS_STOCK_NORMAL} at accuracy >= {stock_accuracy}",
-                ratio >= TARGET_REAL_VS_STOCK_NORMAL and real["accuracy"] >= stock_accuracy)
+                f">= {TARGET_REAL_VS_STOCK_NORMAL} at accuracy >= {_percent(stock_accuracy)}",
+                ratio >= TARGET_REAL_VS_STOCK_NORMAL and real["accuracy"] >= stock_accuracy, "ratio")
     if target.get("trials"):
-        add("within 0.15 D (main)", target["accuracy"], f">= {TARGET_ACCURACY}", target["accuracy"] >= TARGET_ACCURACY)
+        add("within 0.15 D (main)", target["accuracy"], share(">=", TARGET_ACCURACY), target["accuracy"] >= TARGET_ACCURACY)
         ratio = entry["ratios"].get("vs_stock_normal")
         if ratio is not None:
             add("x fewer frames than stock-normal (main)", ratio, f">= {TARGET_VS_STOCK_NORMAL}",
-                ratio >= TARGET_VS_STOCK_NORMAL)
+                ratio >= TARGET_VS_STOCK_NORMAL, "ratio")
     hard = entry["dark_featureless"]
     if hard["trials"]:
-        add("dark/featureless end FAILED", hard["failed"], f">= {TARGET_FAILED}", hard["failed"] >= TARGET_FAILED)
-        add("dark/featureless FOCUSED at a wrong position", hard["wrong_lock"], f"<= {TARGET_WRONG_LOCK}",
+        add("dark/featureless end FAILED", hard["failed"], share(">=", TARGET_FAILED), hard["failed"] >= TARGET_FAILED)
+        add("dark/featureless FOCUSED at a wrong position", hard["wrong_lock"], share("<=", TARGET_WRONG_LOCK),
             hard["wrong_lock"] <= TARGET_WRONG_LOCK)
     for block, stats in entry["blocks"].items():
         if block.startswith("told2-true") and stats.get("trials"):
-            add(f"{block} (latency mismatch): within 0.15 D", stats["accuracy"], f">= {TARGET_ACCURACY}",
+            add(f"{block} (latency mismatch): within 0.15 D", stats["accuracy"], share(">=", TARGET_ACCURACY),
                 stats["accuracy"] >= TARGET_ACCURACY)
     for block, stats in entry["blocks"].items():
         if block.startswith("sweep:") and stats.get("trials"):
-            add(f"{block}: within one frame spacing", stats["accuracy"], "1.0 (every start)", stats["accuracy"] >= 1.0)
+            add(f"{block}: within one frame spacing", stats["accuracy"], "100% (every start)", stats["accuracy"] >= 1.0)
     if tracking:
         static = tracking.get("static_max_commands_after_lock")
         locked = all(r["lock_frames"] is not None for r in tracking["static"])
-        add("static: lens commands in 1000 frames after lock", static, "0", locked and static == TARGET_STATIC_COMMANDS)
+        add("static: lens commands in 1000 frames after lock", static, "0", locked and static == TARGET_STATIC_COMMANDS,
+            "count")
         moving = tracking.get("moving_max_mean_abs_error")
-        add("moving 2 D/s: mean |error| while tracking (worst run)", moving, f"<= {TARGET_MOVING_ERROR}",
-            moving is not None and moving <= TARGET_MOVING_ERROR)
+        add("moving 2 D/s: mean |error| while tracking (worst run)", moving, f"<= {TARGET_MOVING_ERROR} D",
+            moving is not None and moving <= TARGET_MOVING_ERROR, "dioptres")
     return out
+
+
+def _percent(fraction) -> str:
+    """A share as a percentage with the digits it needs: 100%, 97%, 91.7%, 0.5%."""
+    return "-" if fraction is None else f"{100.0 * fraction:.3g}%"
+
+
+def _shown(check: dict) -> str:
+    value, unit = check["value"], check.get("unit")
+    if value is None:
+        return "-"
+    if unit == "share":
+        return _percent(value)
+    if unit == "dioptres":
+        return f"{value:.3g} D"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _num(value, digits=1) -> str:
@@ -102,9 +126,13 @@ def _pct(value) -> str:
 def format_table(summary: dict, conditions: dict, check_list: list[dict] | None = None,
                  tracking: dict | None = None) -> str:
     """The human-readable report."""
+    sweeps = conditions.get("sweeps") or []
+    # a run of --sweep stacks alone has no simulated suite: say what it ran instead of "suite None"
+    ran = f"suite {conditions['suite']}" if conditions.get("suite") else "no simulated suite"
+    if sweeps:
+        ran += f", {len(sweeps)} focal stack{'s' if len(sweeps) != 1 else ''} ({', '.join(sweeps)})"
     lines = [
-        f"focusd bench: {conditions.get('trials')} trials x {len(summary)} algorithms, suite "
-        f"{conditions.get('suite')}, seed {conditions.get('seed')}, {conditions.get('workers')} workers, "
+        f"focusd bench: {conditions.get('trials')} trials x {len(summary)} algorithms, {ran}, seed {conditions.get('seed')}, {conditions.get('workers')} workers, "
         f"{conditions.get('seconds', 0):.1f} s ({conditions.get('cpu_seconds', 0):.1f} CPU s)",
     ]
     if any(entry.get("real", {}).get("trials") for entry in summary.values()):
@@ -179,15 +207,17 @@ def format_table(summary: dict, conditions: dict, check_list: list[dict] | None 
     if check_list:
         lines += ["", "targets (focusd):"]
         for check in check_list:
-            value = check["value"]
-            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
-            lines.append(f"  [{'ok' if check['ok'] else 'MISS'}] {check['name']}: {shown} (target {check['target']})")
+            lines.append(f"  [{'ok' if check['ok'] else 'MISS'}] {check['name']}: {_shown(check)} "
+                         f"(target {check['target']})")
+        missed = sum(not check["ok"] for check in check_list)
+        lines.append(f"  {len(check_list) - missed} met, {missed} missed ({EXIT_RULE})")
     return "\n".join(lines)
 
 
 def write_json(path: str, conditions: dict, rows, summary: dict, check_list: list[dict],
                tracking: dict | None = None) -> None:
-    """Write the report atomically (temporary file, then rename)."""
+    """Write the report atomically (temporary file, then rename), readable as any new file is
+    (the umask's mode, not the temporary file's 0600)."""
     document = {
         "format": REPORT_FORMAT,
         "conditions": conditions,
@@ -198,7 +228,10 @@ def write_json(path: str, conditions: dict, rows, summary: dict, check_list: lis
     }
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".bench-", suffix=".json", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "w") as out:
             json.dump(document, out, indent=1, allow_nan=False, default=_json_default)
             out.write("\n")

@@ -268,7 +268,8 @@ class CaptureWriter:
 
     def _prepare_folder(self) -> None:
         """Folder made, crash leftovers cleaned, counter continued after the highest on the card."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # the last folder only: a missing parent is a mistyped path (focusd.config.capture_folder)
+        self.folder.mkdir(exist_ok=True)
         for name in remove_stale_temps(self.folder):
             log.warning("removed %s: a capture interrupted by a crash", name)
         torn = self.journal.repair()

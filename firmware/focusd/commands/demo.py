@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import threading
 import tomllib
 from importlib import resources
 
-from focusd.commands.run import install_signal_handlers
+from focusd.commands.run import install_signal_handlers, run_daemon
 from focusd.config import loader
+from focusd.config.capture_folder import check_parent_exists
 from focusd.demo.script import load_script, play
+from focusd.demo.status import StatusTerminal
+from focusd.errors import EX_UNAVAILABLE
 from focusd.errors import ScriptError
 from focusd.service.logs import setup_logging
 from focusd.signals import ButtonId
@@ -40,16 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo_keys(captures: str | None = None) -> dict[str, object]:
     """The keys the demo lays over the configuration: the packaged demo.toml's, then
-    ``capture.directory`` from --captures when given."""
+    ``capture.directory`` from --captures when given. Either folder is taken from the current one
+    (the key itself must be absolute: focusd.config.capture_folder)."""
     table = tomllib.loads((resources.files("focusd.demo") / SETTINGS).read_text(encoding="utf-8"))
     keys = {f"{section}.{key}": value for section, values in table.items() for key, value in values.items()}
     if captures is not None:
         keys["capture.directory"] = captures
+    keys["capture.directory"] = os.path.abspath(keys["capture.directory"])
     return keys
 
 
 def main(args: argparse.Namespace) -> int:
     config = loader.load(args, demo_keys(args.captures))  # a ConfigError becomes exit status 78 in focusd.cli
+    check_parent_exists(config.capture.directory, config.source)
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
               "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)
@@ -66,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     from focusd.service.cameras import build_camera
     from focusd.service.daemon import Daemon
 
-    setup_logging("warning" if config.logging.level == "info" else config.logging.level)
+    terminal = StatusTerminal(sys.stderr)  # log lines go above the status line, not onto its end
+    setup_logging("warning" if config.logging.level == "info" else config.logging.level, stream=terminal)
     factory = mock_pin_factory()
     daemon = Daemon(config, build_camera(config), pin_factory=factory)
     install_signal_handlers(daemon)
@@ -83,16 +91,18 @@ def main(args: argparse.Namespace) -> int:
             print(KEYS_HELP, file=sys.stderr)
         else:
             driver = threading.Thread(target=_scripted, args=(steps, finger, daemon, done), daemon=True)
-        status = threading.Thread(target=_status_line, args=(daemon, done), daemon=True)
+        status = threading.Thread(target=_status_line, args=(daemon, terminal, done), daemon=True)
         driver.start()
         status.start()
         try:
-            code = daemon.run()
+            code = run_daemon(daemon)
         finally:
             done.set()
             status.join(2)
+            terminal.finish()
+    if code == EX_UNAVAILABLE:  # no camera at all (picamera2 not installed): said, nothing to sum up
+        return code
     stats = daemon.stats
-    print(file=sys.stderr)
     print(f"focusd demo: {summary(stats, config.capture.directory)}")
     return code if stats.captures_failed == 0 else 1
 
@@ -119,10 +129,10 @@ def _scripted(steps, finger, daemon, done: threading.Event) -> None:
         daemon.request_stop()  # whatever happened to the script, the demo ends
 
 
-def _status_line(daemon, done: threading.Event) -> None:
+def _status_line(daemon, terminal: StatusTerminal, done: threading.Event) -> None:
+    # daemon.status is the daemon's StatusBoard: AF state, lens, LED pattern, buttons held, counts
     while not done.wait(0.1):
-        sys.stderr.write("\r" + daemon.status.line() + "   ")
-        sys.stderr.flush()
+        terminal.status(daemon.status.line())
 
 
 @contextlib.contextmanager

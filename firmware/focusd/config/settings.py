@@ -187,6 +187,16 @@ def _fraction(value: Any, of: str) -> float:
     return check_number(value, 0.0, 1.0, f"(a fraction {of})", low_open=True, high_open=True)
 
 
+def _directory(value: Any) -> str:
+    """An absolute folder (focusd.config.capture_folder, rule 1: the unit's working directory
+    /run/focusd is emptied at every stop, so a relative folder's captures would vanish)."""
+    folder = check_text(value)
+    if not os.path.isabs(folder):
+        raise Invalid(f'must be an absolute path, not "{folder}" (relative to which folder? under the systemd '
+                      "unit it would be /run/focusd, emptied at every stop)")
+    return folder
+
+
 def _journal(value: Any) -> str:
     name = check_text(value)
     if "/" in name or name.startswith("."):
@@ -218,7 +228,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "burst_limit": lambda v: check_integer(v, 0, None, " (frames; 0: no limit)"),
     },
     "capture": {
-        "directory": check_text, "format": check_choice("jpeg", "png"),
+        "directory": _directory, "format": check_choice("jpeg", "png"),
         "jpeg_quality": lambda v: check_integer(v, 1, 100), "filename": _filename,
         "queue_depth": lambda v: check_integer(v, 1, 1000, " (captures)"), "journal": _journal,
     },

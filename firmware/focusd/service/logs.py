@@ -21,6 +21,9 @@ import os
 import sys
 import threading
 
+#: libraries whose debug lines are about themselves, not focusd (Pillow's TIFF plugin logs every EXIF
+#: tag of every capture it encodes: 144 of 161 lines at logging.level = "debug"); kept at info
+QUIET_LIBRARIES = ("PIL",)
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 #: joins the lines of a folded record
 FOLD = " | "
@@ -72,6 +75,8 @@ def setup_logging(level: str = "info", frame_debug: bool = False, stream=None) -
     root.setLevel(level.upper())
     # the engine's one-line-per-frame debug output is opt-in even at debug level
     logging.getLogger("focusd.af").setLevel(logging.DEBUG if frame_debug else max(logging.INFO, root.level))
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))
     if journald:
         # Python's own printing of these is multi-line: through logging they are one entry each
         logging.captureWarnings(True)
@@ -83,7 +88,9 @@ def fatal(message: str, *args) -> None:
     """The command line's last word before a non-zero exit: an error record, on stderr (with its
     ``<3>`` under journald) also when logging was not set up for it (the configuration failed)."""
     root = logging.getLogger()
-    to_stderr = any(isinstance(h, logging.StreamHandler) and h.stream is sys.stderr for h in root.handlers)
+    # a stream may wrap stderr (the demo's status line): ``wrapped`` is then the stream it writes to
+    to_stderr = any(isinstance(h, logging.StreamHandler) and getattr(h.stream, "wrapped", h.stream) is sys.stderr
+                    for h in root.handlers)
     extra = None if to_stderr else _handler(sys.stderr)
     if extra is not None:
         root.addHandler(extra)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from focusd.config.capture_folder import check_at_start
 from focusd.config.settings import Config, apply_overrides, load_config
 
 log = logging.getLogger("focusd.daemon")
@@ -25,6 +26,7 @@ def reread(running: Config) -> Config:
     new = load_config(running.source)
     if running.overrides:  # what --set said still holds over the new file
         new = apply_overrides(new, dict(running.overrides))
+    check_at_start(new)  # a new capture folder: as at start, never made with its parents
     for section in RESTART_SECTIONS:
         if getattr(new, section) != getattr(running, section):
             log.warning("[%s] changed: takes effect after a restart", section)

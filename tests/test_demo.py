@@ -54,7 +54,7 @@ def test_make_run_demo_writes_every_capture_and_its_journal_line(tmp_path):
     assert all(entry["error"] is None for entry in journal)
     first = min(journal, key=lambda entry: entry["counter"])
     # the shutter pressed during the scan fired at once, without waiting for focus
-    assert first["af_state"] == "SCANNING" and first["reason"] == "release" and first["burst_index"] == 0
+    assert first["af_state"] == "SCANNING" and first["reason"] == "shutter priority release" and first["burst_index"] == 0
 
 
 def test_demo_summary_without_af_on_shows_no_lens_and_one_press_in_the_singular(tmp_path):

@@ -29,6 +29,7 @@ COMMANDS = {
     "run": "run",
     "demo": "demo",
     "check-config": "check_config",
+    "check-hardware": "check_hardware",
     "bench": "bench",
     "probe": "probe",
     "record-sweep": "record_sweep",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image
 
 from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.service import controller
 from focusd.capture.files import EXIF_INFINITY, read_metadata, rename_no_replace
 from focusd.config.settings import CaptureConfig
 from focusd.errors import ConfigError
@@ -52,7 +54,7 @@ def make_image(seed: int, shape=(48, 64, 3)) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
 
 
-def make_request(seed: int = 0, *, image=None, lens_position: float = 2.0, press_id: int | None = None,
+def make_request(seed: int = 0, *, image=None, lens_reported: float = 2.0, press_id: int | None = None,
                  sequence: int | None = None, wall_time=WALL, **changes) -> CaptureRequest:
     fields = dict(
         image=make_image(seed) if image is None else image,
@@ -60,11 +62,15 @@ def make_request(seed: int = 0, *, image=None, lens_position: float = 2.0, press
         press_time_ns=1_000_000_000 + seed,
         frame_time_ns=1_008_000_000 + seed,
         sequence=100 + seed if sequence is None else sequence,
-        lens_position=lens_position,
+        lens_reported=lens_reported,
         af_state="FOCUSED",
-        reason="release",
+        reason="shutter priority release",
         wall_time=wall_time,
-        extra={"exposure_time_us": 8000, "analogue_gain": 1.5},
+        exposure_time_us=8000.0,
+        analogue_gain=1.5,
+        f_number=1.8,
+        focal_length_mm=4.74,
+        extra={"ExposureTime": 8000, "AnalogueGain": 1.5},
     )
     fields.update(changes)
     return CaptureRequest(**fields)
@@ -88,7 +94,9 @@ def test_jpeg_carries_lens_af_state_and_press_in_exif_and_journal(tmp_path):
     results = Results()
     writer = make_writer(folder, results, jpeg_quality=90)
     writer.start()
-    request = make_request(3, lens_position=2.5, af_state="SCANNING", reason="focus: timeout", burst_index=2)
+    request = make_request(3, lens_reported=2.5, af_state="SCANNING", reason="focus: timeout", burst_index=2,
+                           lens_exposed=2.0, lens_exposed_range=(1.5, 2.5), lens_moving=True,
+                           lens_estimate_basis="metadata")
     assert writer.submit(request)
     (result,) = results.wait(1)
     writer.close()
@@ -104,26 +112,46 @@ def test_jpeg_carries_lens_af_state_and_press_in_exif_and_journal(tmp_path):
     exif_ifd = exif.get_ifd(0x8769)
     assert exif_ifd[0x9003] == "2026:11:25 21:30:15"
     assert exif_ifd[0x9291] == "250"
-    assert float(exif_ifd[0x9206]) == pytest.approx(0.4)  # 1 / 2.5 D in metres
+    # from the lens during the exposure (2.0 D), not the metadata's state after it (2.5 D)
+    assert float(exif_ifd[0x9206]) == pytest.approx(0.5)
+    assert float(exif_ifd[0x829A]) == pytest.approx(0.008)  # ExposureTime, seconds
+    assert exif_ifd[0x8827] == 150  # ISO: 100 x the analogue gain
+    assert float(exif_ifd[0x829D]) == pytest.approx(1.8) and float(exif_ifd[0x920A]) == pytest.approx(4.74)
     embedded = json.loads(exif[0x010E])
     assert embedded == {"press_id": 4, "press_time_ns": 1_000_000_003, "frame_time_ns": 1_008_000_003,
-                        "sequence": 103, "lens_position": 2.5, "af_state": "SCANNING",
+                        "sequence": 103, "lens_reported": 2.5, "lens_exposed": 2.0, "lens_exposed_range": [1.5, 2.5],
+                        "lens_moving": True, "lens_estimate_basis": "metadata", "exposure_time_us": 8000.0,
+                        "analogue_gain": 1.5, "f_number": 1.8, "focal_length_mm": 4.74, "af_state": "SCANNING",
                         "reason": "focus: timeout", "burst_index": 2}
     assert read_metadata(result.path) == embedded
     (line,) = journal(folder)
     assert {key: line[key] for key in embedded} == embedded
     assert line["file"] == result.path.name and line["error"] is None and line["counter"] == 1
-    assert line["extra"] == {"exposure_time_us": 8000, "analogue_gain": 1.5}
+    assert line["extra"] == {"ExposureTime": 8000, "AnalogueGain": 1.5}
     assert line["camera"] == "imx708-test" and line["bytes"] == result.path.stat().st_size
     assert line["wall_time"] == "2026-11-25T21:30:15.250"
     assert writer.written == 1 and writer.failed == 0 and writer.pending == 0
+
+
+def test_exif_leaves_out_what_is_not_known(tmp_path):
+    # a camera without the profile's optics or the frame's exposure: no made-up tags
+    results = Results()
+    writer = make_writer(tmp_path, results)
+    writer.start()
+    writer.submit(make_request(exposure_time_us=None, analogue_gain=None, f_number=None, focal_length_mm=None))
+    (result,) = results.wait(1)
+    writer.close()
+    with Image.open(result.path) as picture:
+        exif_ifd = picture.getexif().get_ifd(0x8769)
+    assert not {0x829A, 0x8827, 0x829D, 0x920A} & set(exif_ifd)
+    assert float(exif_ifd[0x9206]) == pytest.approx(0.5)  # no estimate: the metadata's 2.0 D
 
 
 def test_lens_at_infinity_is_exif_infinity(tmp_path):
     results = Results()
     writer = make_writer(tmp_path, results)
     writer.start()
-    writer.submit(make_request(lens_position=0.0))
+    writer.submit(make_request(lens_reported=0.0))
     (result,) = results.wait(1)
     writer.close()
     with Image.open(result.path) as picture:
@@ -137,7 +165,7 @@ def test_png_is_lossless_with_metadata_text(tmp_path, shape):
     writer = make_writer(tmp_path, results, format="png", filename="{sequence:06d}_{counter}")
     writer.start()
     image = make_image(7, shape)
-    writer.submit(make_request(7, image=image, lens_position=1.25))
+    writer.submit(make_request(7, image=image, lens_reported=1.25))
     (result,) = results.wait(1)
     writer.close()
     assert result.path.name == "000107_1.png"
@@ -146,7 +174,7 @@ def test_png_is_lossless_with_metadata_text(tmp_path, shape):
         assert picture.mode == ("RGB" if len(shape) == 3 else "L")
         embedded = json.loads(picture.info["focusd"])
         assert picture.info["Creation Time"] == "2026-11-25T21:30:15.250"
-    assert embedded["lens_position"] == 1.25 and embedded["sequence"] == 107 and embedded["af_state"] == "FOCUSED"
+    assert embedded["lens_reported"] == 1.25 and embedded["sequence"] == 107 and embedded["af_state"] == "FOCUSED"
     assert journal(tmp_path)[0]["format"] == "png"
 
 
@@ -267,7 +295,7 @@ def test_image_published_but_not_journaled_gets_its_line_rebuilt_at_start(tmp_pa
     writer = make_writer(tmp_path, results)
     writer.start()
     writer.submit(make_request(0))
-    writer.submit(make_request(1, lens_position=4.0))
+    writer.submit(make_request(1, lens_reported=4.0))
     results.wait(2)
     writer.close()
     # as if killed between publishing the second image and appending its line
@@ -279,7 +307,7 @@ def test_image_published_but_not_journaled_gets_its_line_rebuilt_at_start(tmp_pa
     first, rebuilt = journal(tmp_path)
     assert first["file"] == "IMG_20261125_213015_00001.jpg"
     assert rebuilt["recovered"] is True and rebuilt["file"] == "IMG_20261125_213015_00002.jpg"
-    assert rebuilt["press_id"] == 2 and rebuilt["lens_position"] == 4.0 and rebuilt["format"] == "jpeg"
+    assert rebuilt["press_id"] == 2 and rebuilt["lens_reported"] == 4.0 and rebuilt["format"] == "jpeg"
     restarted_again = make_writer(tmp_path, Results())
     restarted_again.start()  # already journaled: no second line
     restarted_again.close()
@@ -442,3 +470,42 @@ def test_an_image_is_written_fsynced_linked_then_its_folder_fsynced(tmp_path, mo
     journal_writes = [i for i, (call, target) in enumerate(disk.calls) if target == "captures.jsonl" and call == "write"]
     assert journal_writes and min(journal_writes) > folder_synced  # announced once durable
     assert ("fsync", "captures.jsonl") in disk.calls[max(journal_writes):]
+
+
+# ------------------------------------------------ the journal's fields, documented in the README
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def journal_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## The capture journal")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def documented_fields() -> set[str]:
+    fields = set()
+    for row in re.findall(r"^\| (`[^|]+`) \|", journal_section(), flags=re.MULTILINE):
+        fields.update(re.findall(r"`([a-z_]+)`", row))
+    return fields
+
+
+def test_every_journal_field_is_documented(tmp_path):
+    results = Results()
+    writer = make_writer(tmp_path, results, queue_depth=1)
+    writer.start()
+    writer.submit(make_request(0))
+    results.wait(1)
+    writer.close()
+    (written,) = journal(tmp_path)
+    failed = writer._record(make_request(1), WALL, None, "queue full")  # a failure line's fields
+    keys = set(written) | set(failed) | {"recovered"}
+    assert keys - documented_fields() == set()
+
+
+def test_every_capture_reason_is_documented():
+    section = journal_section()
+    reasons = {controller.RELEASE_PRIORITY_REASON, "burst"}
+    source = Path(controller.__file__).read_text(encoding="utf-8")
+    reasons |= set(re.findall(r'"(focus: [A-Za-z -]+)"', source))
+    assert reasons > {"burst"} and all(f"`{reason}`" in section for reason in reasons), reasons

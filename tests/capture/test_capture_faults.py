@@ -54,7 +54,7 @@ def noisy_request(press_id: int, size=(120, 160)) -> CaptureRequest:
     """Seeded noise: JPEG cannot shrink it, so the file size is predictable (about 3 bytes a pixel)."""
     image = np.random.default_rng(press_id).integers(0, 256, size=(*size, 3), dtype=np.uint8)
     return CaptureRequest(image=image, press_id=press_id, press_time_ns=press_id, frame_time_ns=press_id + 5,
-                          sequence=press_id, lens_position=1.0, af_state="FOCUSED", reason="release")
+                          sequence=press_id, lens_reported=1.0, af_state="FOCUSED", reason="shutter priority release")
 
 
 def final_names(folder: Path) -> list[str]:
@@ -127,7 +127,7 @@ def on_done(result):
 def capture(press_id, size):
     image = np.random.default_rng(press_id).integers(0, 256, size=(*size, 3), dtype=np.uint8)
     writer.submit(CaptureRequest(image=image, press_id=press_id, press_time_ns=0, frame_time_ns=0,
-                                 sequence=press_id, lens_position=2.0, af_state="FOCUSED", reason="release"))
+                                 sequence=press_id, lens_reported=2.0, af_state="FOCUSED", reason="shutter priority release"))
     assert arrived.acquire(timeout=10)
 
 writer = CaptureWriter(CaptureConfig(directory=folder, format="png"), on_done)
@@ -225,8 +225,8 @@ def writer_child(round_number, fmt):
         slots.acquire()
         press_id = round_number * 1000 + index + 1
         writer.submit(CaptureRequest(image=image_for(press_id), press_id=press_id, press_time_ns=press_id,
-                                     frame_time_ns=press_id + 1, sequence=index, lens_position=index / 4,
-                                     af_state="FOCUSED", reason="release"))
+                                     frame_time_ns=press_id + 1, sequence=index, lens_reported=index / 4,
+                                     af_state="FOCUSED", reason="shutter priority release"))
 
 say("zygote ready")
 for line in sys.stdin:

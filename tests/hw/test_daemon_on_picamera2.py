@@ -221,9 +221,11 @@ def test_a_shutter_press_captures_the_first_frame_exposed_after_it(pi):
     assert seen[index - 1][1] < press_ns
     first_seen = next(r.sequence for r in history if r.exposure_start_ns == seen[0][1])
     assert entry["sequence"] - seen[0][0] == first_after.sequence - first_seen
-    # the lens position recorded is the frame's metadata (the commanded start position, 1 D)
-    assert entry["lens_position"] == entry["extra"]["LensPosition"] == 1.0
-    assert entry["af_state"] == "IDLE" and entry["reason"] == "release"
+    # the lens state recorded is the frame's metadata (the commanded start position, 1 D), and the lens
+    # never moved: so it was there during the exposure too
+    assert entry["lens_reported"] == entry["extra"]["LensPosition"] == 1.0
+    assert entry["lens_exposed"] == 1.0 and entry["lens_moving"] is False
+    assert entry["af_state"] == "IDLE" and entry["reason"] == "shutter priority release"
 
 
 def test_af_on_drives_lens_position_and_its_release_stops_it(pi):

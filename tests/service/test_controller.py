@@ -92,7 +92,7 @@ class Settings:
 
     def reason(self, focus_word: str) -> str:
         """The reason recorded for a press that fires at once."""
-        return "release" if self.priority == "release" else f"focus: {focus_word}"
+        return "shutter priority release" if self.priority == "release" else f"focus: {focus_word}"
 
     def controller(self) -> Controller:
         return make(mode=self.mode, priority=self.priority, burst=self.burst, fps=5.0, limit=4, timeout_ms=500.0)
@@ -296,9 +296,9 @@ def row_waiting(presses: list[int], held: bool):
             return {
                 "AF-ON press": ([], FLASH),
                 "AF-ON release": ([StopAf()], FLASH),
-                "shutter press": ([] if held else [shot(n, 0, 0, "release")], FLASH),
+                "shutter press": ([] if held else [shot(n, 0, 0, "shutter priority release")], FLASH),
                 "shutter release": ([], FLASH),
-                "remote press": ([] if held else [shot(n, 0, 0, "release")], FLASH),
+                "remote press": ([] if held else [shot(n, 0, 0, "shutter priority release")], FLASH),
                 "remote release": ([], FLASH),
                 "FOCUSED": ([], FLASH),
                 "FAILED": ([], FLASH),
@@ -515,7 +515,7 @@ def test_burst_at_rate_until_release():
     assert [s.due_ns for s in shots] == [0, 100 * MS, 200 * MS, 300 * MS]
     assert [s.burst_index for s in shots] == [0, 1, 2, 3]
     assert {s.press_id for s in shots} == {1}
-    assert [s.reason for s in shots] == ["release", "burst", "burst", "burst"]
+    assert [s.reason for s in shots] == ["shutter priority release", "burst", "burst", "burst"]
 
 
 def test_burst_stops_at_limit():

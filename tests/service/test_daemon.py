@@ -141,11 +141,11 @@ def test_capture_records_lens_and_af_state(tmp_path, priority):
         assert rig.wait(lambda s: s.captures_written == 1)
     (entry,) = rig.journal()
     if priority == "release":
-        assert entry["af_state"] == "SCANNING" and entry["reason"] == "release"
+        assert entry["af_state"] == "SCANNING" and entry["reason"] == "shutter priority release"
     else:
         assert entry["reason"] in ("focus: FOCUSED", "focus: FAILED", "focus: timeout")
         assert entry["af_state"] == entry["reason"].split(": ")[1] or entry["reason"] == "focus: timeout"
-    assert 0.0 <= entry["lens_position"] <= 12.0
+    assert 0.0 <= entry["lens_reported"] <= 12.0
 
 
 def test_full_resolution_captures_use_the_camera_mode_switch(tmp_path):

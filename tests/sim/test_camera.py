@@ -156,3 +156,22 @@ def test_realtime_frames_are_stamped_on_the_monotonic_clock():
     assert stamps == sorted(stamps)
     assert stamps[-1] <= cam.now_ns()
     cam.stop()
+
+
+def test_a_realtime_stream_computes_no_blur_on_the_frame_path(monkeypatch):
+    # a blur level computed on first use is an inverse FFT (50-100 ms): a realtime stream that
+    # computed them while the lens moved fell behind and dropped the frames a press should get
+    from focusd.sim import optics
+
+    cam = SimCamera(SimRig(scenes.texture_scene("foliage", 0.7, seed=5), light="indoor", window=AF_WINDOW),
+                    pacing="realtime")
+    cam.start()
+    blurs = []
+    real_blur = optics._BlurGrid.blur
+    monkeypatch.setattr(optics._BlurGrid, "blur", lambda grid, diameter: blurs.append(diameter) or real_blur(grid, diameter))
+    low, high = cam.lens_range
+    for step in range(12):  # the lens swept across its whole range, a new position every frame
+        cam.set_lens_position(low + (high - low) * step / 11)
+        cam.next_frame(1.0)
+    cam.stop()
+    assert blurs == []

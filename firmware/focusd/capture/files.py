@@ -61,6 +61,10 @@ EXIF_INFINITY = 0xFFFFFFFF
 _EXIF_IFD = 0x8769
 _TAG_MAKE, _TAG_MODEL, _TAG_DESCRIPTION, _TAG_SOFTWARE = 0x010F, 0x0110, 0x010E, 0x0131
 _TAG_DATETIME_ORIGINAL, _TAG_SUBSEC_ORIGINAL, _TAG_SUBJECT_DISTANCE = 0x9003, 0x9291, 0x9206
+_TAG_EXPOSURE_TIME, _TAG_F_NUMBER, _TAG_ISO, _TAG_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
+#: EXIF ISO from the analogue gain: gain 1.0 read as ISO 100, the usual convention for these sensors
+#: (libcamera reports no ISO; this is not a sensitivity calibrated to ISO 12232)
+ISO_PER_GAIN = 100
 _FIELDS = ("date", "time", "counter", "sequence")
 _MAX_NAME_ATTEMPTS = 100_000
 
@@ -159,6 +163,33 @@ def subject_distance(lens_position: float) -> IFDRational:
     return IFDRational(millimetres, 1000)
 
 
+def subject_lens_position(metadata: dict) -> float:
+    """The lens position SubjectDistance is computed from: the estimate during the exposure where
+    there is one, else the metadata's (and ``lens_position`` in images written before the rename)."""
+    for key in ("lens_exposed", "lens_reported", "lens_position"):
+        value = metadata.get(key)
+        if value is not None:
+            return float(value)
+    return math.nan
+
+
+def exposure_tags(metadata: dict) -> dict[int, object]:
+    """EXIF ExposureTime, ISOSpeedRatings, FNumber and FocalLength from the capture's metadata
+    (the tags whose value is not known are left out)."""
+    tags: dict[int, object] = {}
+    exposure_us = metadata.get("exposure_time_us")
+    if exposure_us:
+        tags[_TAG_EXPOSURE_TIME] = IFDRational(round(float(exposure_us)), 1_000_000)
+    gain = metadata.get("analogue_gain")
+    if gain:
+        tags[_TAG_ISO] = max(1, min(65535, round(float(gain) * ISO_PER_GAIN)))
+    if metadata.get("f_number"):
+        tags[_TAG_F_NUMBER] = IFDRational(round(float(metadata["f_number"]) * 100), 100)
+    if metadata.get("focal_length_mm"):
+        tags[_TAG_FOCAL_LENGTH] = IFDRational(round(float(metadata["focal_length_mm"]) * 100), 100)
+    return tags
+
+
 def to_pil(image: np.ndarray) -> Image.Image:
     """(H, W, 3) RGB or (H, W) grey uint8 -> a Pillow image; anything else is a clear error."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
@@ -175,7 +206,9 @@ def encode(image: np.ndarray, fmt: str, jpeg_quality: int, metadata: dict, camer
     """The whole file in memory: JPEG with EXIF, or PNG with text chunks, both carrying ``metadata``.
 
     JPEG EXIF: Make "focusd", Model the camera name, DateTimeOriginal (+ SubSecTimeOriginal),
-    SubjectDistance from the lens position, ImageDescription the metadata JSON.
+    SubjectDistance from the lens position during the exposure (:func:`subject_lens_position`),
+    ExposureTime, ISOSpeedRatings, FNumber, FocalLength (:func:`exposure_tags`), ImageDescription
+    the metadata JSON.
     PNG: text chunks "focusd" (the JSON), "Software", "Creation Time".
     """
     picture = to_pil(image)
@@ -190,7 +223,8 @@ def encode(image: np.ndarray, fmt: str, jpeg_quality: int, metadata: dict, camer
         exif_ifd = exif.get_ifd(_EXIF_IFD)
         exif_ifd[_TAG_DATETIME_ORIGINAL] = wall_time.strftime("%Y:%m:%d %H:%M:%S")
         exif_ifd[_TAG_SUBSEC_ORIGINAL] = f"{wall_time.microsecond // 1000:03d}"
-        exif_ifd[_TAG_SUBJECT_DISTANCE] = subject_distance(metadata["lens_position"])
+        exif_ifd[_TAG_SUBJECT_DISTANCE] = subject_distance(subject_lens_position(metadata))
+        exif_ifd.update(exposure_tags(metadata))
         picture.save(buffer, "JPEG", quality=jpeg_quality, exif=exif)
     elif fmt == "png":
         info = PngImagePlugin.PngInfo()

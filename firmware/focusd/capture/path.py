@@ -22,6 +22,7 @@ from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
 from focusd.config.settings import CaptureConfig
 from focusd.errors import CameraError
 from focusd.hw.base import Camera, CameraFrame
+from focusd.lens_estimate import ExposedLens, LensEstimate
 from focusd.service.controller import Capture
 
 log = logging.getLogger("focusd.daemon")
@@ -29,6 +30,19 @@ log = logging.getLogger("focusd.daemon")
 #: a capture whose press is older than this when a frame finally arrives is reported failed
 #: instead of taken late (a camera outage must not produce a photo of a later moment)
 MAX_CAPTURE_DELAY_NS = 500_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LensOptics:
+    """What the files record of the lens itself (the camera profile's: these modules have a fixed
+    aperture and focal length)."""
+
+    f_number: float | None = None
+    focal_length_mm: float | None = None
+
+    @classmethod
+    def of(cls, profile) -> "LensOptics":
+        return cls(float(profile.f_number), float(profile.focal_length_mm))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +65,10 @@ class CapturePath:
     WRITERS_STOP_S = 25.0
 
     def __init__(self, config: CaptureConfig, camera: Camera, on_done: Callable[[CaptureResult], None],
-                 *, full_resolution: bool = False):
+                 *, full_resolution: bool = False, optics: LensOptics = LensOptics()):
         self.camera = camera
         self.full_resolution = full_resolution
+        self.optics = optics
         self._on_done = on_done
         self.writer = CaptureWriter(config, on_done, camera_name=camera.name)
         self._pending: list[Capture] = []
@@ -72,25 +87,27 @@ class CapturePath:
         """Take ``capture`` from the first frame exposed at or after its ``due_ns``."""
         self._pending.append(capture)
 
-    def take(self, frame: CameraFrame, af_state: str) -> list[CaptureRefused]:
-        """Hand every capture whose moment has come to the writer, from this frame."""
+    def take(self, frame: CameraFrame, af_state: str, lens: LensEstimate | None = None) -> list[CaptureRefused]:
+        """Hand every capture whose moment has come to the writer, from this frame. ``lens`` (fed
+        with this frame already) estimates where the lens was during its exposure."""
         due = [c for c in self._pending if frame.timestamp_ns >= c.due_ns]
         if not due:
             return []
         self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
         refused: list[CaptureRefused] = []
         image = None
+        exposed = lens.exposed(frame.sequence) if lens is not None else None
         for capture in due:
             if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
                 refused.append(CaptureRefused(capture, "no frame within 500 ms of the press"))
                 continue
             if self.full_resolution:
                 # the mode switch needs the camera's buffers back: done after this frame's release
-                self._full_resolution.append((capture, _request(capture, frame, None, af_state)))
+                self._full_resolution.append((capture, _request(capture, frame, None, af_state, exposed, self.optics)))
                 continue
             if image is None:
                 image = frame.main_image()
-            self.writer.submit(_request(capture, frame, image, af_state))  # a full queue is reported back
+            self.writer.submit(_request(capture, frame, image, af_state, exposed, self.optics))  # a full queue is reported back
         return refused
 
     def after_frame(self) -> list[CaptureRefused]:
@@ -171,20 +188,26 @@ class CapturePath:
                 log.warning("a replaced capture writer is still writing at shutdown")
 
 
-def _request(capture: Capture, frame: CameraFrame, image, af_state: str) -> CaptureRequest:
+def _request(capture: Capture, frame: CameraFrame, image, af_state: str, exposed: ExposedLens | None,
+             optics: LensOptics) -> CaptureRequest:
     return CaptureRequest(
         image=image,
         press_id=capture.press_id,
         press_time_ns=capture.press_time_ns,
         frame_time_ns=frame.timestamp_ns,
         sequence=frame.sequence,
-        lens_position=float(frame.lens_position),
+        lens_reported=float(frame.lens_position),
         af_state=af_state,
         reason=capture.reason,
         burst_index=capture.burst_index,
-        extra={
-            "exposure_time_us": frame.exposure_time_us,
-            "analogue_gain": frame.analogue_gain,
-            **{k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
-        },
+        lens_exposed=None if exposed is None else exposed.position,
+        lens_exposed_range=None if exposed is None else (exposed.low, exposed.high),
+        lens_moving=None if exposed is None else exposed.moving,
+        lens_estimate_basis=None if exposed is None else exposed.basis,
+        exposure_time_us=float(frame.exposure_time_us),
+        analogue_gain=float(frame.analogue_gain),
+        f_number=optics.f_number,
+        focal_length_mm=optics.focal_length_mm,
+        # the frame's own metadata, as the camera gave it (numbers and text only)
+        extra={k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
     )

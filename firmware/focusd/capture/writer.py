@@ -8,8 +8,8 @@ live in :mod:`focusd.capture.files`.
 Every request ends in exactly one :class:`CaptureResult` passed to ``on_done``, and in one journal
 line (``capture.journal`` next to the images):
 
-- written: ``{"file": "IMG_....jpg", "error": null, "press_id": .., "lens_position": .., ...}``,
-  appended after the image is published;
+- written: ``{"file": "IMG_....jpg", "error": null, "press_id": .., "lens_exposed": .., ...}``,
+  appended after the image is published (every field: the README's "The capture journal");
 - failed (disk full, write error, bad image, queue full, writer closed): the same fields with
   ``"file": null`` and ``"error"`` set. A failure line is best effort: when the disk is full it
   usually cannot be written either (the failure is then in the log and the result only);
@@ -54,8 +54,9 @@ from focusd.errors import CaptureError, ConfigError
 log = logging.getLogger("focusd.capture")
 
 #: the request fields recorded inside the image (EXIF ImageDescription / PNG text) and in the journal
-METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_position", "af_state",
-                   "reason", "burst_index")
+METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_reported", "lens_exposed",
+                   "lens_exposed_range", "lens_moving", "lens_estimate_basis", "exposure_time_us",
+                   "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
@@ -67,10 +68,24 @@ class CaptureRequest:
     press_time_ns: int  #: camera clock time of the press
     frame_time_ns: int  #: camera clock start of exposure of the captured frame
     sequence: int  #: frame sequence number
-    lens_position: float  #: dioptres, what the frame's metadata reported
+    #: dioptres, the frame metadata's LensPosition: the IPA's lens state once this frame's request
+    #: was applied (after the exposure), or on an I2C lens the last position sent; not where the
+    #: lens was while the frame was exposed (docs/lens-path.md, section 2)
+    lens_reported: float
     af_state: str  #: "IDLE" / "SCANNING" / "FOCUSED" / "FAILED"
-    reason: str  #: "release" | "focus: FOCUSED" | "focus: FAILED" | "focus: timeout" | "burst"
+    #: why it fired: "shutter priority release" | "focus: FOCUSED" | "focus: FAILED" | "focus: timeout" | ...
+    #: | "burst" (the README's "The capture journal" lists them all)
+    reason: str
     burst_index: int = 0
+    #: dioptres, the estimated lens position during the exposure (focusd.lens_estimate; None: unknown)
+    lens_exposed: float | None = None
+    lens_exposed_range: tuple[float, float] | None = None  #: every position the exposure may have seen
+    lens_moving: bool | None = None  #: the lens may have moved during the exposure (the frame may mix positions)
+    lens_estimate_basis: str | None = None  #: "metadata" | "commands": what the estimate rests on
+    exposure_time_us: float | None = None  #: the frame's exposure time
+    analogue_gain: float | None = None  #: the frame's analogue gain
+    f_number: float | None = None  #: the lens's aperture (the camera profile's; fixed-aperture modules)
+    focal_length_mm: float | None = None  #: the lens's focal length (the camera profile's)
     wall_time: datetime | None = None  #: local time of the press for names and EXIF (None: at submit)
     extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
 
@@ -80,6 +95,13 @@ class CaptureResult:
     request: CaptureRequest
     path: Path | None  #: the final file, None on failure
     error: str | None  #: the reason on failure ("disk full: ...", "queue full", ...)
+
+
+def _lens_text(request: CaptureRequest) -> str:
+    """The lens for the log: the estimate during the exposure, else the metadata's."""
+    if request.lens_exposed is None:
+        return f"{request.lens_reported:.3f} D (metadata)"
+    return f"{request.lens_exposed:.3f} D{' (moving)' if request.lens_moving else ''}"
 
 
 class CaptureWriter:
@@ -234,8 +256,8 @@ class CaptureWriter:
             self.journal.append(record)
         except OSError as error:
             log.error("journal line for %s lost: %s", path.name, describe_os_error(error))
-        log.info("captured %s: press %d, frame %d, lens %.3f D, AF %s, %s", path.name, request.press_id,
-                 request.sequence, request.lens_position, request.af_state, request.reason)
+        log.info("captured %s: press %d, frame %d, lens %s, AF %s, %s", path.name, request.press_id,
+                 request.sequence, _lens_text(request), request.af_state, request.reason)
         return CaptureResult(request, path, None)
 
     def _failed(self, request: CaptureRequest, wall_time: datetime, reason: str) -> CaptureResult:

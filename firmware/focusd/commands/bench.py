@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run the continuous-AF checks (static scene, subject moving at 2 D/s)")
     parser.add_argument("--max-frames", type=int, default=400, help="frames before a run counts as TIMEOUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--shutter", action="store_true",
+                        help="instead of the autofocus: press to start of exposure (median, p99) on the real daemon "
+                             "in real time, idle, focused, during scans and in bursts (focusd.bench.shutter)")
+    parser.add_argument("--presses", type=int, default=30, metavar="N",
+                        help="--shutter: presses per situation (default 30)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when any of focusd's targets is missed ([MISS] in the report)")
     parser.epilog = ("Exit status: 0 when the run finished (the report marks each of focusd's targets [ok] or "
@@ -104,6 +109,31 @@ def _plot_trial(trials):
     return trials[0] if trials else None
 
 
+def _shutter(args: argparse.Namespace) -> int:
+    """``--shutter``: the press-to-exposure figure (its own report, and JSON with --json)."""
+    if args.presses < 1:
+        print(f"focusd bench: --presses {args.presses}: need at least 1", file=sys.stderr)
+        return 2
+    import dataclasses
+    import json
+
+    from focusd.bench import shutter
+
+    def progress(situation: str) -> None:
+        if not args.no_progress:
+            print(f"bench --shutter: {situation}...", file=sys.stderr, flush=True)
+
+    delays, conditions = shutter.run(presses=args.presses, seed=args.seed, progress=progress)
+    summary = shutter.summarise(delays)
+    print(shutter.format_report(summary, conditions))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump({"conditions": conditions, "summary": summary,
+                       "delays": [dataclasses.asdict(d) for d in delays]}, file, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         algorithms = _algorithms(args.algorithms)
@@ -129,6 +159,9 @@ def main(args: argparse.Namespace) -> int:
         if problem:
             print(f"focusd bench: {option} {path}: {problem}", file=sys.stderr)
             return 2
+
+    if args.shutter:
+        return _shutter(args)
 
     # imported once the arguments are checked: the bench and the simulator import numpy (0.2 s);
     # focusd.bench.plot imports matplotlib (0.5 s) itself, only when it plots

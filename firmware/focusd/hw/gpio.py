@@ -32,7 +32,7 @@ def mock_pin_factory() -> MockFactory:
     return factory
 
 
-def _pin_numbers(pins: PinsConfig) -> dict[ButtonId, int]:
+def pin_numbers(pins: PinsConfig) -> dict[ButtonId, int]:
     numbers = {ButtonId.AF_ON: pins.af_on, ButtonId.SHUTTER: pins.shutter}
     if pins.remote is not None:
         numbers[ButtonId.REMOTE] = pins.remote
@@ -54,7 +54,7 @@ class GpioButtons(Buttons):
         self._buttons: list[Button] = []
         kwargs = _button_kwargs(pins)
         try:
-            for button_id, number in _pin_numbers(pins).items():
+            for button_id, number in pin_numbers(pins).items():
                 button = Button(number, bounce_time=None, pin_factory=pin_factory, **kwargs)
                 button.when_pressed = self._callback(sink, clock, button_id, True)
                 button.when_released = self._callback(sink, clock, button_id, False)
@@ -131,7 +131,7 @@ class MockPinDriver:
         factory = pin_factory or Device.pin_factory
         if not isinstance(factory, MockFactory):
             raise RuntimeError("button scripts drive gpiozero mock pins: set GPIOZERO_PIN_FACTORY=mock")
-        self._pins = {button: factory.pin(number) for button, number in _pin_numbers(pins).items()}
+        self._pins = {button: factory.pin(number) for button, number in pin_numbers(pins).items()}
         # a closed contact pulls the pin to the active level
         active_high = pins.pull == "down" or (pins.pull == "none" and not pins.active_low)
         self._press_level = active_high

@@ -31,6 +31,8 @@ from focusd.signals import ButtonId, LedPattern
 
 #: how long the capture flash and the error pattern are shown before the AF pattern returns
 FLASH_NS = 80_000_000
+#: the reason of a capture fired at once by shutter.priority = "release" (journal "reason")
+RELEASE_PRIORITY_REASON = "shutter priority release"
 ERROR_NS = 2_000_000_000
 
 # ---------------------------------------------------------------------------------------- events
@@ -261,7 +263,8 @@ class Controller:
             # a second press while the first still waits waits too: each press is one capture
             self.state.focus_waits.append(_FocusWait(press_id, t, deadline))
             return
-        reason = "release" if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
+        # "shutter priority release" (not "release": it is the setting, not a button let go)
+        reason = RELEASE_PRIORITY_REASON if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
         self._fire(press_id, t, t, reason, commands)
 
     def _focus_word(self) -> str:

@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from focusd.af import AfMode, AfState, AutofocusEngine, Frame
-from focusd.capture.path import CapturePath, CaptureRefused
+from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
 from focusd.config.settings import Config
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
 from focusd.hw.gpio import GpioButtons, GpioIndicator, NoIndicator
+from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.backoff import Backoff, CameraStarter
@@ -121,6 +122,7 @@ class Daemon:
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
         # built in _run, once the camera is up (its own lens range is known only then)
         self.lens_path: LensPath | None = None
+        self.lens_estimate: LensEstimate | None = None  # where the lens was during each exposure, for the files
         self.engine: AutofocusEngine | None = None
         self.captures: CapturePath | None = None
         self.indicator: Indicator | None = None
@@ -176,14 +178,17 @@ class Daemon:
                 for name, handler in (("status", status_handler(self.status, self.notifier)),
                                       ("journal", journal_handler(log))):
                     started.callback(self._listen(name, handler).close)
+                profile = load_profile(config.camera.profile)
                 self.captures = CapturePath(config.capture, self.camera, self._on_capture_done,
-                                            full_resolution=config.camera.full_resolution_captures)
+                                            full_resolution=config.camera.full_resolution_captures,
+                                            optics=LensOptics.of(profile))
                 self.captures.start()
                 started.callback(self._close_captures)
                 if not self._start_camera():
                     return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
-                self.lens_path = told_lens_path(config, load_profile(config.camera.profile), self.camera)
+                self.lens_path = told_lens_path(config, profile, self.camera)
+                self.lens_estimate = LensEstimate(self.lens_path)
                 self.engine = build_engine(config, self.lens_path)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self._close_indicator)
@@ -269,7 +274,7 @@ class Daemon:
                 self._refused(self.captures.refuse_waiting(f"camera unavailable at shutdown: {error}"))
                 return
             with frame:
-                self._refused(self.captures.take(frame, self.engine.state.name))
+                self._take_captures(frame)
             self._refused(self.captures.after_frame())
         self._refused(self.captures.refuse_waiting("daemon stopped before a frame came"))
 
@@ -318,9 +323,13 @@ class Daemon:
         self._take_inputs(frame)
         self._drain_control()
         self._dispatch(self.controller.handle(Tick(now)), frame)
-        self._refused(self.captures.take(frame, self.engine.state.name))
+        self._take_captures(frame)
         if self.engine_active:
             self._focus(frame)
+
+    def _take_captures(self, frame: CameraFrame) -> None:
+        self.lens_estimate.observe(frame.sequence, frame.lens_position)  # every frame, before a capture asks
+        self._refused(self.captures.take(frame, self.engine.state.name, self.lens_estimate))
 
     def _take_inputs(self, frame: CameraFrame | None) -> None:
         """Debounce the queued edges and hand the presses and releases to the controller.
@@ -341,6 +350,7 @@ class Daemon:
         target = self.engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
         if target is not None:
             self.camera.set_lens_position(target)
+            self.lens_estimate.command(frame.sequence, target)
             self._commanded = target
             self.stats.lens_commands += 1
             self.stats.lens_position = target

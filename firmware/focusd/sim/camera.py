@@ -7,7 +7,10 @@ faults a device shows (errors, a camera that goes silent), injected on purpose.
 Pacing:
 - ``realtime``: frames come at the sensor mode's rate on ``time.monotonic_ns`` (``make run``);
   when the consumer falls more than a frame behind, the frames it missed are dropped (their
-  sequence numbers are skipped), as the Pi's camera does when no buffer is free.
+  sequence numbers are skipped), as the Pi's camera does when no buffer is free. ``start``
+  first computes every blur level of the scene (:meth:`SimRig.warm`), so that rendering a
+  frame does not itself fall behind; a capture's main image is still rendered on demand (tens of
+  ms on the camera thread, where a Pi copies a buffer).
 - ``virtual``: frames as fast as they are computed; the clock is the rig's virtual clock.
 - ``stepped``: ``next_frame`` blocks until the test calls ``step(n)``; the clock is virtual. The
   timeout counts virtual time, which does not pass while no step is given: a wait for a step
@@ -78,6 +81,12 @@ class SimCamera(Camera):
         return self.rig.frame_duration_ns
 
     def start(self) -> None:
+        if self.pacing == "realtime":
+            # the first frames at each new lens position would compute their blur level (50-100 ms
+            # on a 2-core machine): the stream would fall behind and drop the frames exposed
+            # meanwhile, a delay no Pi has (a shutter pressed during a scan was captured 30-80 ms
+            # late). So every level is computed before the stream starts (once: they are kept).
+            self.rig.warm()
         with self._condition:
             self.start_calls += 1
             if self._silent and self._start_fails:

@@ -186,6 +186,12 @@ class BlurStack:
         blurred = self._fine.blur(diameter)
         return area_downscale(blurred[rows.start * o:rows.stop * o, cols.start * o:cols.stop * o], o)
 
+    def warm(self) -> None:
+        """Compute every level now. A level is otherwise computed on first use, an inverse FFT of
+        tens of milliseconds: on the frame path of a real-time camera that drops frames."""
+        for index in range(len(self.levels)):
+            self.level(index)
+
     def level(self, index: int) -> np.ndarray:
         image = self._cache.get(index)
         if image is None:

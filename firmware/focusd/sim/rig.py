@@ -161,6 +161,13 @@ class SimRig:
         gain = min(max(float(analogue_gain), 1.0), self.sensor_model.max_analogue_gain)
         self._manual_exposure = (min(max(float(exposure_us), 1.0), frame_us) / 1e6, gain)
 
+    def warm(self) -> None:
+        """Render nothing lazily from here on: every blur level the scene can need, computed now
+        (seconds, once per scene; the recorded sweeps' renderers need none)."""
+        warm = getattr(self._renderer, "warm", None)
+        if warm is not None:
+            warm()
+
     def skip_frames(self, count: int) -> None:
         """Frames the consumer never saw (dropped): the clock and the sequence move on."""
         self._next_sequence += max(0, int(count))

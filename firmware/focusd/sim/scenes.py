@@ -140,6 +140,11 @@ class LayeredRenderer:
             mean = premultiplied.mean + (1.0 - alpha.mean) * mean
         self.mean_reflectance = mean
 
+    def warm(self) -> None:
+        """Every blur level of every layer computed now (:meth:`BlurStack.warm`)."""
+        for stack in (self._background, *(self._subject or ())):
+            stack.warm()
+
     def render(self, samples: list[tuple[float, float]], time_s: float) -> np.ndarray:
         """Linear reflectance (float32, the geometry's region) for the lens ``samples``
         ((position, weight) pairs: a blend during a move)."""

@@ -175,8 +175,9 @@ def run(presses: int = 30, seed: int = 0, progress=None) -> tuple[list[Delay], d
         situation = situation_of.get(entry["press_id"])
         if entry["file"] is None or key not in due or situation is None:
             continue
-        if situation == "burst" and entry["burst_index"] == 0:
-            continue  # the burst's first frame is an idle press
+        if situation == "burst" and not 1 <= entry["burst_index"] <= presses:
+            # the first frame is an idle press; one more may be taken while the release travels
+            continue
         if situation == "scanning" and entry["af_state"] != "SCANNING":
             continue  # the scan was over before the press landed
         delay = entry["frame_time_ns"] - due[key]

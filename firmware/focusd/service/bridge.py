@@ -141,6 +141,12 @@ class Bridge:
         self.frames_offered = 0  #: frames copied into the slot
         self.clients_dropped = 0  #: clients disconnected for stalling or a protocol error
         self._closed = threading.Event()
+        self._clients_changed = threading.Condition(self._lock)
+
+    def wait_clients(self, predicate: Callable[["Bridge"], bool], timeout: float) -> bool:
+        """Block until ``predicate(bridge)`` holds, checked whenever a client comes or goes."""
+        with self._clients_changed:
+            return self._clients_changed.wait_for(lambda: predicate(self), timeout)
 
     # ------------------------------------------------------------------------- life cycle
 
@@ -221,6 +227,7 @@ class Bridge:
             client = _Client(self, connection)
             with self._lock:
                 self._clients = (*self._clients, client)
+                self._clients_changed.notify_all()
             client.start()
 
     def _remove(self, client: "_Client", dropped: bool) -> None:
@@ -228,6 +235,7 @@ class Bridge:
             self._clients = tuple(c for c in self._clients if c is not client)
             if dropped:
                 self.clients_dropped += 1
+            self._clients_changed.notify_all()
 
     def handle_command(self, header: dict) -> dict | None:
         """A client's command through the inlet; an error message for a bad one, else None."""
@@ -243,11 +251,11 @@ class Bridge:
                 return {"type": "window", "window": list(window)}
             else:
                 return {"type": "error", "error": f"unknown command {command!r}"}
+        except ConfigError as error:  # (a ValueError too: caught first)
+            return {"type": "error", "key": error.key, "error": str(error)}
         except ValueError:
             return {"type": "error", "error": f"unknown button {header.get('button')!r} "
                     f"(known: {', '.join(b.value for b in PRESSABLE)})"}
-        except ConfigError as error:
-            return {"type": "error", "key": error.key, "error": str(error)}
         return None
 
 
@@ -263,14 +271,20 @@ class _Client:
         self._replies: collections.deque = collections.deque(maxlen=CLIENT_EVENT_DEPTH)
         self.events_dropped = 0
         self.frames_sent = 0
-        self.frames_skipped = 0  #: frames replaced in the slot before this client was ready for them
-        self._sent_generation = bridge._generation
+        self._sent_generation = self._first_generation = bridge._generation
+        self._last_generation: int | None = None  # the slot's at close
         self._closed = threading.Event()
         connection.settimeout(bridge.stall_s)  # a send blocked this long: the client is dropped
 
     def start(self) -> None:
         threading.Thread(target=self._send_loop, name="focusd-bridge-send", daemon=True).start()
         threading.Thread(target=self._read_loop, name="focusd-bridge-read", daemon=True).start()
+
+    @property
+    def frames_skipped(self) -> int:
+        """Frames put in the slot while connected that this client never got (it was not ready)."""
+        last = self.bridge._generation if self._last_generation is None else self._last_generation
+        return last - self._first_generation - self.frames_sent
 
     def offer_event(self, message: dict) -> None:
         if len(self._events) == self._events.maxlen:
@@ -282,6 +296,7 @@ class _Client:
         if self._closed.is_set():
             return
         self._closed.set()
+        self._last_generation = self.bridge._generation
         self.wake.set()
         self.bridge._remove(self, dropped)
         try:
@@ -302,12 +317,11 @@ class _Client:
                     self.connection.sendall(encode(self._events.popleft()))
                 frame = self.bridge.latest
                 if frame is not None and frame.generation > self._sent_generation:
-                    self.frames_skipped += frame.generation - self._sent_generation - 1
                     self._sent_generation = frame.generation
                     self.connection.sendall(encode(frame.header(), frame.y.data))
                     self.frames_sent += 1
         except (TimeoutError, socket.timeout):
-            log.warning("web bridge: a client stopped reading for %.0f s; disconnected", self.bridge.stall_s)
+            log.warning("web bridge: a client stopped reading for %.1f s; disconnected", self.bridge.stall_s)
             self.close(dropped=True)
         except OSError:
             self.close()

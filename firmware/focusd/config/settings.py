@@ -203,7 +203,7 @@ def _addresses(value: Any) -> tuple[str, ...]:
     """A non-empty list of IP addresses (checked with ipaddress: a host name would need DNS)."""
     import ipaddress
 
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, (list, tuple)) or not value:
         raise Invalid(f"must be a non-empty list of IP addresses, e.g. [\"0.0.0.0\"], not {describe(value)}")
     for item in value:
         try:

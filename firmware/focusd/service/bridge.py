@@ -174,6 +174,10 @@ class Bridge:
         if self._listener is not None:
             self._listener.close()
         if self._server is not None:
+            try:
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept (a close alone does not)
+            except OSError:
+                pass
             self._server.close()
             if self._accept_thread is not None:
                 self._accept_thread.join(2)

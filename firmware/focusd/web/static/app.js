@@ -70,6 +70,7 @@ function showFrame(meta, blob) {
     draw();
     canvas.dataset.frames = String(state.frames);
     canvas.dataset.sequence = String(meta.sequence);
+    canvas.dataset.window = meta.window.map((v) => v.toFixed(3)).join(",");
     $("latency").textContent = meta.age_ms.toFixed(0);
   });
 }
@@ -183,6 +184,9 @@ $("window-size").addEventListener("change", () => {
 function loadGallery() {
   fetch("/api/captures", { credentials: "same-origin" }).then((r) => r.json()).then((j) => {
     const gallery = $("gallery");
+    const files = j.captures.map((shot) => shot.file).join("/");
+    if (gallery.dataset.files === files) return;  // unchanged: keep the thumbnails as they are
+    gallery.dataset.files = files;
     gallery.replaceChildren();
     for (const shot of j.captures) {
       const img = document.createElement("img");

@@ -56,15 +56,15 @@ def demo_keys(captures: str | None = None) -> dict[str, object]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.web and args.interactive:
+        print("focusd demo: --web and --interactive: choose one (the page has its own buttons)", file=sys.stderr)
+        return 2
     keys = demo_keys(args.captures)
     if args.web:
         import tempfile
 
         keys.update(web_keys(tempfile.mkdtemp(prefix="focusd-web-")))
     config = loader.load(args, keys)  # a ConfigError becomes exit status 78 in focusd.cli
-    if args.web and args.interactive:
-        print("focusd demo: --web and --interactive: choose one (the page has its own buttons)", file=sys.stderr)
-        return 2
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
               "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)

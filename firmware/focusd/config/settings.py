@@ -109,7 +109,7 @@ class WebConfig:
     enabled: bool = False  #: the daemon opens its bridge socket and focusd-web serves the page
     addresses: tuple[str, ...] = ("0.0.0.0",)  #: where focusd-web listens
     port: int = 8080
-    runtime_dir: str = "/run/focusd"  #: the bridge's Unix socket (web.sock) goes here
+    runtime_dir: str = "/run/focusd/web"  #: the bridge's Unix socket (web.sock) goes here
     password_file: str = "/etc/focusd/web-password"  #: the scrypt hash ``focusd web-password`` writes
     preview_fps: float = 15.0  #: most preview frames a second the daemon hands the bridge
 

@@ -74,10 +74,29 @@ def write_password_file(path: str, password: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(hash_password(password) + "\n")
         os.chmod(temporary, 0o640)
+        _give_to_page_group(temporary)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+#: the group of the page's unit (systemd/focusd-web.service): it must read the hash
+PAGE_GROUP = "focusd-web"
+
+
+def _give_to_page_group(path: str) -> None:
+    """Run as root on the device: the file's group becomes focusd-web's, so the page can read it."""
+    import grp
+
+    try:
+        gid = grp.getgrnam(PAGE_GROUP).gr_gid
+    except KeyError:
+        return  # a desktop: no such group, the file stays the caller's
+    try:
+        os.chown(path, -1, gid)
+    except PermissionError:
+        pass  # not root: the owner's own group it is
 
 
 class Sessions:

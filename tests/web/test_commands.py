@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,18 +58,23 @@ def test_focusd_web_exits_78_without_a_password(tmp_path, capsys):
     assert status == EX_CONFIG and "holds no password hash" in err
 
 
-def test_focusd_web_exits_78_naming_the_port_when_it_cannot_listen(tmp_path, capsys):
+def test_focusd_web_exits_78_naming_the_port_when_it_cannot_listen(tmp_path):
     import socket
+    import subprocess
 
     path = tmp_path / "pw"
     write_password_file(str(path), "long enough pass")
-    with socket.socket() as taken:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "firmware"))
+    with socket.socket() as taken:  # a process of its own: `focusd web` sets up logging for good
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        status, _, err = run_cli(["web", "--set", "web.enabled=true", "--set", f'web.password_file="{path}"',
-                                  "--set", 'web.addresses=["127.0.0.1"]', "--set", f"web.port={port}"], capsys)
-    assert status == EX_CONFIG and "web.addresses" in err and str(port) in err
+        result = subprocess.run(
+            [sys.executable, "-m", "focusd.cli", "web", "--set", "web.enabled=true", "--set",
+             f'web.password_file="{path}"', "--set", 'web.addresses=["127.0.0.1"]', "--set", f"web.port={port}"],
+            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == EX_CONFIG and "web.addresses" in result.stderr and str(port) in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_web_password_stores_a_scrypt_hash_that_verifies(tmp_path, capsys, monkeypatch):

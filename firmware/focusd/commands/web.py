@@ -11,7 +11,7 @@ from focusd.config import loader
 from focusd.errors import ConfigError
 from focusd.service.logs import setup_logging
 
-HELP = "serve the viewfinder page (needs [web] enabled = true and `focusd web-password`)"
+HELP = "serve the viewfinder page (the focusd-web service)"
 
 log = logging.getLogger("focusd.web")
 

@@ -9,7 +9,7 @@ import sys
 
 from focusd.config import loader
 
-HELP = "set the viewfinder page's password (hashed with scrypt into web.password_file)"
+HELP = "set the viewfinder page's password (stored scrypt-hashed)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

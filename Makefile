@@ -9,13 +9,17 @@ STAMP := $(VENV)/.installed
 PICAMERA2_VERSION := 0.3.38
 PICAMERA2_REF := $(VENV)/picamera2-ref
 
-.PHONY: run interactive test bench bench-check soak install uninstall clean
+.PHONY: run interactive web test bench bench-check soak install uninstall clean
 
 $(STAMP): pyproject.toml
 	@# the unit tests check the unit with systemd's own tools (Debian: systemd, passwd); best effort
 	@command -v systemd-analyze >/dev/null && command -v useradd >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd passwd; } || \
 		echo "note: install the Debian packages systemd and passwd for the unit tests"
+	@# the viewfinder's browser tests drive Debian's headless Chromium (tests/web); best effort
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+		echo "note: install the Debian packages chromium and chromium-driver for the browser tests"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(PICAMERA2_REF) picamera2==$(PICAMERA2_VERSION)
@@ -26,6 +30,10 @@ run: $(STAMP)
 
 interactive: $(STAMP)
 	$(BIN)/focusd demo --config systemd/focusd.toml --captures ./captures --interactive
+
+# the daemon on the simulated camera with the viewfinder page (its address and password printed)
+web: $(STAMP)
+	$(BIN)/focusd demo --config systemd/focusd.toml --captures ./captures --web
 
 test: $(STAMP)
 	PICAMERA2_REF=$(PICAMERA2_REF) $(BIN)/python -m pytest -q

@@ -34,6 +34,8 @@ COMMANDS = {
     "probe": "probe",
     "record-sweep": "record_sweep",
     "measure-latency": "measure_latency",
+    "web": "web",
+    "web-password": "web_password",
 }
 
 

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import sys
+import tempfile
 import threading
 import tomllib
 from importlib import resources
@@ -40,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the captures go (default ./captures, from the demo's demo.toml)")
     parser.add_argument("--script", default="default", help="button script file (default: the shipped demo)")
     parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
+    parser.add_argument("--web", action="store_true", help="serve the viewfinder page too (default "
+                        "http://127.0.0.1:8080/, printed on start) and run until Ctrl-C instead of playing a script")
+
+
+def web_keys(runtime_dir: str) -> dict[str, object]:
+    """What ``--web`` lays under --set: the page on this machine only, the bridge in a folder of its own."""
+    return {"web.enabled": True, "web.addresses": ["127.0.0.1"], "web.runtime_dir": runtime_dir}
 
 
 def demo_keys(captures: str | None = None) -> dict[str, object]:
@@ -55,14 +63,20 @@ def demo_keys(captures: str | None = None) -> dict[str, object]:
 
 
 def main(args: argparse.Namespace) -> int:
-    config = loader.load(args, demo_keys(args.captures))  # a ConfigError becomes exit status 78 in focusd.cli
+    if args.web and args.interactive:
+        print("focusd demo: --web and --interactive: choose one (the page has its own buttons)", file=sys.stderr)
+        return 2
+    keys = demo_keys(args.captures)
+    if args.web:
+        keys.update(web_keys(tempfile.mkdtemp(prefix="focusd-web-")))
+    config = loader.load(args, keys)  # a ConfigError becomes exit status 78 in focusd.cli
     check_parent_exists(config.capture.directory, config.source)
     if args.interactive and not sys.stdin.isatty():
         print("focusd demo: --interactive reads keys from a terminal, and standard input is not one; "
               "run it in a terminal, or without --interactive to play a button script", file=sys.stderr)
         return 2
     try:
-        steps = None if args.interactive else load_script(args.script)
+        steps = None if args.interactive or args.web else load_script(args.script)
     except ScriptError as error:
         print(f"focusd: {error}", file=sys.stderr)
         return 2
@@ -81,7 +95,10 @@ def main(args: argparse.Namespace) -> int:
     finger = MockPinDriver(config.pins, factory)
     done = threading.Event()
     with contextlib.ExitStack() as restore:
-        if args.interactive:
+        if args.web:
+            restore.callback(_serve_page(config).close)
+            driver = threading.Thread(target=done.wait, daemon=True)  # the page presses; Ctrl-C ends
+        elif args.interactive:
             try:
                 restore.enter_context(_keys_at_once(sys.stdin.fileno()))
             except OSError as error:  # termios.error is an OSError
@@ -105,6 +122,31 @@ def main(args: argparse.Namespace) -> int:
     stats = daemon.stats
     print(f"focusd demo: {summary(stats, config.capture.directory)}")
     return code if stats.captures_failed == 0 else 1
+
+
+def _serve_page(config):
+    """The page on a thread of this process, through the same bridge socket as on the device;
+    the password from web.password_file if it exists, else a new one, printed."""
+    import os
+    import secrets
+
+    from focusd.web.auth import hash_password, read_password_file
+    from focusd.web.server import PageThread, page_url
+
+    if os.path.exists(config.web.password_file):
+        password_hash, told = read_password_file(config.web.password_file), f"from {config.web.password_file}"
+    else:
+        password = secrets.token_urlsafe(9)
+        password_hash, told = hash_password(password), password
+    page = PageThread(config, password_hash)
+    try:
+        page.start()
+    except OSError as error:
+        from focusd.errors import ConfigError
+
+        raise ConfigError("web.port", f"cannot listen on {config.web.port}: {error.strerror or error}", "demo") from None
+    print(f"focusd demo: the viewfinder is at {page_url(config)} (password: {told}); Ctrl-C stops", flush=True)
+    return page
 
 
 def summary(stats, directory: str) -> str:

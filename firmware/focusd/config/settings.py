@@ -15,6 +15,7 @@ TOML has no null: an optional key is set to "not fitted" / "the profile's value"
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import string
@@ -104,6 +105,18 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The viewfinder page (``focusd web``, its own process and unit) and the daemon's bridge to it."""
+
+    enabled: bool = False  #: the daemon opens its bridge socket and focusd-web serves the page
+    addresses: tuple[str, ...] = ("0.0.0.0",)  #: where focusd-web listens
+    port: int = 8080
+    runtime_dir: str = "/run/focusd/web"  #: the bridge's Unix socket (web.sock) goes here
+    password_file: str = "/etc/focusd/web-password"  #: the scrypt hash ``focusd web-password`` writes
+    preview_fps: float = 15.0  #: most preview frames a second the daemon hands the bridge
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -111,6 +124,7 @@ class Config:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -118,7 +132,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
-    "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig,
+    "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -197,6 +211,25 @@ def _directory(value: Any) -> str:
     return folder
 
 
+def _addresses(value: Any) -> tuple[str, ...]:
+    """A non-empty list of IP addresses (checked with ipaddress: a host name would need DNS)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise Invalid(f"must be a non-empty list of IP addresses, e.g. [\"0.0.0.0\"], not {describe(value)}")
+    for item in value:
+        try:
+            ipaddress.ip_address(check_text(item))
+        except ValueError:
+            raise Invalid(f"{describe(item)} is not an IP address") from None
+    return tuple(value)
+
+
+def _absolute_path(value: Any) -> str:
+    path = check_text(value)
+    if not path.startswith("/") and not path.startswith("."):
+        raise Invalid(f'must be a path (absolute, or relative starting with "."), not "{path}"')
+    return path
+
+
 def _journal(value: Any) -> str:
     name = check_text(value)
     if "/" in name or name.startswith("."):
@@ -240,6 +273,12 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "vcm_bus": _optional("camera.vcm_bus", lambda v: check_integer(v, 0, None, " (an I2C bus number: /dev/i2c-N)")),
     },
     "logging": {"level": check_choice("debug", "info", "warning", "error"), "frame_debug": check_boolean},
+    "web": {
+        "enabled": check_boolean, "addresses": _addresses,
+        "port": lambda v: check_integer(v, 1, 65535, " (a TCP port)"),
+        "runtime_dir": _absolute_path, "password_file": _absolute_path,
+        "preview_fps": lambda v: check_number(v, 1, 30, "frames per second"),
+    },
 }
 
 

@@ -40,6 +40,7 @@ from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.backoff import Backoff, CameraStarter
+from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
 from focusd.service.cameras import build_engine, told_lens_path
 from focusd.service.reload import reread
@@ -126,6 +127,7 @@ class Daemon:
         self.engine: AutofocusEngine | None = None
         self.captures: CapturePath | None = None
         self.indicator: Indicator | None = None
+        self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
         self.engine_active = False
         self._engine_stale = False  # [af] re-read while AF-ON was held: rebuilt at the release
         self._commanded: float | None = None
@@ -184,6 +186,11 @@ class Daemon:
                                             optics=LensOptics.of(profile))
                 self.captures.start()
                 started.callback(self._close_captures)
+                if config.web.enabled:
+                    self.bridge = Bridge(config.web.runtime_dir, self.inlet, self.events, lambda: daemon_snapshot(self),
+                                         max_fps=config.web.preview_fps)
+                    self.bridge.start()
+                    started.callback(self.bridge.close)
                 if not self._start_camera():
                     return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
@@ -326,6 +333,8 @@ class Daemon:
         self._take_captures(frame)
         if self.engine_active:
             self._focus(frame)
+        if self.bridge is not None:
+            self.bridge.offer_frame(frame, self.config.af.window)  # a copy at most, never an encoding
 
     def _take_captures(self, frame: CameraFrame) -> None:
         self.lens_estimate.observe(frame.sequence, frame.lens_position)  # every frame, before a capture asks

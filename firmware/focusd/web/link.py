@@ -1,0 +1,199 @@
+"""The web process's side of the bridge: one connection to the daemon's socket, shared by every
+browser. It keeps the daemon's state as its events tell it, the newest preview frame, and a JPEG
+of it made once per frame (in a worker thread, not on the event loop) whoever watches.
+
+When the daemon is not there (not started yet, restarting), it retries every RETRY_S and tells the
+browsers (``{"type": "link", "connected": false}``); they keep their page and reconnect by
+themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+
+import numpy as np
+
+from focusd.service.bridge import HEADER, MAX_MESSAGE, encode
+
+log = logging.getLogger("focusd.web")
+
+RETRY_S = 0.5
+JPEG_QUALITY = 80
+#: messages waiting for one browser before its oldest are dropped
+WATCHER_DEPTH = 256
+
+
+class LinkDown(Exception):
+    """The daemon is not connected: a command cannot reach it."""
+
+
+class Watcher:
+    """One browser's view: its bounded message queue and a wake-up for new frames."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.wake = asyncio.Event()
+        self.dropped = 0
+
+    def offer(self, message: dict) -> None:
+        if len(self.messages) >= WATCHER_DEPTH:
+            self.messages.pop(0)
+            self.dropped += 1
+        self.messages.append(message)
+        self.wake.set()
+
+    def take(self) -> list[dict]:
+        messages, self.messages = self.messages, []
+        return messages
+
+
+class DaemonLink:
+    def __init__(self, socket_path: str):
+        self.socket_path = socket_path
+        self.connected = False
+        self.state: dict = {}
+        self.frame: tuple[dict, bytes] | None = None  #: the newest (header, Y plane)
+        self.frames_received = 0
+        self._jpeg: tuple[int, asyncio.Future] | None = None  # (generation, its encoding)
+        self._writer: asyncio.StreamWriter | None = None
+        self._watchers: set[Watcher] = set()
+        self._connected_event = asyncio.Event()
+
+    # --------------------------------------------------------------------------- browsers
+
+    def watch(self) -> Watcher:
+        watcher = Watcher()
+        self._watchers.add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+
+    def _tell(self, message: dict) -> None:
+        for watcher in self._watchers:
+            watcher.offer(message)
+
+    def status(self) -> dict:
+        return {"type": "status", "connected": self.connected, **self.state}
+
+    async def send(self, header: dict) -> None:
+        if self._writer is None:
+            raise LinkDown("the focusd daemon is not connected")
+        self._writer.write(encode(header))
+        await self._writer.drain()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected_event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def jpeg(self) -> tuple[dict, bytes] | None:
+        """The newest frame's header and JPEG (encoded once per frame, for every browser)."""
+        if self.frame is None:
+            return None
+        header, pixels = self.frame
+        if self._jpeg is None or self._jpeg[0] != header["generation"]:
+            loop = asyncio.get_running_loop()
+            self._jpeg = (header["generation"], loop.run_in_executor(None, encode_jpeg, header, pixels))
+        return header, await self._jpeg[1]
+
+    # ------------------------------------------------------------------------------ daemon
+
+    async def run(self) -> None:
+        """Connect, read, reconnect, for ever (cancel to stop)."""
+        while True:
+            try:
+                reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=2 ** 24)
+            except OSError:
+                await asyncio.sleep(RETRY_S)  # the daemon is not up yet: try again
+                continue
+            self._writer = writer
+            try:
+                await self._read(reader)
+            except (OSError, EOFError, asyncio.IncompleteReadError, ValueError) as error:
+                log.warning("lost the focusd daemon: %s", error or type(error).__name__)
+            finally:
+                self._writer = None
+                self.connected = False
+                self._connected_event.clear()
+                writer.close()
+                self._tell({"type": "link", "connected": False})
+            await asyncio.sleep(RETRY_S)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            header, payload = await read_bridge_message(reader)
+            kind = header.get("type")
+            if kind == "hello":
+                self.state = {k: v for k, v in header.items() if k != "type"}
+                self.connected = True
+                self._connected_event.set()
+                log.info("connected to the focusd daemon (%s)", self.state.get("camera"))
+                self._tell(self.status())
+            elif kind == "frame":
+                self.frame = (header, payload)
+                self.frames_received += 1
+                self.state["window"] = header["window"]
+                for watcher in self._watchers:
+                    watcher.wake.set()
+            elif kind == "event":
+                apply_event(self.state, header)
+                self._tell(header)
+            else:  # replies to commands: the AF window applied, an error
+                if kind == "window":
+                    self.state["window"] = header["window"]
+                self._tell(header)
+
+
+async def read_bridge_message(reader: asyncio.StreamReader) -> tuple[dict, bytes]:
+    """One bridge message (focusd.service.bridge's wire format) from an asyncio stream."""
+    head_len, payload_len = HEADER.unpack(await reader.readexactly(HEADER.size))
+    if head_len + payload_len > MAX_MESSAGE:
+        raise ValueError(f"message of {head_len + payload_len} bytes is too large")
+    header = json.loads(await reader.readexactly(head_len))
+    if not isinstance(header, dict):
+        raise ValueError("message header is not a JSON object")
+    return header, await reader.readexactly(payload_len) if payload_len else b""
+
+
+def apply_event(state: dict, event: dict) -> None:
+    """The state a page shows, after one event (as the daemon's StatusBoard does)."""
+    match event.get("event"):
+        case "FocusChanged":
+            state["af_state"] = event["state"]
+            state["af_reason"] = event.get("reason")
+        case "LensCommanded":
+            state["lens_position"] = event["target"]
+        case "CaptureWritten":
+            state["captures_written"] = state.get("captures_written", 0) + 1
+        case "CaptureFailed":
+            state["captures_failed"] = state.get("captures_failed", 0) + 1
+            state["last_error"] = event["error"]
+        case "LedChanged":
+            state["led"] = event["pattern"]
+        case "ErrorReported":
+            state["last_error"] = event["message"]
+        case "FrameStatistics":
+            state["frames"], state["fps"] = event["frames"], event["fps"]
+
+
+def encode_jpeg(header: dict, pixels: bytes) -> bytes:
+    """The Y plane as a greyscale JPEG (Pillow; runs in a worker thread)."""
+    from PIL import Image
+
+    grey = np.frombuffer(pixels, dtype=np.uint8).reshape(header["height"], header["width"])
+    out = io.BytesIO()
+    Image.fromarray(grey).save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue()
+
+
+def frame_age_ms(header: dict) -> float:
+    """How long ago the frame's exposure started, where the camera's clock is CLOCK_MONOTONIC
+    (the simulator's realtime pacing): the preview latency the page shows."""
+    return (time.monotonic_ns() - header["time_ns"]) / 1e6

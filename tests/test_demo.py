@@ -97,7 +97,7 @@ def test_demo_runs_from_another_folder(tmp_path):
 
 def test_demo_summary_words():
     from focusd.commands.demo import summary
-    from focusd.service.daemon import DaemonStats
+    from focusd.service.stats import DaemonStats
 
     stats = DaemonStats(frames=1, presses=2, captures_written=2, af_locks=1, lens_position=1.234)
     assert summary(stats, "c") == ("1 frame, 2 shutter presses, 2 captures written to c, 0 failed, 1 focus lock, "

@@ -25,7 +25,6 @@ import math
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from focusd.af import AfMode, AfState, AutofocusEngine, Frame
@@ -39,6 +38,7 @@ from focusd.hw.gpio import GpioButtons, GpioIndicator, NoIndicator
 from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
+from focusd.service.stats import DaemonStats
 from focusd.service.backoff import Backoff, CameraStarter
 from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
@@ -60,30 +60,6 @@ DRAIN_FRAMES = 30
 HEALTHY_FRAMES = 100
 #: every how many frames the frame statistics go out (and systemd's STATUS line follows)
 FRAME_STATISTICS_EVERY = 60
-
-
-@dataclass
-class DaemonStats:
-    """The camera thread's counters (written by it alone), for the demo's summary and the tests.
-    Everything a front end shows comes from the event stream instead."""
-
-    frames: int = 0
-    presses: int = 0  #: shutter and remote presses that asked for a capture (each has a press id)
-    captures_requested: int = 0
-    captures_written: int = 0
-    captures_failed: int = 0
-    af_locks: int = 0
-    af_failures: int = 0
-    lens_commands: int = 0
-    camera_faults: int = 0
-    reloads: int = 0
-    af_state: str = "IDLE"
-    lens_position: float = math.nan
-    last_error: str | None = None
-
-    def lens_text(self) -> str:
-        """The last lens command, "-" before the first."""
-        return "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
 
 
 class Daemon:

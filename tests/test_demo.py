@@ -3,6 +3,7 @@ and the button-script format it plays (focusd.demo.script)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pty
@@ -77,7 +78,9 @@ def test_demo_outside_the_repository_runs_on_its_packaged_settings(tmp_path, mon
     config = loader.load(args, demo.demo_keys(args.captures))
     # demo.toml's ./captures and --captures are taken from the current folder (the key is absolute)
     assert (config.camera.backend, config.capture.directory) == ("sim", str(tmp_path / "captures"))
-    assert config.source is None and config.af == default_config().af and config.pins == default_config().pins
+    assert config.source is None and config.af == default_config().af
+    # the remote's half press on a pin of its own, for demo/remote.buttons; every other pin as shipped
+    assert config.pins == dataclasses.replace(default_config().pins, remote_focus=24)
     args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=/srv/elsewhere"])
     assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "/srv/elsewhere"
     args = parser.parse_args(["demo", "--captures", "shots"])
@@ -195,3 +198,19 @@ def test_demo_with_a_bad_script_exits_2_naming_the_line(tmp_path):
                             capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert result.returncode == 2
     assert f"{script}:2:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_shipped_scripts_parse_and_the_remote_one_presses_both_stages():
+    from focusd.demo.script import shipped_scripts
+
+    assert {"default", "remote"} <= set(shipped_scripts())
+    steps = load_script("remote")
+    pressed = {step.button for step in steps if step.button is not None and step.pressed}
+    assert {ButtonId.REMOTE_FOCUS, ButtonId.REMOTE} <= pressed
+
+
+def test_a_script_naming_an_unknown_button_lists_the_real_ones(tmp_path):
+    script = tmp_path / "x.buttons"
+    script.write_text("0.1 thumb press\n")
+    with pytest.raises(ScriptError, match="remote_focus"):
+        load_script(script)

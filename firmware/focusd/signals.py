@@ -16,7 +16,8 @@ class ButtonId(enum.Enum):
 
     AF_ON = "af_on"
     SHUTTER = "shutter"
-    REMOTE = "remote"  #: the remote-release jack: behaves as the shutter
+    REMOTE = "remote"  #: the remote-release jack's tip (full press): behaves as the shutter
+    REMOTE_FOCUS = "remote_focus"  #: the remote-release jack's ring (half press): behaves as AF-ON
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ BAD_FILES = [
     ("optional pin: wrong word", '[pins]\nremote = "no"\n', ["pins.remote", '"none"']),
     ("duplicate pins", "[pins]\naf_on = 5\nled = 5\n", ["pins.led", "pins.af_on"]),
     ("duplicate pin with a default", "[pins]\nremote = 27\n", ["pins.remote", "pins.shutter"]),
+    ("remote focus on the AF-ON pin", "[pins]\nremote_focus = 17\n", ["pins.remote_focus", "pins.af_on"]),
+    ("remote focus not a pin", "[pins]\nremote_focus = \"ring\"\n", ["pins.remote_focus"]),
     ("bounce out of range", "[pins]\nbounce_ms = 1500\n", ["pins.bounce_ms"]),
     ("not a finite number", "[pins]\nbounce_ms = nan\n", ["pins.bounce_ms"]),
     ("pull contradicts active level", '[pins]\npull = "down"\nactive_low = true\n', ["pins.active_low", "pins.pull"]),

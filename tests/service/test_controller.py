@@ -112,6 +112,8 @@ EVENTS = {
     "shutter release": release(SHUT, T),
     "remote press": press(REM, T),
     "remote release": release(REM, T),
+    "remote focus press": press(ButtonId.REMOTE_FOCUS, T),
+    "remote focus release": release(ButtonId.REMOTE_FOCUS, T),
     "FOCUSED": AfStateChanged(AfState.FOCUSED, T),
     "FAILED": AfStateChanged(AfState.FAILED, T),
     "SCANNING": AfStateChanged(AfState.SCANNING, T),
@@ -410,6 +412,24 @@ ROWS = {
     "error shown": row_error(camera_down=False),
     "camera down": row_error(camera_down=True),
 }
+
+
+def with_remote_focus(state: str, row):
+    """The remote's half press is a second AF-ON: pressed, it does what AF-ON's press does in that
+    state; let go, what AF-ON's release does, unless AF-ON itself is held (then nothing: a second
+    press of a held focus input is nothing either)."""
+
+    def full(s: Settings) -> dict:
+        entries = row(s)
+        held = run_setup(state, s)[0].state.af_held
+        entries["remote focus press"] = entries["AF-ON press"]
+        entries["remote focus release"] = entries["AF-ON press" if held else "AF-ON release"]
+        return entries
+
+    return full
+
+
+ROWS = {state: with_remote_focus(state, row) for state, row in ROWS.items()}
 
 def table_cases():
     for state in STATES:
@@ -713,7 +733,7 @@ def test_every_input_has_exactly_one_role_and_the_remote_is_a_shutter():
     from focusd.service.controller import ROLE_OF_INPUT, InputRole
 
     assert set(ROLE_OF_INPUT) == set(ButtonId)
-    assert ROLE_OF_INPUT[ButtonId.AF_ON] is InputRole.FOCUS
+    assert {b for b, role in ROLE_OF_INPUT.items() if role is InputRole.FOCUS} == {ButtonId.AF_ON, ButtonId.REMOTE_FOCUS}
     assert {b for b, role in ROLE_OF_INPUT.items() if role is InputRole.CAPTURE} == {ButtonId.SHUTTER, ButtonId.REMOTE}
 
 
@@ -730,3 +750,27 @@ def test_an_input_without_a_role_is_refused_not_taken_for_a_shutter(monkeypatch)
 def test_an_unknown_event_is_refused():
     with pytest.raises(TypeError, match="not a controller event"):
         make().handle(object())
+
+
+def test_the_remote_half_press_focuses_as_af_on_and_focus_stops_with_the_last_focus_input():
+    half = ButtonId.REMOTE_FOCUS
+    controller = make(mode="continuous")
+    assert af_commands(controller.handle(press(half, 0))) == [StartAf(AfMode.CONTINUOUS)]
+    assert af_commands(controller.handle(press(AF, 10 * MS))) == []  # the thumb joins: already focusing
+    assert af_commands(controller.handle(release(half, 20 * MS))) == []  # the thumb still holds
+    assert controller.state.af_held
+    assert af_commands(controller.handle(release(AF, 30 * MS))) == [StopAf()]
+    assert not controller.state.af_held
+    # and the other way round: AF-ON first, the remote's release last
+    assert af_commands(controller.handle(press(AF, 40 * MS))) == [StartAf(AfMode.CONTINUOUS)]
+    controller.handle(press(half, 50 * MS))
+    assert af_commands(controller.handle(release(AF, 60 * MS))) == []
+    assert af_commands(controller.handle(release(half, 70 * MS))) == [StopAf()]
+
+
+def test_a_focus_priority_press_waits_for_a_scan_the_remote_half_press_started():
+    controller = make(priority="focus")
+    controller.handle(press(ButtonId.REMOTE_FOCUS, 0))
+    assert captures(controller.handle(press(REM, 10 * MS))) == []  # the full press waits for the scan
+    (capture,) = captures(controller.handle(AfStateChanged(AfState.FOCUSED, 20 * MS)))
+    assert capture.reason == "focus: FOCUSED"

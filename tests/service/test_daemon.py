@@ -504,3 +504,17 @@ def test_a_replaced_writer_that_fails_while_finishing_still_lets_the_new_one_sta
         tap(rig)
         assert rig.wait(lambda s: s.captures_written == 1, 10), rig.stats.last_error
     assert "the replaced capture writer failed" in caplog.text
+
+
+def test_the_remote_on_two_pins_focuses_on_its_half_press_and_captures_on_its_full_press(tmp_path):
+    """pins.remote_focus (the jack's ring) acts as AF-ON, pins.remote (the tip) as the shutter."""
+    config = make_config(tmp_path, pins={"remote_focus": 24}, shutter={"burst": False})
+    with DaemonHarness(config, seed=1) as rig:
+        rig.press(ButtonId.REMOTE_FOCUS)
+        assert rig.wait(lambda s: s.af_state == "FOCUSED"), rig.stats
+        tap(rig, ButtonId.REMOTE)
+        assert rig.wait(lambda s: s.captures_written == 1)
+        rig.release(ButtonId.REMOTE_FOCUS)
+        assert rig.wait(lambda s: s.af_state == "IDLE")
+    (entry,) = rig.journal()
+    assert entry["af_state"] == "FOCUSED"

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     loader.add_config_arguments(parser)
     parser.add_argument("--captures", default=None, metavar="DIR",
                         help="where the captures go (default ./captures, from the demo's demo.toml)")
-    parser.add_argument("--script", default="default", help="button script file (default: the shipped demo)")
+    parser.add_argument("--script", default="default", help="button script: a file, or a shipped one by name (default, remote)")
     parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
     parser.add_argument("--web", action="store_true", help="serve the viewfinder page too (default "
                         "http://127.0.0.1:8080/, printed on start) and run until Ctrl-C instead of playing a script")

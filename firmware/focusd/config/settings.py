@@ -49,7 +49,8 @@ from focusd.errors import ConfigError, ProfileError
 class PinsConfig:
     af_on: int = 17  #: BCM number of the AF-ON (thumb) button
     shutter: int = 27  #: BCM number of the shutter button
-    remote: int | None = 22  #: remote-release jack input; None: not fitted
+    remote: int | None = 22  #: remote-release jack's tip (full press: shutter); None: not fitted
+    remote_focus: int | None = None  #: the jack's ring (half press: AF-ON) on a pin of its own; None: wired to af_on
     led: int | None = 23  #: status LED; None: not fitted
     pull: str = "up"  #: "up" | "down" | "none": internal pull resistor
     active_low: bool = True  #: a pressed button pulls the pin low (buttons to ground)
@@ -137,7 +138,7 @@ SECTIONS: dict[str, type] = {
 
 #: the word that stands for None (TOML has no null) in each optional key
 NONE_WORDS = {
-    "pins.remote": "none", "pins.led": "none",
+    "pins.remote": "none", "pins.remote_focus": "none", "pins.led": "none",
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
     "camera.vcm_bus": "profile",
 }
@@ -241,7 +242,8 @@ def _journal(value: Any) -> str:
 CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "pins": {
         "af_on": _pin, "shutter": _pin,
-        "remote": _optional("pins.remote", _pin), "led": _optional("pins.led", _pin),
+        "remote": _optional("pins.remote", _pin), "remote_focus": _optional("pins.remote_focus", _pin),
+        "led": _optional("pins.led", _pin),
         "pull": check_choice("up", "down", "none"), "active_low": check_boolean,
         "bounce_ms": lambda v: check_number(v, 0, 1000, "milliseconds"),
     },
@@ -325,7 +327,7 @@ def _check_together(config: Config, problems: Problems) -> None:
     bad = problems.keys()
     pins = config.pins
     taken: dict[int, str] = {}
-    for name in ("af_on", "shutter", "remote", "led"):
+    for name in ("af_on", "shutter", "remote", "remote_focus", "led"):
         number = getattr(pins, name)
         if number is None or f"pins.{name}" in bad:
             continue

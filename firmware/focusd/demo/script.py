@@ -1,7 +1,7 @@
 """Button scripts: timed presses and releases, for the desktop demo (``make run``) and tests.
 
 One step a line: ``TIME BUTTON ACTION`` with TIME in seconds from the start, BUTTON one of
-``af_on``, ``shutter``, ``remote`` and ACTION ``press`` or ``release``; ``TIME end`` ends the
+``af_on``, ``shutter``, ``remote``, ``remote_focus`` and ACTION ``press`` or ``release``; ``TIME end`` ends the
 script (nothing may follow it). ``#`` starts a comment. Steps must be in time order. A bad line is
 a ScriptError naming the script and the line number (``name:N: ...``).
 """
@@ -60,7 +60,7 @@ def parse_script(text: str, name: str = "<script>") -> list[Step]:
         try:
             button = ButtonId(words[1])
         except ValueError:
-            raise ScriptError(f"{where}: unknown button {words[1]!r} (af_on, shutter, remote)") from None
+            raise ScriptError(f"{where}: unknown button {words[1]!r} ({', '.join(b.value for b in ButtonId)})") from None
         if words[2] not in ("press", "release"):
             raise ScriptError(f"{where}: action {words[2]!r} must be press or release")
         steps.append(Step(time_s, button, words[2] == "press"))
@@ -69,11 +69,18 @@ def parse_script(text: str, name: str = "<script>") -> list[Step]:
     return steps
 
 
+def shipped_scripts() -> list[str]:
+    """The names of the button scripts shipped in ``demo/``."""
+    folder = resources.files("focusd") / "demo"
+    return sorted(entry.name.removesuffix(".buttons") for entry in folder.iterdir() if entry.name.endswith(".buttons"))
+
+
 def load_script(path: str | Path | None) -> list[Step]:
-    """A script file, or the shipped demo (``None`` or ``"default"``)."""
-    if path in (None, "default"):
-        text = (resources.files("focusd") / "demo" / "default.buttons").read_text()
-        return parse_script(text, "default.buttons")
+    """A script file, or a shipped one by name: ``None`` or ``"default"`` (the ``make run`` demo),
+    ``"remote"`` (the two-stage remote release), ... (``demo/NAME.buttons``)."""
+    if path is None or path in shipped_scripts():
+        name = f"{path or 'default'}.buttons"
+        return parse_script((resources.files("focusd") / "demo" / name).read_text(), name)
     path = Path(path)
     try:
         return parse_script(path.read_text(), str(path))

@@ -36,6 +36,8 @@ def pin_numbers(pins: PinsConfig) -> dict[ButtonId, int]:
     numbers = {ButtonId.AF_ON: pins.af_on, ButtonId.SHUTTER: pins.shutter}
     if pins.remote is not None:
         numbers[ButtonId.REMOTE] = pins.remote
+    if pins.remote_focus is not None:
+        numbers[ButtonId.REMOTE_FOCUS] = pins.remote_focus
     return numbers
 
 
@@ -48,7 +50,7 @@ def _button_kwargs(pins: PinsConfig) -> dict:
 
 
 class GpioButtons(Buttons):
-    """AF-ON, shutter and the optional remote release as gpiozero Buttons."""
+    """AF-ON, shutter and the optional remote release (tip, and ring on a pin of its own) as gpiozero Buttons."""
 
     def __init__(self, pins: PinsConfig, sink: EdgeSink, clock: Clock, pin_factory=None):
         self._buttons: list[Button] = []
@@ -140,7 +142,9 @@ class MockPinDriver:
                 self.release(button)
 
     def _drive(self, button: ButtonId, level: bool) -> None:
-        pin = self._pins[button]
+        pin = self._pins.get(button)
+        if pin is None:
+            raise ValueError(f"{button.value} has no pin: set pins.{button.value} to press it")
         if level:
             pin.drive_high()
         else:

@@ -126,13 +126,14 @@ Command = StartAf | StopAf | Capture | ShowLed
 class InputRole(enum.Enum):
     """What an input does: every ``ButtonId`` has exactly one (a new input must be given its own)."""
 
-    FOCUS = "focus"  #: AF-ON
-    CAPTURE = "capture"  #: the shutter and the remote release
+    FOCUS = "focus"  #: AF-ON and the remote's half press
+    CAPTURE = "capture"  #: the shutter and the remote's full press
 
 
 #: the role of each input; exhaustive: ``Controller`` refuses an input missing here
 ROLE_OF_INPUT: dict[ButtonId, InputRole] = {
     ButtonId.AF_ON: InputRole.FOCUS,
+    ButtonId.REMOTE_FOCUS: InputRole.FOCUS,
     ButtonId.SHUTTER: InputRole.CAPTURE,
     ButtonId.REMOTE: InputRole.CAPTURE,
 }
@@ -157,7 +158,8 @@ class _FocusWait:
 
 @dataclass
 class ControllerState:
-    af_held: bool = False
+    af_held: bool = False  #: a focus input is held (AF-ON or the remote's half press)
+    focus_held: set[ButtonId] = field(default_factory=set)
     af_state: AfState = AfState.IDLE
     capture_held: set[ButtonId] = field(default_factory=set)
     burst: _Burst | None = None
@@ -200,7 +202,7 @@ class Controller:
             case ButtonEvent(button=button, pressed=pressed, time_ns=t):
                 match ROLE_OF_INPUT[button]:
                     case InputRole.FOCUS:
-                        self._af_button(pressed, commands)
+                        self._af_button(button, pressed, commands)
                     case InputRole.CAPTURE:
                         self._capture_button(button, pressed, t, commands)
             case AfStateChanged(state=new_state, time_ns=t):
@@ -227,9 +229,13 @@ class Controller:
 
     # AF-ON ----------------------------------------------------------------------------------
 
-    def _af_button(self, pressed: bool, commands: list[Command]) -> None:
-        if pressed == self.state.af_held:
-            return  # a second press without a release (cannot happen after debouncing)
+    def _af_button(self, button: ButtonId, pressed: bool, commands: list[Command]) -> None:
+        """Either focus input starts focus; focus stops when the last one held is let go (a remote
+        half-pressed while the thumb holds AF-ON changes nothing, nor does letting one of them go)."""
+        held = self.state.focus_held
+        (held.add if pressed else held.discard)(button)
+        if bool(held) == self.state.af_held:
+            return
         self.state.af_held = pressed
         if pressed:
             commands.append(StartAf(self.af_mode))

@@ -192,7 +192,8 @@ class Bridge:
         self._clients_changed = threading.Condition(self._lock)
 
     def wait_clients(self, predicate: Callable[["Bridge"], bool], timeout: float) -> bool:
-        """Block until ``predicate(bridge)`` holds, checked whenever a client comes or goes."""
+        """Block until ``predicate(bridge)`` holds, checked whenever a client comes, goes or
+        changes its magnify factor."""
         with self._clients_changed:
             return self._clients_changed.wait_for(lambda: predicate(self), timeout)
 
@@ -447,6 +448,8 @@ class _Client:
             return {"type": "error", "error": f"magnify factor {factor!r} is not one of "
                     f"{', '.join(map(str, MAGNIFY_FACTORS))}"}
         self.magnify = factor
+        with self.bridge._clients_changed:  # (wait_clients waits on a client's factor too)
+            self.bridge._clients_changed.notify_all()
         return None
 
     def _read_loop(self) -> None:

@@ -56,7 +56,7 @@ PRESSABLE = (ButtonId.AF_ON, ButtonId.SHUTTER)
 #: the magnify factors a client may ask for (1: none)
 MAGNIFY_FACTORS = (1, 2, 4)
 #: most of the camera thread's time the main-stream crops may take while magnifying
-MAGNIFY_BUDGET = 0.25
+MAGNIFY_BUDGET = 0.1
 
 
 # --------------------------------------------------------------------------------------- wire

@@ -124,6 +124,13 @@ function onEvent(e) {
   }
 }
 
+// the web unit restarts: its sessions went with it, so a 401 means log in again; else try again
+function reconnect() {
+  fetch("/api/state", { credentials: "same-origin" })
+    .then((r) => { if (r.status === 401) location.href = "/login"; else setTimeout(connect, 1000); },
+          () => setTimeout(connect, 1000));
+}
+
 function connect() {
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   ws.binaryType = "arraybuffer";
@@ -141,7 +148,7 @@ function connect() {
     const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(m.data, 4, length)));
     showFrame(meta, new Blob([new Uint8Array(m.data, 4 + length)], { type: "image/jpeg" }));
   };
-  ws.onclose = () => { $("offline").hidden = false; socket = null; setTimeout(connect, 1000); };  // the unit restarts
+  ws.onclose = () => { $("offline").hidden = false; socket = null; reconnect(); };
   ws.onopen = () => { document.body.dataset.connected = "yes"; socket = ws; askMagnify(); };
 }
 

@@ -69,10 +69,9 @@ async def main(socket_path: str, clients: int, magnifying: int) -> None:
     app = make_app(link, Gallery("/nonexistent-bench-captures", "captures.jsonl"), hash_password(PASSWORD))
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
     link_task = asyncio.create_task(link.run())
     watchers = [Client(2 if i < magnifying else 1) for i in range(clients)]
     measuring = asyncio.Event()

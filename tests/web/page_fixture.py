@@ -63,6 +63,11 @@ class Frame:
     sequence: int
     timestamp_ns: int
     lens_position: float = 1.5
+    main: np.ndarray | None = None  #: its main stream (for magnify)
+
+    def main_image(self) -> np.ndarray:
+        assert self.main is not None, "a frame without a main image was asked for one"
+        return self.main
 
 
 @dataclass

@@ -125,6 +125,55 @@ def test_the_websocket_pushes_status_events_and_jpeg_frames(tmp_path):
     run(check, tmp_path)
 
 
+async def next_frame(ws) -> tuple[dict, Image.Image]:
+    """The next binary message: a frame's header and its JPEG."""
+    while True:
+        message = await ws.receive(timeout=5)
+        if message.type == WSMsgType.BINARY:
+            (length,) = struct.unpack("!I", message.data[:4])
+            return json.loads(message.data[4:4 + length]), Image.open(io.BytesIO(message.data[4 + length:]))
+
+
+def test_a_magnifying_browser_gets_jpegs_of_the_main_stream_crop_and_the_daemon_stops_when_none_does(tmp_path):
+    async def check(page):
+        await page.login()
+        bridge = page.bridge
+        lores = np.zeros((90, 160), np.uint8)
+        main = np.zeros((360, 640, 3), np.uint8)
+        main[:, :, 0] = np.arange(640) * 255 // 639  # red grows to the right: the crop's place shows
+        main[:, :, 2] = 200
+        one = await page.client.ws_connect("/ws", headers={"Origin": page.origin})
+        other = await page.client.ws_connect("/ws", headers={"Origin": page.origin})
+        await one.send_str(json.dumps({"type": "magnify", "factor": 2}))
+        await other.send_str(json.dumps({"type": "magnify", "factor": 4}))
+        assert await asyncio.to_thread(bridge.wait_clients, lambda b: b.magnify_factor == 2, 5)
+        window = (0.5, 0.25, 0.5, 0.5)  # centre (0.75, 0.5): the crop is the right half's middle
+        bridge.offer_frame(Frame(lores, 7, 1_000_000_000, main=main), window)
+        for ws in (one, other):  # the 4x page gets the 2x crop (it shows its middle itself)
+            header, image = await next_frame(ws)
+            while header["type"] != "magnified":
+                header, image = await next_frame(ws)
+            assert header["crop"] == [0.5, 0.25, 0.5, 0.5] and header["factor"] == 2
+            assert image.format == "JPEG" and image.mode == "RGB" and image.size == (320, 180)
+            red = np.asarray(image, dtype=float)[:, :, 0].mean()
+            assert abs(red - main[90:270, 320:640, 0].mean()) < 4 and abs(np.asarray(image)[:, :, 2].mean() - 200) < 4
+        await one.send_str(json.dumps({"type": "magnify", "factor": 1}))
+        await other.send_str(json.dumps({"type": "magnify", "factor": 3}))  # refused, told
+        while json.loads((await other.receive(timeout=5)).data).get("type") != "error":
+            pass
+        await other.close()  # gone: nobody magnifies, the daemon is told so
+        assert await asyncio.to_thread(bridge.wait_clients, lambda b: b.magnify_factor == 1, 5)
+        crops = bridge.crops_taken
+        bridge.offer_frame(Frame(lores, 8, 2_000_000_000), window)  # (no main: asking would fail)
+        header, image = await next_frame(one)
+        while header["type"] != "frame" or header["sequence"] != 8:
+            header, image = await next_frame(one)
+        assert image.size == (160, 90) and bridge.crops_taken == crops
+        await one.close()
+
+    run(check, tmp_path)
+
+
 def write_shot(folder, name: str, **record):
     Image.new("RGB", (64, 48), (200, 100, 50)).save(folder / name)
     line = {"file": name, "error": None, "lens_position": 2.5, "af_state": "FOCUSED", "reason": "release",

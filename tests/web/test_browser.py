@@ -207,15 +207,47 @@ def test_peaking_and_magnify_toggle(demo, browser):
     shown = frames_shown(browser)
     wait(browser, lambda d: frames_shown(d) > shown + 2, "frames with peaking")
     screenshot(browser, "05-peaking")
-    magnify.click()
-    wait(browser, lambda d: d.find_element(By.ID, "preview").get_attribute("data-zoom") == "2", "2x")
-    magnify.click()
-    wait(browser, lambda d: d.find_element(By.ID, "preview").get_attribute("data-zoom") == "4", "4x")
-    screenshot(browser, "06-magnify-4x")
-    magnify.click()
-    wait(browser, lambda d: d.find_element(By.ID, "preview").get_attribute("data-zoom") == "1", "back to 1x")
     peaking.click()
     wait(browser, lambda d: peaking.get_attribute("aria-pressed") == "false", "peaking off")
+    preview = browser.find_element(By.ID, "preview")
+    lores_width = int(preview.get_attribute("width"))  # the lores frame, drawn whole
+    for factor in (2, 4):
+        magnify.click()
+        wait(browser, lambda d: preview.get_attribute("data-zoom") == str(factor), f"{factor}x")
+        # from the main stream: twice the lores frame's pixels across the view, where a crop of the
+        # lores frame would have 1/factor of them
+        wait(browser, lambda d: preview.get_attribute("data-source") == "main" and
+             int(preview.get_attribute("data-source-width")) == 2 * lores_width // factor,
+             f"the {factor}x view drawn from a main-stream crop",
+             lambda d: (preview.get_attribute("data-source"), preview.get_attribute("data-source-width")))
+        assert int(preview.get_attribute("width")) == 2 * lores_width // factor  # shown 1:1
+        screenshot(browser, f"06-magnify-{factor}x")
+    # and sharper than the lores would show it: the main stream has twice the lores resolution,
+    # so the view at its 1:1 pixels differs, neighbour to neighbour, clearly more than the same
+    # view brought down to the lores resolution (2x2 averages) and back up would
+    shown, as_lores = neighbour_differences(browser)
+    assert shown > 1.2 * as_lores, (shown, as_lores)
+    magnify.click()
+    wait(browser, lambda d: d.find_element(By.ID, "preview").get_attribute("data-zoom") == "1", "back to 1x")
+    wait(browser, lambda d: preview.get_attribute("data-source") == "lores", "the lores preview again")
+
+
+def neighbour_differences(driver) -> tuple[float, float]:
+    """Mean |difference| of horizontal neighbours in the preview canvas (green channel), as shown
+    and after 2x2 averaging then doubling (what the canvas would hold at half its resolution)."""
+    return driver.execute_script("""
+        const c = document.getElementById("preview");
+        const w = c.width & ~1, h = c.height & ~1;
+        const d = c.getContext("2d").getImageData(0, 0, w, h).data;
+        const g = (x, y) => d[(y * w + x) * 4 + 1];
+        let shown = 0, halved = 0, n = 0;
+        const block = (x, y) => { const bx = x & ~1, by = y & ~1;
+          return (g(bx, by) + g(bx + 1, by) + g(bx, by + 1) + g(bx + 1, by + 1)) / 4; };
+        for (let y = 0; y < h; y++) for (let x = 0; x + 1 < w; x++) {
+          shown += Math.abs(g(x + 1, y) - g(x, y)); halved += Math.abs(block(x + 1, y) - block(x, y)); n++;
+        }
+        return [shown / n, halved / n];
+    """)
 
 
 def window_near(preview, expected, within: float = 0.005) -> bool:

@@ -52,8 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shutter", action="store_true",
                         help="instead of the autofocus: press to start of exposure (median, p99) on the real daemon "
                              "in real time, idle, focused, during scans and in bursts (focusd.bench.shutter)")
-    parser.add_argument("--presses", type=int, default=30, metavar="N",
-                        help="--shutter: presses per situation (default 30)")
+    parser.add_argument("--web", action="store_true",
+                        help="instead of the autofocus: AF frames, press to exposure and frame rate with three "
+                             "viewfinder clients (and one magnifying) against none, as ratios measured in the same "
+                             "run, and the preview's rate and latency (focusd.bench.web)")
+    parser.add_argument("--presses", type=int, default=None, metavar="N",
+                        help="--shutter: presses per situation (default 30); --web: shutter presses per phase "
+                             "(default 20)")
+    parser.add_argument("--af-presses", type=int, default=8, metavar="N",
+                        help="--web: AF-ON presses per phase (default 8)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when any of focusd's targets is missed ([MISS] in the report)")
     parser.epilog = ("Exit status: 0 when the run finished (the report marks each of focusd's targets [ok] or "
@@ -111,9 +118,6 @@ def _plot_trial(trials):
 
 def _shutter(args: argparse.Namespace) -> int:
     """``--shutter``: the press-to-exposure figure (its own report, and JSON with --json)."""
-    if args.presses < 1:
-        print(f"focusd bench: --presses {args.presses}: need at least 1", file=sys.stderr)
-        return 2
     import dataclasses
     import json
 
@@ -130,6 +134,25 @@ def _shutter(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as file:
             json.dump({"conditions": conditions, "summary": summary,
                        "delays": [dataclasses.asdict(d) for d in delays]}, file, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    """``--web``: a watched viewfinder against none (its own report, and JSON with --json)."""
+    import json
+
+    from focusd.bench import web
+
+    def progress(phase: str) -> None:
+        if not args.no_progress:
+            print(f"bench --web: {phase}...", file=sys.stderr, flush=True)
+
+    phases, conditions = web.run(af_trials=args.af_presses, presses=args.presses, seed=args.seed, progress=progress)
+    print(web.format_report(phases, conditions))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump({"conditions": conditions, "phases": [p.summary() for p in phases]}, file, indent=1)
         print(f"\nwrote {args.json}")
     return 0
 
@@ -160,8 +183,19 @@ def main(args: argparse.Namespace) -> int:
             print(f"focusd bench: {option} {path}: {problem}", file=sys.stderr)
             return 2
 
+    if args.shutter and args.web:
+        print("focusd bench: --shutter and --web are separate runs: give one", file=sys.stderr)
+        return 2
+    if args.presses is None:
+        args.presses = 20 if args.web else 30
+    for option, count in (("--presses", args.presses), ("--af-presses", args.af_presses)):
+        if count < 1:
+            print(f"focusd bench: {option} {count}: need at least 1", file=sys.stderr)
+            return 2
     if args.shutter:
         return _shutter(args)
+    if args.web:
+        return _web(args)
 
     # imported once the arguments are checked: the bench and the simulator import numpy (0.2 s);
     # focusd.bench.plot imports matplotlib (0.5 s) itself, only when it plots

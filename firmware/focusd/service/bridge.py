@@ -7,7 +7,12 @@ frame path); in come commands, carried out through the command inlet exactly as 
 
 Nothing here can slow the camera thread. :meth:`Bridge.offer_frame` (on the camera thread) does at
 most one copy of the Y plane into a single latest-frame slot, at most ``max_fps`` times a second,
-and only while a client is connected; it never waits for a client. Each client has a sender thread
+and only while a client is connected; it never waits for a client. While a client asks for magnify
+(``{"type": "magnify", "factor": 2 | 4}``) it also puts a crop of the main stream around the AF
+window (1/factor of it each way, at the main stream's resolution) in a second slot: the main image
+is asked for only then, at most ``max_fps`` times a second and, as it costs what the camera makes
+it cost (a render on the simulator, tens of ms), no more often than keeps it under
+MAGNIFY_BUDGET of the camera thread's time. Each client has a sender thread
 that sends the newest frame when it is ready for one (a slow reader skips frames: there is no frame
 queue to grow) and its events from a bounded deque (the oldest dropped). A client whose socket
 stays full for ``stall_s`` is disconnected.
@@ -28,11 +33,12 @@ import os
 import socket
 import struct
 import threading
+import time
 from typing import Callable
 
 import numpy as np
 
-from focusd.errors import ConfigError
+from focusd.errors import CameraError, ConfigError
 from focusd.service import events as ev
 from focusd.signals import ButtonId
 
@@ -42,10 +48,15 @@ SOCKET_NAME = "web.sock"
 HEADER = struct.Struct("!II")
 #: largest message either side accepts (a 4608x2592 Y plane is 12 MB)
 MAX_MESSAGE = 16 * 1024 * 1024
+NS_PER_S = 1_000_000_000
 #: events waiting for one client before its oldest are dropped
 CLIENT_EVENT_DEPTH = 256
 #: buttons a client may press (the web page's AF-ON and Shutter)
 PRESSABLE = (ButtonId.AF_ON, ButtonId.SHUTTER)
+#: the magnify factors a client may ask for (1: none)
+MAGNIFY_FACTORS = (1, 2, 4)
+#: most of the camera thread's time the main-stream crops may take while magnifying
+MAGNIFY_BUDGET = 0.1
 
 
 # --------------------------------------------------------------------------------------- wire
@@ -112,6 +123,38 @@ class PreviewFrame:
                 "lens_position": self.lens_position if math.isfinite(self.lens_position) else None}
 
 
+@dataclasses.dataclass(frozen=True)
+class MagnifiedFrame:
+    """A copy of a crop of one frame's main stream around the AF window."""
+
+    pixels: np.ndarray  #: (h, w, 3) RGB or (h, w) grey uint8, at the main stream's resolution
+    box: tuple[float, float, float, float]  #: the crop, in fractions of the frame
+    factor: int
+    sequence: int
+    time_ns: int
+    window: tuple[float, float, float, float]
+    generation: int  #: counts the crops put in the slot
+
+    def header(self) -> dict:
+        height, width = self.pixels.shape[:2]
+        channels = 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
+        return {"type": "magnified", "sequence": self.sequence, "time_ns": self.time_ns, "width": width,
+                "height": height, "channels": channels, "crop": list(self.box), "factor": self.factor,
+                "window": list(self.window), "generation": self.generation}
+
+
+def magnify_box(size: tuple[int, int], window: tuple[float, float, float, float],
+                factor: int) -> tuple[int, int, int, int]:
+    """(left, top, width, height) in pixels of an image of ``size`` (width, height): 1/factor of it
+    each way, centred on the AF window's centre, moved inside the image near an edge."""
+    width, height = size
+    crop_w, crop_h = max(1, width // factor), max(1, height // factor)
+    x, y, w, h = window
+    left = min(max(round((x + w / 2) * width - crop_w / 2), 0), width - crop_w)
+    top = min(max(round((y + h / 2) * height - crop_h / 2), 0), height - crop_h)
+    return left, top, crop_w, crop_h
+
+
 # ------------------------------------------------------------------------------------ bridge
 
 
@@ -139,12 +182,18 @@ class Bridge:
         self._generation = 0
         self._last_offer_ns: int | None = None
         self.frames_offered = 0  #: frames copied into the slot
+        self._magnified: MagnifiedFrame | None = None
+        self._next_crop_ns: int | None = None
+        self._crop_generation = 0
+        self.crops_taken = 0  #: main-stream crops put in the magnify slot
+        self.cost_clock: Callable[[], int] = time.perf_counter_ns  #: times a crop (tests set their own)
         self.clients_dropped = 0  #: clients disconnected for stalling or a protocol error
         self._closed = threading.Event()
         self._clients_changed = threading.Condition(self._lock)
 
     def wait_clients(self, predicate: Callable[["Bridge"], bool], timeout: float) -> bool:
-        """Block until ``predicate(bridge)`` holds, checked whenever a client comes or goes."""
+        """Block until ``predicate(bridge)`` holds, checked whenever a client comes, goes or
+        changes its magnify factor."""
         with self._clients_changed:
             return self._clients_changed.wait_for(lambda: predicate(self), timeout)
 
@@ -196,9 +245,15 @@ class Bridge:
 
     def offer_frame(self, frame, window: tuple[float, float, float, float]) -> bool:
         """A frame for the preview: copied into the latest-frame slot when a client is connected
-        and the last one is at least 1/max_fps old. Never blocks. True if it was taken."""
+        and the last one is at least 1/max_fps old; a crop of its main stream too while a client
+        magnifies (see :meth:`_offer_crop`). Never blocks. True if the lores frame was taken."""
         if not self._clients:
             return False
+        factor = self.magnify_factor
+        if factor > 1:
+            self._offer_crop(frame, window, factor)
+        elif self._magnified is not None:
+            self._magnified = None  # nobody magnifies: the crop's memory goes
         now = frame.timestamp_ns
         if self._last_offer_ns is not None and 0 <= now - self._last_offer_ns < self.min_interval_ns:
             return False
@@ -212,8 +267,45 @@ class Bridge:
         return True
 
     @property
+    def magnify_factor(self) -> int:
+        """The smallest factor a client asks for (the widest crop: a page zoomed further crops
+        it again itself), or 1."""
+        return min((c.magnify for c in self._clients if c.magnify > 1), default=1)
+
+    def _offer_crop(self, frame, window, factor: int) -> None:
+        """The crop of the main stream: due every 1/max_fps, and after a crop that took t, not
+        before t / MAGNIFY_BUDGET has passed (camera clock against the time it took)."""
+        now = frame.timestamp_ns
+        if self._next_crop_ns is not None and 0 <= self._next_crop_ns - now < 10 * NS_PER_S:
+            return
+        started = self.cost_clock()
+        try:
+            main = frame.main_image()
+        except CameraError as error:  # (a camera without one): the lores preview goes on
+            self._next_crop_ns = now + NS_PER_S
+            log.warning("web bridge: no main image to magnify: %s", error)
+            return
+        main_h, main_w = main.shape[:2]
+        left, top, width, height = magnify_box((main_w, main_h), window, factor)
+        pixels = np.array(main[top:top + height, left:left + width], copy=True)  # the crop only is kept
+        del main
+        box = (left / main_w, top / main_h, width / main_w, height / main_h)
+        self._crop_generation += 1
+        self._magnified = MagnifiedFrame(pixels, box, factor, frame.sequence, now, tuple(window),
+                                         self._crop_generation)
+        self.crops_taken += 1
+        cost_ns = self.cost_clock() - started
+        self._next_crop_ns = now + max(self.min_interval_ns, int(cost_ns / MAGNIFY_BUDGET))
+        for client in self._clients:
+            client.wake.set()
+
+    @property
     def latest(self) -> PreviewFrame | None:
         return self._latest
+
+    @property
+    def magnified(self) -> MagnifiedFrame | None:
+        return self._magnified
 
     # ------------------------------------------------------------------------ other threads
 
@@ -276,6 +368,8 @@ class _Client:
         self.events_dropped = 0
         self.frames_sent = 0
         self._sent_generation = self._first_generation = bridge._generation
+        self._sent_crop_generation = bridge._crop_generation
+        self.magnify = 1  #: the factor this client asks for
         self._last_generation: int | None = None  # the slot's at close
         self._closed = threading.Event()
         connection.settimeout(bridge.stall_s)  # a send blocked this long: the client is dropped
@@ -324,6 +418,10 @@ class _Client:
                     self._sent_generation = frame.generation
                     self.connection.sendall(encode(frame.header(), frame.y.data))
                     self.frames_sent += 1
+                crop = self.bridge.magnified
+                if self.magnify > 1 and crop is not None and crop.generation > self._sent_crop_generation:
+                    self._sent_crop_generation = crop.generation
+                    self.connection.sendall(encode(crop.header(), crop.pixels.data))
         except (TimeoutError, socket.timeout):
             log.warning("web bridge: a client stopped reading for %.1f s; disconnected", self.bridge.stall_s)
             self.close(dropped=True)
@@ -345,11 +443,23 @@ class _Client:
             left -= len(chunk)
         return b"".join(chunks)
 
+    def _set_magnify(self, factor) -> dict | None:
+        if factor not in MAGNIFY_FACTORS or isinstance(factor, bool):
+            return {"type": "error", "error": f"magnify factor {factor!r} is not one of "
+                    f"{', '.join(map(str, MAGNIFY_FACTORS))}"}
+        self.magnify = factor
+        with self.bridge._clients_changed:  # (wait_clients waits on a client's factor too)
+            self.bridge._clients_changed.notify_all()
+        return None
+
     def _read_loop(self) -> None:
         try:
             while not self._closed.is_set():
                 header, _ = read_message(self._read_exactly)
-                reply = self.bridge.handle_command(header)
+                if header.get("type") == "magnify":
+                    reply = self._set_magnify(header.get("factor"))
+                else:
+                    reply = self.bridge.handle_command(header)
                 if reply is not None:
                     self._replies.append(reply)
                     self.wake.set()

@@ -16,6 +16,7 @@ from importlib import resources
 from aiohttp import WSMsgType, web
 
 from focusd.config.values import Invalid, check_window
+from focusd.service.bridge import MAGNIFY_FACTORS
 from focusd.signals import ButtonId
 from focusd.web.auth import COOKIE, LoginLimiter, Sessions, verify_password
 from focusd.web.gallery import Gallery
@@ -151,7 +152,9 @@ async def state(request: web.Request) -> web.Response:
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Status and events as JSON text; frames as binary: a 4-byte length, a JSON header (with the
     frame's age when sent, in ms), the JPEG. A slow browser gets the newest frame when it is ready
-    for one: the frames in between are skipped, nothing queues."""
+    for one: the frames in between are skipped, nothing queues. The browser sends
+    ``{"type": "magnify", "factor": 1 | 2 | 4}``; while magnified it gets the main-stream crops
+    (header type "magnified", with the crop's box in the frame) instead of the lores frames."""
     link = request.app[LINK]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
@@ -162,14 +165,28 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async for message in ws:
             if message.type == WSMsgType.ERROR:
                 break
+            if message.type == WSMsgType.TEXT:
+                _from_browser(link, watcher, message.data)
     finally:
         sender.cancel()
         link.unwatch(watcher)
     return ws
 
 
+def _from_browser(link: DaemonLink, watcher, text: str) -> None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        message = None
+    factor = message.get("factor") if isinstance(message, dict) and message.get("type") == "magnify" else None
+    if factor in MAGNIFY_FACTORS and not isinstance(factor, bool):
+        link.set_magnify(watcher, factor)
+    else:
+        watcher.offer({"type": "error", "error": 'expected {"type": "magnify", "factor": 1, 2 or 4}'})
+
+
 async def _send_to(ws: web.WebSocketResponse, link: DaemonLink, watcher) -> None:
-    sent_generation = -1
+    sent = None  # (type, generation) of the last frame sent
     watcher.wake.set()
     try:
         while not ws.closed:
@@ -177,10 +194,10 @@ async def _send_to(ws: web.WebSocketResponse, link: DaemonLink, watcher) -> None
             watcher.wake.clear()
             for message in watcher.take():
                 await ws.send_str(json.dumps(message))
-            frame = await link.jpeg()
-            if frame is not None and frame[0]["generation"] != sent_generation:
-                header, jpeg = frame
-                sent_generation = header["generation"]
+            view = link.view_for(watcher)
+            if view is not None and (view[0]["type"], view[0]["generation"]) != sent:
+                header, jpeg = await link.jpeg(view)
+                sent = (header["type"], header["generation"])
                 meta = json.dumps({**header, "age_ms": round(frame_age_ms(header), 1)}).encode()
                 await ws.send_bytes(struct.pack("!I", len(meta)) + meta + jpeg)
     except (ConnectionError, RuntimeError):

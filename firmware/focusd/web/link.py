@@ -2,6 +2,10 @@
 browser. It keeps the daemon's state as its events tell it, the newest preview frame, and a JPEG
 of it made once per frame (in a worker thread, not on the event loop) whoever watches.
 
+Magnify: each browser says its factor (1, 2 or 4); the link asks the daemon for the smallest one
+above 1 (the widest crop of the main stream: a browser zoomed further shows a part of it), again
+after a reconnection, and for 1 when nobody magnifies, so the daemon stops taking crops.
+
 When the daemon is not there (not started yet, restarting), it retries every RETRY_S and tells the
 browsers (``{"type": "link", "connected": false}``); they keep their page and reconnect by
 themselves.
@@ -38,6 +42,7 @@ class Watcher:
         self.messages: list[dict] = []
         self.wake = asyncio.Event()
         self.dropped = 0
+        self.magnify = 1  #: the factor this browser shows
 
     def offer(self, message: dict) -> None:
         if len(self.messages) >= WATCHER_DEPTH:
@@ -57,8 +62,11 @@ class DaemonLink:
         self.connected = False
         self.state: dict = {}
         self.frame: tuple[dict, bytes] | None = None  #: the newest (header, Y plane)
+        self.magnified: tuple[dict, bytes] | None = None  #: the newest (header, main-stream crop)
         self.frames_received = 0
-        self._jpeg: tuple[int, asyncio.Future] | None = None  # (generation, its encoding)
+        self.crops_received = 0
+        self._jpegs: dict[str, tuple[int, asyncio.Future]] = {}  # per kind: (generation, its encoding)
+        self._asked_magnify = 1  # what the daemon was last told
         self._writer: asyncio.StreamWriter | None = None
         self._watchers: set[Watcher] = set()
         self._connected_event = asyncio.Event()
@@ -72,6 +80,25 @@ class DaemonLink:
 
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
+        self._ask_magnify()
+
+    def set_magnify(self, watcher: Watcher, factor: int) -> None:
+        watcher.magnify = factor
+        watcher.wake.set()
+        self._ask_magnify()
+
+    def wanted_magnify(self) -> int:
+        return min((w.magnify for w in self._watchers if w.magnify > 1), default=1)
+
+    def _ask_magnify(self, again: bool = False) -> None:
+        """Tell the daemon the factor wanted, if it changed (or ``again``: a new connection)."""
+        factor = self.wanted_magnify()
+        if factor == 1:
+            self.magnified = None
+        if self._writer is None or (factor == self._asked_magnify and not again):
+            return
+        self._asked_magnify = factor
+        self._writer.write(encode({"type": "magnify", "factor": factor}))  # (drained by the next send)
 
     def _tell(self, message: dict) -> None:
         for watcher in self._watchers:
@@ -93,15 +120,27 @@ class DaemonLink:
             return False
         return True
 
-    async def jpeg(self) -> tuple[dict, bytes] | None:
-        """The newest frame's header and JPEG (encoded once per frame, for every browser)."""
-        if self.frame is None:
+    def view_for(self, watcher: Watcher) -> tuple[dict, bytes] | None:
+        """What a browser shows: the main-stream crop when it magnifies and the crop (at its factor
+        or a smaller one: wider) is there; else the lores frame, which the page crops itself."""
+        crop = self.magnified
+        if watcher.magnify > 1 and crop is not None and crop[0]["factor"] <= watcher.magnify:
+            return crop
+        return self.frame
+
+    async def jpeg(self, frame: tuple[dict, bytes] | None = None) -> tuple[dict, bytes] | None:
+        """A frame's header and JPEG (the newest lores frame unless told), encoded once per frame
+        for every browser."""
+        frame = self.frame if frame is None else frame
+        if frame is None:
             return None
-        header, pixels = self.frame
-        if self._jpeg is None or self._jpeg[0] != header["generation"]:
+        header, pixels = frame
+        kind = header["type"]
+        cached = self._jpegs.get(kind)
+        if cached is None or cached[0] != header["generation"]:
             loop = asyncio.get_running_loop()
-            self._jpeg = (header["generation"], loop.run_in_executor(None, encode_jpeg, header, pixels))
-        return header, await self._jpeg[1]
+            cached = self._jpegs[kind] = (header["generation"], loop.run_in_executor(None, encode_jpeg, header, pixels))
+        return header, await cached[1]
 
     # ------------------------------------------------------------------------------ daemon
 
@@ -120,6 +159,7 @@ class DaemonLink:
                 log.warning("lost the focusd daemon: %s", error or type(error).__name__)
             finally:
                 self._writer = None
+                self.magnified = None
                 self.connected = False
                 self._connected_event.clear()
                 writer.close()
@@ -134,6 +174,10 @@ class DaemonLink:
                 self.state = {k: v for k, v in header.items() if k != "type"}
                 self.connected = True
                 self._connected_event.set()
+                if self.wanted_magnify() > 1:
+                    self._ask_magnify(again=True)  # a restarted daemon knows nothing of it
+                else:
+                    self._asked_magnify = 1
                 log.info("connected to the focusd daemon (%s)", self.state.get("camera"))
                 self._tell(self.status())
             elif kind == "frame":
@@ -142,6 +186,13 @@ class DaemonLink:
                 self.state["window"] = header["window"]
                 for watcher in self._watchers:
                     watcher.wake.set()
+            elif kind == "magnified":
+                if self.wanted_magnify() > 1:  # (not one sent before the daemon heard "1")
+                    self.magnified = (header, payload)
+                    self.crops_received += 1
+                    for watcher in self._watchers:
+                        if watcher.magnify > 1:
+                            watcher.wake.set()
             elif kind == "event":
                 apply_event(self.state, header)
                 self._tell(header)
@@ -184,12 +235,17 @@ def apply_event(state: dict, event: dict) -> None:
 
 
 def encode_jpeg(header: dict, pixels: bytes) -> bytes:
-    """The Y plane as a greyscale JPEG (Pillow; runs in a worker thread)."""
+    """A lores Y plane (greyscale) or a main-stream crop (grey, RGB, or RGB and a padding byte) as
+    a JPEG (Pillow; runs in a worker thread)."""
     from PIL import Image
 
-    grey = np.frombuffer(pixels, dtype=np.uint8).reshape(header["height"], header["width"])
+    channels = header.get("channels", 1)
+    shape = (header["height"], header["width"]) + ((channels,) if channels > 1 else ())
+    image = np.frombuffer(pixels, dtype=np.uint8).reshape(shape)
+    if channels == 4:
+        image = image[:, :, :3]  # a 32-bit format: the fourth byte is padding
     out = io.BytesIO()
-    Image.fromarray(grey).save(out, format="JPEG", quality=JPEG_QUALITY)
+    Image.fromarray(np.ascontiguousarray(image)).save(out, format="JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
 
 

@@ -7,7 +7,7 @@ const ctx = canvas.getContext("2d", { willReadFrequently: true });
 const $ = (id) => document.getElementById(id);
 const state = { window: [0.25, 1 / 3, 0.5, 1 / 3], zoom: 1, peaking: false, frames: 0, captures: 0 };
 const PEAKING_THRESHOLD = 60;  // |dx| + |dy| of the grey level that counts as an edge
-let lastImage = null;
+let lastImage = null, lastMeta = null, socket = null;
 
 function post(path, body) {
   return fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
@@ -19,30 +19,45 @@ function showError(text) { $("error").textContent = text || ""; }
 
 // ------------------------------------------------------------------------------ the view
 
-// the part of the frame shown: all of it, or (magnified) a crop around the AF window's centre
-function viewRect(width, height) {
-  if (state.zoom === 1) return [0, 0, width, height];
+// the part of the frame shown, in fractions of it: all of it, or (magnified) 1/zoom of it each
+// way around the AF window's centre, moved inside the frame near an edge
+function viewBox() {
+  if (state.zoom === 1) return [0, 0, 1, 1];
   const [x, y, w, h] = state.window;
-  const vw = width / state.zoom, vh = height / state.zoom;
-  const cx = (x + w / 2) * width, cy = (y + h / 2) * height;
-  return [Math.min(Math.max(cx - vw / 2, 0), width - vw), Math.min(Math.max(cy - vh / 2, 0), height - vh), vw, vh];
+  const v = 1 / state.zoom;
+  const clamp = (c) => Math.min(Math.max(c - v / 2, 0), 1 - v);
+  return [clamp(x + w / 2), clamp(y + h / 2), v, v];
+}
+
+// the image in hand covers the whole frame (a lores frame) or, magnified, the crop of the main
+// stream the daemon took (meta.crop, fractions of the frame): the view's rectangle in its pixels
+function sourceRect(img, meta) {
+  const [cx, cy, cw, ch] = meta.crop || [0, 0, 1, 1];
+  const [vx, vy, vw, vh] = viewBox();
+  return [(vx - cx) / cw * img.width, (vy - cy) / ch * img.height, vw / cw * img.width, vh / ch * img.height];
 }
 
 function draw() {
   if (!lastImage) return;
   const img = lastImage;
-  if (canvas.width !== img.width || canvas.height !== img.height) {
-    canvas.width = img.width; canvas.height = img.height;
-  }
-  const [sx, sy, sw, sh] = viewRect(img.width, img.height);
+  const [sx, sy, sw, sh] = sourceRect(img, lastMeta);
+  const outside = sx < -0.5 || sy < -0.5 || sx + sw > img.width + 0.5 || sy + sh > img.height + 0.5;
+  if (outside) return;  // a crop taken for another zoom or window: the next frame will do
+  // the canvas has the view's own pixels: a main-stream crop is shown 1:1, sharper than the lores
+  const width = Math.max(1, Math.round(lastMeta.crop ? sw : img.width));
+  const height = Math.max(1, Math.round(lastMeta.crop ? sh : img.height));
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
   ctx.imageSmoothingEnabled = state.zoom === 1;
   ctx.drawImage(img, sx, sy, sw, sh, 0, 0, canvas.width, canvas.height);
   if (state.peaking) peak();
   const [x, y, w, h] = state.window;
-  const scale = canvas.width / sw;
+  const [vx, vy, vw, vh] = viewBox();
+  const fx = canvas.width / vw, fy = canvas.height / vh;
   ctx.strokeStyle = state.afState === "FOCUSED" ? "#3f6" : state.afState === "FAILED" ? "#f44" : "#fc3";
   ctx.lineWidth = 3;
-  ctx.strokeRect((x * img.width - sx) * scale, (y * img.height - sy) * scale, w * img.width * scale, h * img.height * scale);
+  ctx.strokeRect((x - vx) * fx, (y - vy) * fy, w * fx, h * fy);
+  canvas.dataset.source = lastMeta.type === "magnified" ? "main" : "lores";
+  canvas.dataset.sourceWidth = String(Math.round(sw));  // the image's pixels across the view
 }
 
 // focus peaking: edges above the threshold tinted red, computed here (nothing on the camera)
@@ -65,6 +80,7 @@ function showFrame(meta, blob) {
   createImageBitmap(blob).then((img) => {
     if (lastImage && lastImage.close) lastImage.close();
     lastImage = img;
+    lastMeta = meta;
     state.window = meta.window;
     state.frames += 1;
     draw();
@@ -108,6 +124,13 @@ function onEvent(e) {
   }
 }
 
+// the web unit restarts: its sessions went with it, so a 401 means log in again; else try again
+function reconnect() {
+  fetch("/api/state", { credentials: "same-origin" })
+    .then((r) => { if (r.status === 401) location.href = "/login"; else setTimeout(connect, 1000); },
+          () => setTimeout(connect, 1000));
+}
+
 function connect() {
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   ws.binaryType = "arraybuffer";
@@ -125,8 +148,8 @@ function connect() {
     const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(m.data, 4, length)));
     showFrame(meta, new Blob([new Uint8Array(m.data, 4 + length)], { type: "image/jpeg" }));
   };
-  ws.onclose = () => { $("offline").hidden = false; setTimeout(connect, 1000); };  // the unit restarts
-  ws.onopen = () => { document.body.dataset.connected = "yes"; };
+  ws.onclose = () => { $("offline").hidden = false; socket = null; reconnect(); };
+  ws.onopen = () => { document.body.dataset.connected = "yes"; socket = ws; askMagnify(); };
 }
 
 // ---------------------------------------------------------------------------- the buttons
@@ -149,8 +172,11 @@ holdButton($("shutter"), "shutter");
 
 function toggle(element, on) { element.setAttribute("aria-pressed", on ? "true" : "false"); }
 $("peaking").addEventListener("click", () => { state.peaking = !state.peaking; toggle($("peaking"), state.peaking); draw(); });
+// the magnified view comes from the main stream: the daemon crops it while this page asks
+function askMagnify() { if (socket) socket.send(JSON.stringify({ type: "magnify", factor: state.zoom })); }
 $("magnify").addEventListener("click", () => {
   state.zoom = state.zoom === 1 ? 2 : state.zoom === 2 ? 4 : 1;
+  askMagnify();
   $("magnify").textContent = "Magnify " + state.zoom + "x";
   toggle($("magnify"), state.zoom !== 1);
   canvas.dataset.zoom = String(state.zoom);
@@ -168,10 +194,8 @@ function moveWindow(cx, cy) {
 canvas.addEventListener("click", (e) => {
   if (!lastImage) return;
   const box = canvas.getBoundingClientRect();
-  const [sx, sy, sw, sh] = viewRect(lastImage.width, lastImage.height);
-  const fx = (sx + (e.clientX - box.left) / box.width * sw) / lastImage.width;
-  const fy = (sy + (e.clientY - box.top) / box.height * sh) / lastImage.height;
-  moveWindow(fx, fy);
+  const [vx, vy, vw, vh] = viewBox();
+  moveWindow(vx + (e.clientX - box.left) / box.width * vw, vy + (e.clientY - box.top) / box.height * vh);
 });
 $("centre").addEventListener("click", () => moveWindow(0.5, 0.5));
 $("window-size").addEventListener("change", () => {

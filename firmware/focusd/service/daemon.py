@@ -32,6 +32,7 @@ from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
 from focusd.config.settings import Config
+from focusd.config.writeback import apply_live
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
 from focusd.hw.gpio import GpioButtons, GpioIndicator, NoIndicator
@@ -425,6 +426,8 @@ class Daemon:
                 self._capture_finished(payload.request.press_id, payload.path, payload.error)
             elif kind == "window":
                 self._set_window(payload)
+            elif kind == "settings":
+                self._change_settings(*payload)
             elif kind == "reload" and not self._stop.is_set():
                 self._reload()  # (a reload asked for while stopping would start what is being closed)
 
@@ -458,20 +461,33 @@ class Daemon:
             self._report_error(str(error))
             self.notifier.ready(self.status.line())
             return
+        self._adopt(new)
+        self.stats.reloads += 1
+        log.info("configuration re-read from %s", source)
+        self.notifier.ready(self.status.line())
+
+    def _change_settings(self, changes: dict, reply) -> None:
+        """The command inlet's live settings: checked, written to the file, applied as a reload."""
+        try:
+            new = apply_live(self.config, changes)
+        except ConfigError as error:
+            log.error("settings refused: %s", error)
+            return reply(error)
+        self._adopt(new)
+        log.info("settings changed: %s", ", ".join(f"{key} = {value!r}" for key, value in changes.items()))
+        reply(None)
+
+    def _adopt(self, new: Config) -> None:
         running = self.config
         self.controller.reconfigure(new.af, new.shutter)
-        af_changed = new.af != running.af
         if new.capture != running.capture:
             self.captures.replace_writer(new.capture)
         self.config = new
-        if af_changed:
+        if new.af != running.af:
             # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press
             self._engine_stale = True
             if not self.engine_active:
                 self._rebuild_engine()
-        self.stats.reloads += 1
-        log.info("configuration re-read from %s", source)
-        self.notifier.ready(self.status.line())
 
     def _rebuild_engine(self) -> None:
         """The engine again from the running [af] settings (after a reload changed them)."""

@@ -474,17 +474,17 @@ class Daemon:
             log.error("settings refused: %s", error)
             return reply(error)
         self._adopt(new)
-        log.info("settings changed: %s", ", ".join(f"{key} = {value!r}" for key, value in changes.items()))
+        log.info("settings changed: %s", changes)
         reply(None)
 
     def _adopt(self, new: Config) -> None:
-        running = self.config
+        """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
+        [af] applies from the next AF-ON press)."""
         self.controller.reconfigure(new.af, new.shutter)
-        if new.capture != running.capture:
+        if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)
-        self.config = new
-        if new.af != running.af:
-            # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press
+        af_changed, self.config = new.af != self.config.af, new
+        if af_changed:
             self._engine_stale = True
             if not self.engine_active:
                 self._rebuild_engine()

@@ -13,8 +13,14 @@
 #      are created empty: systemd refuses to start a unit whose SupplementaryGroups do not exist)
 #   4. the unit /etc/systemd/system/focusd.service, then daemon-reload and enable (and a restart
 #      if it was already running, so an upgrade takes effect)
-# uninstall stops and disables the unit and removes it, the link and /opt/focusd; the configuration, the
-# captures in /var/lib/focusd and the user stay, unless --purge.
+#   5. the viewfinder page's unit /etc/systemd/system/focusd-web.service and its system user
+#      focusd-web (in group focusd: the bridge socket, the captures), installed but NOT enabled:
+#      the shipped configuration says [web] enabled = false. To use it: set [web] enabled = true,
+#      `sudo focusd web-password`, `sudo systemctl enable --now focusd-web`, restart focusd
+#   /etc/focusd is the focusd user's (mode 0755): the daemon writes the settings changed on the
+#   page back to focusd.toml (atomically: a new file renamed over it); focusd-web only reads it.
+# uninstall stops and disables both units and removes them, the link and /opt/focusd; the
+# configuration, the captures in /var/lib/focusd and the users stay, unless --purge.
 #
 # --root DIR does all of it inside DIR instead of this machine (user and groups written to
 # DIR/etc/passwd and DIR/etc/group with useradd --prefix, the unit enabled with systemctl --root,
@@ -40,7 +46,7 @@ while [ $# -gt 0 ]; do
         --no-pi) PI=0; shift ;;
         --no-venv) VENV=0; shift ;;
         --no-apt) APT=0; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -55,6 +61,8 @@ PREFIX=/opt/focusd
 VENV_DIR=$PREFIX/venv
 CONFIG=/etc/focusd/focusd.toml
 UNIT=/etc/systemd/system/focusd.service
+WEB_NAME=focusd-web
+WEB_UNIT=/etc/systemd/system/focusd-web.service
 # on every user's PATH and on sudo's secure_path (Debian): `focusd probe`, `sudo focusd check-config`
 COMMAND_LINK=/usr/local/bin/focusd
 STATE=/var/lib/focusd
@@ -73,6 +81,14 @@ has_group() {
     else getent group "$1" >/dev/null; fi
 }
 prefix_opt() { if [ -n "$ROOT" ]; then echo "--prefix=$ROOT"; fi; }
+# numeric ids (under --root the names exist only in DIR/etc/passwd and DIR/etc/group)
+uid_of() {
+    if [ -n "$ROOT" ]; then awk -F: -v n="$1" '$1 == n { print $3 }' "$ROOT/etc/passwd"; else id -u "$1"; fi
+}
+gid_of() {
+    if [ -n "$ROOT" ]; then awk -F: -v n="$1" '$1 == n { print $3 }' "$ROOT/etc/group"
+    else getent group "$1" | cut -d: -f3; fi
+}
 
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 
@@ -173,6 +189,39 @@ install_user() {
     fi
 }
 
+# the daemon owns its configuration: it writes the page's settings back (focusd.config.writeback)
+own_config_folder() {
+    chown "$(uid_of "$NAME"):$(gid_of "$NAME")" "$ROOT/etc/focusd"
+    chmod 0755 "$ROOT/etc/focusd"
+    say "/etc/focusd belongs to $NAME (it saves the settings changed on the page)"
+}
+
+install_web_user() {
+    if has_user "$WEB_NAME"; then
+        usermod $(prefix_opt) --append --groups "$NAME" "$WEB_NAME"
+        say "user $WEB_NAME exists; in group $NAME"
+    else
+        useradd $(prefix_opt) --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin --comment "focusd viewfinder page" --groups "$NAME" "$WEB_NAME"
+        say "created the system user $WEB_NAME (group $NAME: the bridge socket and the captures)"
+    fi
+}
+
+# installed, never enabled here: [web] enabled = false ships, and the page listens on a network
+install_web_unit() {
+    install -m 0644 "$CHECKOUT/systemd/focusd-web.service" "$ROOT$WEB_UNIT"
+    if systemd_running; then
+        systemctl daemon-reload
+        if systemctl is-active --quiet focusd-web.service; then
+            systemctl restart focusd-web.service
+            say "restarted the running viewfinder page"
+            return
+        fi
+    fi
+    say "viewfinder page unit installed, not enabled: set [web] enabled = true, run focusd web-password,"
+    say "  then: sudo systemctl enable --now focusd-web && sudo systemctl restart focusd"
+}
+
 install_unit() {
     install -d -m 0755 "$ROOT/etc/systemd/system"
     install -m 0644 "$CHECKOUT/systemd/focusd.service" "$ROOT$UNIT"
@@ -204,7 +253,10 @@ do_install() {
     install_command
     install_config
     install_user
+    own_config_folder
+    install_web_user
     install_unit
+    install_web_unit
     say "done. Status: systemctl status focusd   Logs: journalctl -u focusd -f"
 }
 
@@ -213,31 +265,37 @@ do_uninstall() {
     if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then
         echo "focusd uninstall: run as root (sudo make uninstall)" >&2; exit 1
     fi
-    if [ -n "$ROOT" ]; then
-        if [ -e "$ROOT$UNIT" ]; then systemctl --root="$ROOT" disable focusd.service; fi
-    elif systemd_running; then
-        systemctl disable --now focusd.service 2>/dev/null || true
-    else
-        systemctl disable focusd.service 2>/dev/null || true
-    fi
-    rm -f "$ROOT$UNIT"
+    local unit
+    for unit in focusd-web.service focusd.service; do
+        if [ -n "$ROOT" ]; then
+            if [ -e "$ROOT/etc/systemd/system/$unit" ]; then systemctl --root="$ROOT" disable "$unit"; fi
+        elif systemd_running; then
+            systemctl disable --now "$unit" 2>/dev/null || true
+        else
+            systemctl disable "$unit" 2>/dev/null || true
+        fi
+    done
+    rm -f "$ROOT$UNIT" "$ROOT$WEB_UNIT"
     if [ "$(readlink "$ROOT$COMMAND_LINK" 2>/dev/null)" = "$VENV_DIR/bin/focusd" ]; then rm -f "$ROOT$COMMAND_LINK"; fi
     if systemd_running; then systemctl daemon-reload; fi
     rm -rf "$ROOT$PREFIX"
-    say "removed the unit, $COMMAND_LINK and $PREFIX"
+    say "removed the units, $COMMAND_LINK and $PREFIX"
     if [ "$PURGE" = 1 ]; then
         rm -rf "$ROOT/etc/focusd" "$ROOT$STATE"
-        if has_user "$NAME"; then
-            userdel $(prefix_opt) "$NAME"
-        fi
-        # userdel drops the user's own group only where login.defs says USERGROUPS_ENAB (Debian does;
-        # a bare --root has no login.defs)
-        if has_group "$NAME"; then
-            groupdel $(prefix_opt) "$NAME"
-        fi
-        say "purged $CONFIG, $STATE (captures) and the user $NAME"
+        local user
+        for user in "$WEB_NAME" "$NAME"; do   # focusd-web first: it is a member of group focusd
+            if has_user "$user"; then
+                userdel $(prefix_opt) "$user"
+            fi
+            # userdel drops the user's own group only where login.defs says USERGROUPS_ENAB (Debian
+            # does; a bare --root has no login.defs)
+            if has_group "$user"; then
+                groupdel $(prefix_opt) "$user"
+            fi
+        done
+        say "purged $CONFIG, $STATE (captures) and the users $NAME and $WEB_NAME"
     else
-        say "kept $CONFIG, the captures in $STATE and the user $NAME (--purge removes them)"
+        say "kept $CONFIG, the captures in $STATE and the users $NAME and $WEB_NAME (--purge removes them)"
     fi
 }
 

@@ -137,7 +137,7 @@ def test_unit_sandbox_settings(unit):
 def copy_checkout(destination: Path) -> Path:
     """What install.sh reads from a checkout, copied so the test can also run it with files missing."""
     (destination / "systemd").mkdir(parents=True)
-    for name in ("install.sh", "focusd.service", "README.md", "focusd.toml"):
+    for name in ("install.sh", "focusd.service", "focusd-web.service", "README.md", "focusd.toml"):
         assert (SYSTEMD_DIR / name).exists(), f"systemd/{name} is missing"
         shutil.copy2(SYSTEMD_DIR / name, destination / "systemd" / name)
     return destination
@@ -202,6 +202,43 @@ def test_install_lays_out_unit_config_user_and_enable_link(installed):
     assert (root / "opt/focusd/DEPLOYMENT.md").exists()  # the unit's Documentation=
 
 
+def group_members(root: Path) -> dict[str, list[str]]:
+    return {line.split(":")[0]: [m for m in line.split(":")[3].split(",") if m]
+            for line in (root / "etc/group").read_text().splitlines()}
+
+
+def test_install_puts_the_web_unit_and_its_user_in_place_but_does_not_enable_it(installed):
+    _, root, result = installed
+    assert result.returncode == 0, result.stderr
+    web_unit = root / "etc/systemd/system/focusd-web.service"
+    assert web_unit.read_text() == (SYSTEMD_DIR / "focusd-web.service").read_text()
+    # off unless asked for: the shipped configuration says [web] enabled = false
+    assert tomllib.loads((root / "etc/focusd/focusd.toml").read_text())["web"]["enabled"] is False
+    assert not list(root.glob("etc/systemd/system/*.wants/focusd-web.service"))
+    assert "not enabled" in result.stdout
+    passwd = {line.split(":")[0]: line.split(":") for line in (root / "etc/passwd").read_text().splitlines()}
+    web = passwd["focusd-web"]
+    assert int(web[2]) < 1000 and web[6] == "/usr/sbin/nologin" and web[2] != passwd["focusd"][2]
+    assert parse_unit(web_unit.read_text())["Service"]["User"] == ["focusd-web"]
+    members = group_members(root)
+    assert "focusd-web" in members["focusd"]  # the bridge socket (0660) and the captures (0750)
+    assert "focusd" not in members["focusd-web"]  # and not the other way round
+
+
+def test_the_daemon_and_only_the_daemon_may_write_its_configuration_folder(installed):
+    """The page's settings are written back by the daemon (focusd.config.writeback): /etc/focusd
+    is the focusd user's and in its unit's ReadWritePaths=; focusd-web's unit keeps it read-only."""
+    _, root, result = installed
+    assert result.returncode == 0, result.stderr
+    passwd = {line.split(":")[0]: line.split(":") for line in (root / "etc/passwd").read_text().splitlines()}
+    folder = (root / "etc/focusd").stat()
+    assert folder.st_uid == int(passwd["focusd"][2]) and folder.st_mode & 0o777 == 0o755
+    daemon = parse_unit(UNIT_FILE.read_text())["Service"]
+    web = parse_unit((SYSTEMD_DIR / "focusd-web.service").read_text())["Service"]
+    assert "/etc/focusd" in daemon["ReadWritePaths"][0].split()
+    assert "ReadWritePaths" not in web and "/etc/focusd" in web["ReadOnlyPaths"][0].split()
+
+
 def test_install_puts_the_focusd_command_on_the_path(installed):
     """hw/README.md has the builder run `focusd probe` and `sudo focusd check-config`: the command
     is a link on the default PATH (and sudo's secure_path) to the entry point the unit runs."""
@@ -222,7 +259,9 @@ def test_reinstall_keeps_an_edited_configuration_and_uninstall_keeps_captures(tm
     again = run_installer(checkout, root, "install", "--no-venv")
     assert again.returncode == 0, again.stderr
     assert config.read_text().endswith("# edited on the device\n")
-    assert (root / "etc/group").read_text().count("focusd") == 4  # no duplicate memberships
+    members = group_members(root)  # no duplicate memberships
+    assert all(members[group] == ["focusd"] for group in ("video", "gpio", "i2c"))
+    assert members["focusd"] == ["focusd-web"]
     photo = root / "var/lib/focusd/captures/IMG_0001.jpg"
     photo.parent.mkdir(parents=True)
     photo.write_bytes(b"\xff\xd8")
@@ -230,17 +269,18 @@ def test_reinstall_keeps_an_edited_configuration_and_uninstall_keeps_captures(tm
     removed = run_installer(checkout, root, "uninstall")
     assert removed.returncode == 0, removed.stderr
     assert not (root / "etc/systemd/system/focusd.service").exists()
+    assert not (root / "etc/systemd/system/focusd-web.service").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/focusd.service").is_symlink()
     assert not (root / "opt/focusd").exists()
     assert not (root / "usr/local/bin/focusd").is_symlink()
     assert photo.exists() and config.exists()
-    assert "focusd:" in (root / "etc/passwd").read_text()
+    assert "focusd:" in (root / "etc/passwd").read_text() and "focusd-web:" in (root / "etc/passwd").read_text()
 
     purged = run_installer(checkout, root, "uninstall", "--purge")
     assert purged.returncode == 0, purged.stderr
     assert not photo.exists() and not config.exists()
-    assert "focusd:" not in (root / "etc/passwd").read_text()
-    assert not re.search(r"^focusd:", (root / "etc/group").read_text(), re.M)
+    assert "focusd" not in (root / "etc/passwd").read_text()
+    assert not re.search(r"^focusd(-web)?:", (root / "etc/group").read_text(), re.M)
 
 
 def test_install_refuses_without_the_default_configuration(tmp_path):

@@ -72,6 +72,16 @@ def test_a_drop_in_adds_its_read_write_paths(tmp_path):
     assert caught.value.key == "capture.directory"
 
 
+def test_the_configuration_folder_is_writable_for_the_daemon_but_never_a_capture_folder():
+    # ReadWritePaths=/etc/focusd lets the daemon write the page's settings back, not put photos there
+    assert "/etc/focusd" in UNIT.read_text()
+    writable = capture_folder.unit_writable_paths(str(UNIT))
+    assert "/etc/focusd" not in writable
+    with pytest.raises(ConfigError) as caught:
+        capture_folder.check_in_unit_paths("/etc/focusd/photos", writable)
+    assert caught.value.key == "capture.directory"
+
+
 def test_focusd_run_never_makes_the_parents_of_the_folder(tmp_path):
     missing = tmp_path / "nonexistent" / "deep" / "path"
     result = focusd("run", "--config", str(config_file(tmp_path, str(missing))))

@@ -77,8 +77,10 @@ def demo(tmp_path_factory):
                    check=True, capture_output=True, timeout=60)
     port = free_port()
     captures = folder / "captures"
+    config = folder / "focusd.toml"  # a copy: settings changed on the page are written back to it
+    shutil.copy(REPO / "systemd/focusd.toml", config)
     process = subprocess.Popen(
-        [*base, "demo", "--config", str(REPO / "systemd/focusd.toml"), "--captures", str(captures), "--web",
+        [*base, "demo", "--config", str(config), "--captures", str(captures), "--web",
          *sets, "--set", f"web.port={port}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -9,7 +9,8 @@
    /nonexistent/deep/path is refused (exit 78), not created by root.
 3. The service's captures lie in the unit's writable paths. ``ProtectSystem=strict`` makes every
    other path read-only, so a folder elsewhere would fail every capture. The writable paths are
-   the unit's ``StateDirectory=`` folders (under /var/lib) and ``ReadWritePaths=``, read from the
+   the unit's ``StateDirectory=`` folders (under /var/lib) and ``ReadWritePaths=`` (less
+   /etc/focusd, writable for the settings written back, not for photos), read from the
    installed unit and its drop-ins (/etc/systemd/system/focusd.service and focusd.service.d/*.conf),
    else the shipped unit's (``SHIPPED_WRITABLE_PATHS``). Two commands apply this rule:
    ``focusd check-config``, because it checks a file meant for the service (its
@@ -34,6 +35,8 @@ KEY = "capture.directory"
 UNIT_FILE = "/etc/systemd/system/focusd.service"
 #: the writable paths of systemd/focusd.service as shipped (a test checks they agree)
 SHIPPED_WRITABLE_PATHS = ("/var/lib/focusd", "/var/lib/focusd/captures")
+#: writable for the daemon's own configuration (the web page's settings written back), never for captures
+CONFIGURATION_FOLDER = "/etc/focusd"
 #: set by systemd for the processes of a unit with StateDirectory= (colon-separated absolute paths)
 STATE_DIRECTORY_VARIABLE = "STATE_DIRECTORY"
 
@@ -59,7 +62,7 @@ def unit_writable_paths(unit_file: str = UNIT_FILE) -> tuple[str, ...]:
             elif key == "ReadWritePaths":
                 # a leading "-" (ignore if missing) or "+" (outside the root) does not change the path
                 paths += [word.lstrip("-+") for word in value.split()]
-    return tuple(dict.fromkeys(paths))
+    return tuple(path for path in dict.fromkeys(paths) if path.rstrip("/") != CONFIGURATION_FOLDER)
 
 
 def _service_settings(text: str):

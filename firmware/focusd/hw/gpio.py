@@ -163,3 +163,14 @@ class MockPinDriver:
         for _ in range(chatter):
             self._drive(button, not level)
             self._drive(button, level)
+
+
+def indicator_for_pins(pin_factory=None) -> Callable[..., Indicator]:
+    """What builds the status LED from a configuration: ``pins.led`` on ``pin_factory``, or no LED."""
+
+    def build(config) -> Indicator:
+        if config.pins.led is None:
+            return NoIndicator()
+        return GpioIndicator(config.pins.led, pin_factory=pin_factory)
+
+    return build

@@ -1,11 +1,9 @@
 """The Pi's camera through picamera2: the only module in focusd that imports picamera2 (and
 libcamera's Python binding).
 
-Why a boundary here: picamera2 exists only on a Pi, its API drifts between releases, and its
-threading rules (an event loop that must never be stalled) are easy to break. Everything above
-this module sees :class:`focusd.hw.base.Camera`; this module turns picamera2's requests into
-:class:`CameraFrame` objects and lens commands into libcamera controls. ``tests/hw`` checks every
-picamera2 name, keyword and libcamera control used here against picamera2's own source.
+Why a boundary: picamera2 exists only on a Pi, its API drifts, its event loop must never stall.
+Above it all is :class:`focusd.hw.base.Camera`; ``tests/hw`` checks every picamera2 name, keyword
+and libcamera control used here against picamera2's own source.
 
 How it runs (docs/device-facts.md, "picamera2"):
 

@@ -38,6 +38,7 @@ from typing import Callable
 
 import numpy as np
 
+from focusd.config.writeback import live_settings
 from focusd.errors import CameraError, ConfigError
 from focusd.service import events as ev
 from focusd.signals import ButtonId
@@ -99,7 +100,8 @@ def daemon_snapshot(daemon) -> dict:
             "captures_written": board.captures_written, "captures_failed": board.captures_failed,
             "lens_position": None if math.isnan(board.lens_position) else board.lens_position,
             "last_error": board.last_error, "window": list(config.af.window), "af_mode": config.af.mode,
-            "capture_directory": config.capture.directory, "camera": daemon.camera.name}
+            "capture_directory": config.capture.directory, "camera": daemon.camera.name,
+            "settings": live_settings(config), "settings_saved": config.source is not None}
 
 
 # ------------------------------------------------------------------------------------ frames
@@ -333,11 +335,15 @@ class Bridge:
                 self.clients_dropped += 1
             self._clients_changed.notify_all()
 
-    def handle_command(self, header: dict) -> dict | None:
-        """A client's command through the inlet; an error message for a bad one, else None."""
+    def handle_command(self, header: dict, reply: Callable[[dict], None] = lambda message: None) -> dict | None:
+        """A client's command through the inlet; an error message for a bad one, else None.
+        The outcome of a settings change comes later, from the camera thread: ``reply(error)`` to
+        the client that asked, or the new settings to every client (each page shows them)."""
         command = header.get("type")
         try:
-            if command in ("press", "release"):
+            if command == "settings":
+                self.inlet.change_settings(header.get("settings"), self._settings_outcome(header.get("id"), reply))
+            elif command in ("press", "release"):
                 button = ButtonId(header.get("button"))
                 if button not in PRESSABLE:
                     raise ValueError(button)
@@ -353,6 +359,18 @@ class Bridge:
             return {"type": "error", "error": f"unknown button {header.get('button')!r} "
                     f"(known: {', '.join(b.value for b in PRESSABLE)})"}
         return None
+
+
+    def _settings_outcome(self, request_id, reply: Callable[[dict], None]) -> Callable[[ConfigError | None], None]:
+        def outcome(error: ConfigError | None) -> None:
+            if error is not None:
+                reply({"type": "error", "id": request_id, "key": error.key, "error": str(error)})
+                return
+            message = {"type": "settings", "id": request_id, "settings": self.snapshot()["settings"]}
+            for client in self._clients:
+                client.reply(message)
+
+        return outcome
 
 
 class _Client:
@@ -388,6 +406,11 @@ class _Client:
         if len(self._events) == self._events.maxlen:
             self.events_dropped += 1
         self._events.append(message)
+        self.wake.set()
+
+    def reply(self, message: dict) -> None:
+        """A message for this client alone, sent before its events (any thread)."""
+        self._replies.append(message)
         self.wake.set()
 
     def close(self, dropped: bool = False) -> None:
@@ -459,10 +482,9 @@ class _Client:
                 if header.get("type") == "magnify":
                     reply = self._set_magnify(header.get("factor"))
                 else:
-                    reply = self.bridge.handle_command(header)
+                    reply = self.bridge.handle_command(header, self.reply)
                 if reply is not None:
-                    self._replies.append(reply)
-                    self.wake.set()
+                    self.reply(reply)
         except (EOFError, OSError):
             self.close()
         except (ValueError, struct.error) as error:

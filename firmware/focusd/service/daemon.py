@@ -32,9 +32,10 @@ from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
 from focusd.config.settings import Config
+from focusd.config.writeback import apply_live
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
-from focusd.hw.gpio import GpioButtons, GpioIndicator, NoIndicator
+from focusd.hw.gpio import GpioButtons, indicator_for_pins
 from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
@@ -85,7 +86,7 @@ class Daemon:
         self.camera = camera
         self.pin_factory = pin_factory
         self.notifier = notifier or SystemdNotifier.from_environment()
-        self.indicator_factory = indicator_factory or _gpio_indicator(pin_factory)
+        self.indicator_factory = indicator_factory or indicator_for_pins(pin_factory)
         self.backoff_s = backoff_s
         self.backoff_wait = backoff_wait
         self.events = event_stream or ev.EventStream()
@@ -425,6 +426,8 @@ class Daemon:
                 self._capture_finished(payload.request.press_id, payload.path, payload.error)
             elif kind == "window":
                 self._set_window(payload)
+            elif kind == "settings":
+                self._change_settings(*payload)
             elif kind == "reload" and not self._stop.is_set():
                 self._reload()  # (a reload asked for while stopping would start what is being closed)
 
@@ -458,32 +461,36 @@ class Daemon:
             self._report_error(str(error))
             self.notifier.ready(self.status.line())
             return
-        running = self.config
-        self.controller.reconfigure(new.af, new.shutter)
-        af_changed = new.af != running.af
-        if new.capture != running.capture:
-            self.captures.replace_writer(new.capture)
-        self.config = new
-        if af_changed:
-            # a scan in progress is not disturbed: the new [af] applies from the next AF-ON press
-            self._engine_stale = True
-            if not self.engine_active:
-                self._rebuild_engine()
+        self._adopt(new)
         self.stats.reloads += 1
         log.info("configuration re-read from %s", source)
         self.notifier.ready(self.status.line())
+
+    def _change_settings(self, changes: dict, reply) -> None:
+        """The command inlet's live settings: checked, written to the file, applied as a reload."""
+        try:
+            new = apply_live(self.config, changes)
+        except ConfigError as error:
+            log.error("settings refused: %s", error)
+            return reply(error)
+        self._adopt(new)
+        log.info("settings changed: %s", changes)
+        reply(None)
+
+    def _adopt(self, new: Config) -> None:
+        """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
+        [af] applies from the next AF-ON press)."""
+        self.controller.reconfigure(new.af, new.shutter)
+        if new.capture != self.config.capture:
+            self.captures.replace_writer(new.capture)
+        af_changed, self.config = new.af != self.config.af, new
+        if af_changed:
+            self._engine_stale = True
+            if not self.engine_active:
+                self._rebuild_engine()
 
     def _rebuild_engine(self) -> None:
         """The engine again from the running [af] settings (after a reload changed them)."""
         self.engine = build_engine(self.config, self.lens_path)
         self._engine_stale = False
         log.info("autofocus settings applied")
-
-
-def _gpio_indicator(pin_factory) -> Callable[[Config], Indicator]:
-    def build(config: Config) -> Indicator:
-        if config.pins.led is None:
-            return NoIndicator()
-        return GpioIndicator(config.pins.led, pin_factory=pin_factory)
-
-    return build

@@ -46,3 +46,9 @@ class CommandInlet:
             raise ConfigError("af.window", str(invalid), "command") from None
         self._control(("window", checked))
         return checked
+
+    def change_settings(self, changes: dict, reply: Callable[[ConfigError | None], None]) -> None:
+        """Change live settings (focusd.config.writeback.LIVE_KEYS) as a reload would, and write
+        them to the configuration file; on the camera thread, between frames. ``reply(None)``
+        once applied, ``reply(error)`` (naming the key) if refused: then nothing changed."""
+        self._control(("settings", (changes, reply)))

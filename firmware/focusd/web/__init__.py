@@ -8,6 +8,7 @@ window back through the daemon's command inlet. The daemon never sees the networ
 - auth.py: the password (scrypt), sessions, the login rate limit
 - app.py: the aiohttp application (routes, Origin check, WebSocket)
 - gallery.py: the capture folder: the journal's last shots, files, thumbnails
+- settings.py: the live settings (checked here, applied and saved by the daemon)
 - server.py: running the application on the configured addresses
 - static/: the page (plain HTML, CSS, JS: no build step, no CDN)
 """

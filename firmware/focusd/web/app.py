@@ -21,6 +21,7 @@ from focusd.signals import ButtonId
 from focusd.web.auth import COOKIE, LoginLimiter, Sessions, verify_password
 from focusd.web.gallery import Gallery
 from focusd.web.link import DaemonLink, LinkDown, frame_age_ms
+from focusd.web.settings import add_settings_routes
 
 log = logging.getLogger("focusd.web")
 
@@ -31,7 +32,8 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 PASSWORD = web.AppKey("password", str)
 
 #: the page's files (package data), served by name only: no directory listing
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "login.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "login.css": "text/css",
+          "settings.js": "text/javascript", "settings.css": "text/css"}
 OPEN_PATHS = ("/login", "/static/style.css", "/static/login.css")
 SAFE_METHODS = ("GET", "HEAD")
 BUTTONS = {"af_on": ButtonId.AF_ON, "shutter": ButtonId.SHUTTER}
@@ -59,6 +61,7 @@ def make_app(link: DaemonLink, gallery: Gallery, password_hash: str) -> web.Appl
         web.post("/api/press", press), web.post("/api/window", window), web.get("/api/captures", captures),
         web.get("/captures/{name}", capture_file), web.get("/thumbnails/{name}", thumbnail),
     ])
+    add_settings_routes(app, LINK, _json_body)
     return app
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import logging
 import time
@@ -70,6 +71,8 @@ class DaemonLink:
         self._writer: asyncio.StreamWriter | None = None
         self._watchers: set[Watcher] = set()
         self._connected_event = asyncio.Event()
+        self._pending: dict[int, asyncio.Future] = {}  # requests waiting for the daemon's answer, by id
+        self._ids = itertools.count(1)
 
     # --------------------------------------------------------------------------- browsers
 
@@ -112,6 +115,16 @@ class DaemonLink:
             raise LinkDown("the focusd daemon is not connected")
         self._writer.write(encode(header))
         await self._writer.drain()
+
+    async def request(self, header: dict, timeout: float) -> dict:
+        """Send a command and wait for the daemon's answer to it (matched by an ``id``)."""
+        request_id = next(self._ids)
+        answer = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self.send({**header, "id": request_id})
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._pending.pop(request_id, None)
 
     async def wait_connected(self, timeout: float) -> bool:
         try:
@@ -163,6 +176,9 @@ class DaemonLink:
                 self.connected = False
                 self._connected_event.clear()
                 writer.close()
+                for answer in self._pending.values():
+                    if not answer.done():
+                        answer.set_exception(LinkDown("the focusd daemon went away before answering"))
                 self._tell({"type": "link", "connected": False})
             await asyncio.sleep(RETRY_S)
 
@@ -196,10 +212,16 @@ class DaemonLink:
             elif kind == "event":
                 apply_event(self.state, header)
                 self._tell(header)
-            else:  # replies to commands: the AF window applied, an error
+            else:  # replies to commands: the AF window applied, the settings changed, an error
                 if kind == "window":
                     self.state["window"] = header["window"]
-                self._tell(header)
+                elif kind == "settings":
+                    self.state["settings"] = header["settings"]
+                answer = self._pending.get(header.get("id"))
+                if answer is not None and not answer.done():
+                    answer.set_result(header)
+                if kind != "error" or header.get("id") is None:  # a refusal is the asker's answer alone
+                    self._tell(header)
 
 
 async def read_bridge_message(reader: asyncio.StreamReader) -> tuple[dict, bytes]:

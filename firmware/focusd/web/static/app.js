@@ -137,6 +137,7 @@ function connect() {
   ws.onmessage = (m) => {
     if (typeof m.data === "string") {
       const message = JSON.parse(m.data);
+      if (message.settings) window.dispatchEvent(new CustomEvent("focusd-settings", { detail: message.settings }));
       if (message.type === "status") showStatus(message);
       else if (message.type === "event") onEvent(message);
       else if (message.type === "link") $("offline").hidden = message.connected;

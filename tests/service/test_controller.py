@@ -774,3 +774,18 @@ def test_a_focus_priority_press_waits_for_a_scan_the_remote_half_press_started()
     assert captures(controller.handle(press(REM, 10 * MS))) == []  # the full press waits for the scan
     (capture,) = captures(controller.handle(AfStateChanged(AfState.FOCUSED, 20 * MS)))
     assert capture.reason == "focus: FOCUSED"
+
+
+def test_each_capture_names_the_input_pressed_through_bursts_and_focus_waits():
+    controller = make(burst=True, fps=5.0, limit=3)
+    (first,) = captures(controller.handle(press(REM, 0)))
+    (burst,) = captures(controller.handle(Tick(250 * MS)))  # the burst's next frame, 200 ms on
+    controller.handle(release(REM, 300 * MS))
+    assert (first.button, burst.button, burst.burst_index) == (REM, REM, 1)
+    (shutter,) = captures(controller.handle(press(SHUT, 400 * MS)))
+    assert shutter.button is SHUT
+    waiting = make(priority="focus")
+    waiting.handle(press(AF, 0))
+    assert captures(waiting.handle(press(REM, 10 * MS))) == []
+    (fired,) = captures(waiting.handle(AfStateChanged(AfState.FOCUSED, 20 * MS)))
+    assert fired.button is REM

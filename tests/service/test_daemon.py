@@ -517,4 +517,4 @@ def test_the_remote_on_two_pins_focuses_on_its_half_press_and_captures_on_its_fu
         rig.release(ButtonId.REMOTE_FOCUS)
         assert rig.wait(lambda s: s.af_state == "IDLE")
     (entry,) = rig.journal()
-    assert entry["af_state"] == "FOCUSED"
+    assert entry["af_state"] == "FOCUSED" and entry["input"] == "remote"

@@ -200,6 +200,7 @@ def _request(capture: Capture, frame: CameraFrame, image, af_state: str, exposed
         af_state=af_state,
         reason=capture.reason,
         burst_index=capture.burst_index,
+        input=None if capture.button is None else capture.button.value,
         lens_exposed=None if exposed is None else exposed.position,
         lens_exposed_range=None if exposed is None else (exposed.low, exposed.high),
         lens_moving=None if exposed is None else exposed.moving,

@@ -56,7 +56,7 @@ log = logging.getLogger("focusd.capture")
 #: the request fields recorded inside the image (EXIF ImageDescription / PNG text) and in the journal
 METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_reported", "lens_exposed",
                    "lens_exposed_range", "lens_moving", "lens_estimate_basis", "exposure_time_us",
-                   "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index")
+                   "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index", "input")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
@@ -77,6 +77,7 @@ class CaptureRequest:
     #: | "burst" (the README's "The capture journal" lists them all)
     reason: str
     burst_index: int = 0
+    input: str | None = None  #: the input pressed: "shutter" or "remote" (None: not known)
     #: dioptres, the estimated lens position during the exposure (focusd.lens_estimate; None: unknown)
     lens_exposed: float | None = None
     lens_exposed_range: tuple[float, float] | None = None  #: every position the exposure may have seen

@@ -112,6 +112,8 @@ class Capture:
     due_ns: int
     reason: str
     burst_index: int = 0
+    #: the input whose press it is (the journal's ``input``); not part of what a capture is
+    button: ButtonId | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class _Burst:
     press_time_ns: int
     next_due_ns: int
     taken: int
+    button: ButtonId | None = None
 
 
 @dataclass
@@ -154,6 +157,7 @@ class _FocusWait:
     press_id: int
     press_time_ns: int
     deadline_ns: int
+    button: ButtonId | None = None
 
 
 @dataclass
@@ -267,24 +271,25 @@ class Controller:
         if self.shutter.priority == "focus" and self.state.af_held and self.state.af_state == AfState.SCANNING:
             deadline = t + int(self.shutter.focus_timeout_ms * 1e6)
             # a second press while the first still waits waits too: each press is one capture
-            self.state.focus_waits.append(_FocusWait(press_id, t, deadline))
+            self.state.focus_waits.append(_FocusWait(press_id, t, deadline, button))
             return
         # "shutter priority release" (not "release": it is the setting, not a button let go)
         reason = RELEASE_PRIORITY_REASON if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
-        self._fire(press_id, t, t, reason, commands)
+        self._fire(press_id, t, t, reason, commands, button)
 
     def _focus_word(self) -> str:
         if not self.state.af_held and self.state.af_state == AfState.IDLE:
             return "AF-ON not held"
         return self.state.af_state.name
 
-    def _fire(self, press_id: int, press_t: int, now: int, reason: str, commands: list[Command]) -> None:
-        commands.append(Capture(press_id, press_t, now, reason, 0))
+    def _fire(self, press_id: int, press_t: int, now: int, reason: str, commands: list[Command],
+              button: ButtonId | None) -> None:
+        commands.append(Capture(press_id, press_t, now, reason, 0, button))
         self.state.flash_until_ns = now + FLASH_NS
         # a burst belongs to the press whose input is still held, not to an earlier one firing late
         if self.shutter.burst and self.state.capture_held and self.state.held_press_id == press_id:
             period = int(1e9 / self.shutter.burst_fps)
-            self.state.burst = _Burst(press_id, press_t, now + period, taken=1)
+            self.state.burst = _Burst(press_id, press_t, now + period, taken=1, button=button)
 
     def _focus_wait_on_state(self, t: int, commands: list[Command]) -> None:
         if self.state.af_state in (AfState.FOCUSED, AfState.FAILED):
@@ -295,7 +300,7 @@ class Controller:
         waiting, self.state.focus_waits = self.state.focus_waits, []
         for wait in waiting:
             if due(wait):
-                self._fire(wait.press_id, wait.press_time_ns, t, reason, commands)
+                self._fire(wait.press_id, wait.press_time_ns, t, reason, commands, wait.button)
             else:
                 self.state.focus_waits.append(wait)
 
@@ -314,7 +319,8 @@ class Controller:
             if limit and burst.taken >= limit:
                 self.state.burst = None
             else:
-                commands.append(Capture(burst.press_id, burst.press_time_ns, burst.next_due_ns, "burst", burst.taken))
+                commands.append(Capture(burst.press_id, burst.press_time_ns, burst.next_due_ns, "burst", burst.taken,
+                                        burst.button))
                 burst.taken += 1
                 period = int(1e9 / self.shutter.burst_fps)
                 # keep the rate, but never queue a catch-up volley after a stall

@@ -23,7 +23,7 @@ from focusd.config.settings import CaptureConfig
 from focusd.errors import CameraError
 from focusd.hw.base import Camera, CameraFrame
 from focusd.lens_estimate import ExposedLens, LensEstimate
-from focusd.service.controller import Capture
+from focusd.capture.order import Capture
 
 log = logging.getLogger("focusd.daemon")
 

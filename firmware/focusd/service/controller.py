@@ -26,6 +26,7 @@ import enum
 from dataclasses import dataclass, field
 
 from focusd.af.types import AfMode, AfState
+from focusd.capture.order import Capture
 from focusd.config.settings import AfConfig, ShutterConfig
 from focusd.signals import ButtonId, LedPattern
 
@@ -101,19 +102,6 @@ class StartAf:
 @dataclass(frozen=True, slots=True)
 class StopAf:
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class Capture:
-    """Capture the first frame exposed at or after ``press_time_ns`` (burst: ``due_ns``)."""
-
-    press_id: int
-    press_time_ns: int
-    due_ns: int
-    reason: str
-    burst_index: int = 0
-    #: the input whose press it is (the journal's ``input``); not part of what a capture is
-    button: ButtonId | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
-"""``python -m focusd.af``: the focus measure's cost per frame (see focusd.af.measure).
+"""``python -m focusd.tools.measure_cost``: the focus measure's cost per frame (focusd.af.measure).
 
-A measuring aid run by hand; kept out of the engine's modules so that they need no camera profile.
+A measuring aid run by hand, among the tools: the engine (focusd.af) needs no camera profile.
 """
 
 import timeit
@@ -30,4 +30,5 @@ def print_cost() -> None:
               f"{1 / frame_s:.0f} fps")
 
 
-print_cost()
+if __name__ == "__main__":
+    print_cost()

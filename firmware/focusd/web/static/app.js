@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 const state = { window: [0.25, 1 / 3, 0.5, 1 / 3], zoom: 1, peaking: false, frames: 0, captures: 0 };
 const PEAKING_THRESHOLD = 60;  // |dx| + |dy| of the grey level that counts as an edge
 let lastImage = null, lastMeta = null, socket = null;
+// the last frames' ages when drawn (ms from exposure to display), newest last, for the tests too
+const DISPLAY_AGES_KEPT = 100;
+window.focusdDisplayAgesMs = [];
 
 function post(path, body) {
   return fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
@@ -87,8 +90,18 @@ function showFrame(meta, blob) {
     canvas.dataset.frames = String(state.frames);
     canvas.dataset.sequence = String(meta.sequence);
     canvas.dataset.window = meta.window.map((v) => v.toFixed(3)).join(",");
-    $("latency").textContent = meta.age_ms.toFixed(0);
+    showDisplayAge(meta);
   });
+}
+
+// the frame's age when sent plus the time since it was sent, by the wall clocks of the web process
+// and of this browser: right where they are one machine (or NTP-synchronised ones)
+function showDisplayAge(meta) {
+  const ageMs = meta.age_ms + (Date.now() / 1000 - meta.sent_wall) * 1000;
+  const ages = window.focusdDisplayAgesMs;
+  ages.push(ageMs);
+  if (ages.length > DISPLAY_AGES_KEPT) ages.shift();
+  $("latency").textContent = ageMs.toFixed(0);
 }
 
 // ----------------------------------------------------------------------------- the status

@@ -120,8 +120,12 @@ function showStatus(s) {
   if (s.fps !== undefined) $("fps").textContent = Number(s.fps).toFixed(0);
   if (s.window) state.window = s.window;
   if (s.last_error) showError(s.last_error);
-  if (s.connected !== undefined) $("offline").hidden = s.connected;
+  if (s.connected !== undefined) showOffline(!s.connected, DAEMON_DOWN);
 }
+
+// which link is down: the web process's to the daemon, or this page's to the web process
+const DAEMON_DOWN = "daemon not connected: reconnecting…", PAGE_DOWN = "connection to the camera lost: reconnecting…";
+function showOffline(down, text) { $("offline").hidden = !down; if (down) $("offline").textContent = text; }
 
 function setAf(name) { state.afState = name; $("af-state").textContent = name; document.body.dataset.afState = name; }
 
@@ -153,7 +157,7 @@ function connect() {
       if (message.settings) window.dispatchEvent(new CustomEvent("focusd-settings", { detail: message.settings }));
       if (message.type === "status") showStatus(message);
       else if (message.type === "event") onEvent(message);
-      else if (message.type === "link") $("offline").hidden = message.connected;
+      else if (message.type === "link") showOffline(!message.connected, DAEMON_DOWN);
       else if (message.type === "window") { state.window = message.window; draw(); }
       else if (message.type === "error") showError(message.error);
       return;
@@ -162,7 +166,7 @@ function connect() {
     const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(m.data, 4, length)));
     showFrame(meta, new Blob([new Uint8Array(m.data, 4 + length)], { type: "image/jpeg" }));
   };
-  ws.onclose = () => { $("offline").hidden = false; socket = null; reconnect(); };
+  ws.onclose = () => { showOffline(true, PAGE_DOWN); socket = null; reconnect(); };
   ws.onopen = () => { document.body.dataset.connected = "yes"; socket = ws; askMagnify(); };
 }
 

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import struct
+import time
 
 import numpy as np
 from aiohttp import WSMsgType
@@ -115,6 +116,7 @@ def test_the_websocket_pushes_status_events_and_jpeg_frames(tmp_path):
         (length,) = struct.unpack("!I", got_frame[:4])
         meta = json.loads(got_frame[4:4 + length])
         assert meta["sequence"] == 7 and meta["window"] == [0.1, 0.1, 0.5, 0.5] and "age_ms" in meta
+        assert abs(time.time() - meta["sent_wall"]) < 5  # the wall clock when sent: the page adds the rest
         image = Image.open(io.BytesIO(got_frame[4 + length:]))
         assert image.format == "JPEG" and image.size == (160, 90)
         assert abs(np.asarray(image, dtype=float).mean() - pixels.mean()) < 3  # the frame's pixels

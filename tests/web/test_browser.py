@@ -152,17 +152,31 @@ def test_a_wrong_password_is_refused(demo, browser):
     assert browser.get_cookie("focusd_session") is None
 
 
-def test_log_in_and_the_preview_updates_at_ten_fps_or_more(demo, browser):
+def display_ages_ms(driver) -> list[float]:
+    """The page's ages of its last frames when drawn (ms from exposure to display), oldest first."""
+    return driver.execute_script("return window.focusdDisplayAgesMs.slice()")
+
+
+def test_log_in_and_the_preview_updates_at_ten_fps_or_more_shown_within_250_ms(demo, browser):
     url, _ = demo
     logged_in_with_preview(browser, url)
     cookie = browser.get_cookie("focusd_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     first, started = frames_shown(browser), time.monotonic()
-    wait(browser, lambda d: frames_shown(d) >= first + 20, "20 more frames")
-    fps = (frames_shown(browser) - first) / (time.monotonic() - started)
+    wait(browser, lambda d: frames_shown(d) >= first + 30, "30 more frames")
+    shown = frames_shown(browser)
+    fps = (shown - first) / (time.monotonic() - started)
     assert fps >= 10, f"{fps:.1f} fps"
-    latency_ms = float(browser.find_element(By.ID, "latency").text)
-    assert latency_ms <= 250, latency_ms
+    # the ages of the frames drawn since (the page keeps its last 100): exposure to display
+    ages = sorted(display_ages_ms(browser)[-(shown - first):])
+    assert len(ages) >= 20, ages
+    median, p90 = ages[len(ages) // 2], ages[int(len(ages) * 0.9)]
+    assert 0 < median <= 250 and p90 <= 250, (median, p90, ages)
+    print(f"display age over {len(ages)} frames: median {median:.0f} ms, p90 {p90:.0f} ms; {fps:.1f} fps")
+    # what the page shows: the last one (both read at once: a frame may come in between two reads)
+    text, last = browser.execute_script(
+        "return [document.getElementById('latency').textContent, window.focusdDisplayAgesMs.at(-1)]")
+    assert float(text) == pytest.approx(last, abs=1), (text, last)
     screenshot(browser, "02-preview")
 
 

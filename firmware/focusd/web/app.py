@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import struct
+import time
 from importlib import resources
 
 from aiohttp import WSMsgType, web
@@ -154,7 +155,7 @@ async def state(request: web.Request) -> web.Response:
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Status and events as JSON text; frames as binary: a 4-byte length, a JSON header (with the
-    frame's age when sent, in ms), the JPEG. A slow browser gets the newest frame when it is ready
+    frame's age when sent, in ms, and the wall-clock time it was sent), the JPEG. A slow browser gets the newest frame when it is ready
     for one: the frames in between are skipped, nothing queues. The browser sends
     ``{"type": "magnify", "factor": 1 | 2 | 4}``; while magnified it gets the main-stream crops
     (header type "magnified", with the crop's box in the frame) instead of the lores frames."""
@@ -201,7 +202,10 @@ async def _send_to(ws: web.WebSocketResponse, link: DaemonLink, watcher) -> None
             if view is not None and (view[0]["type"], view[0]["generation"]) != sent:
                 header, jpeg = await link.jpeg(view)
                 sent = (header["type"], header["generation"])
-                meta = json.dumps({**header, "age_ms": round(frame_age_ms(header), 1)}).encode()
+                # the frame's age now and the wall clock now: the page adds the time since then
+                # to get the frame's age when it is shown (sent_wall: time.time(), seconds)
+                stamp = {"age_ms": round(frame_age_ms(header), 1), "sent_wall": time.time()}
+                meta = json.dumps({**header, **stamp}).encode()
                 await ws.send_bytes(struct.pack("!I", len(meta)) + meta + jpeg)
     except (ConnectionError, RuntimeError):
         pass  # the browser went away

@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 const state = { window: [0.25, 1 / 3, 0.5, 1 / 3], zoom: 1, peaking: false, frames: 0, captures: 0 };
 const PEAKING_THRESHOLD = 60;  // |dx| + |dy| of the grey level that counts as an edge
 let lastImage = null, lastMeta = null, socket = null;
+// the last frames' ages when drawn (ms from exposure to display), newest last, for the tests too
+const DISPLAY_AGES_KEPT = 100;
+window.focusdDisplayAgesMs = [];
 
 function post(path, body) {
   return fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
@@ -87,8 +90,18 @@ function showFrame(meta, blob) {
     canvas.dataset.frames = String(state.frames);
     canvas.dataset.sequence = String(meta.sequence);
     canvas.dataset.window = meta.window.map((v) => v.toFixed(3)).join(",");
-    $("latency").textContent = meta.age_ms.toFixed(0);
+    showDisplayAge(meta);
   });
+}
+
+// the frame's age when sent plus the time since it was sent, by the wall clocks of the web process
+// and of this browser: right where they are one machine (or NTP-synchronised ones)
+function showDisplayAge(meta) {
+  const ageMs = meta.age_ms + (Date.now() / 1000 - meta.sent_wall) * 1000;
+  const ages = window.focusdDisplayAgesMs;
+  ages.push(ageMs);
+  if (ages.length > DISPLAY_AGES_KEPT) ages.shift();
+  $("latency").textContent = ageMs.toFixed(0);
 }
 
 // ----------------------------------------------------------------------------- the status
@@ -107,8 +120,12 @@ function showStatus(s) {
   if (s.fps !== undefined) $("fps").textContent = Number(s.fps).toFixed(0);
   if (s.window) state.window = s.window;
   if (s.last_error) showError(s.last_error);
-  if (s.connected !== undefined) $("offline").hidden = s.connected;
+  if (s.connected !== undefined) showOffline(!s.connected, DAEMON_DOWN);
 }
+
+// which link is down: the web process's to the daemon, or this page's to the web process
+const DAEMON_DOWN = "daemon not connected: reconnecting…", PAGE_DOWN = "connection to the camera lost: reconnecting…";
+function showOffline(down, text) { $("offline").hidden = !down; if (down) $("offline").textContent = text; }
 
 function setAf(name) { state.afState = name; $("af-state").textContent = name; document.body.dataset.afState = name; }
 
@@ -140,7 +157,7 @@ function connect() {
       if (message.settings) window.dispatchEvent(new CustomEvent("focusd-settings", { detail: message.settings }));
       if (message.type === "status") showStatus(message);
       else if (message.type === "event") onEvent(message);
-      else if (message.type === "link") $("offline").hidden = message.connected;
+      else if (message.type === "link") showOffline(!message.connected, DAEMON_DOWN);
       else if (message.type === "window") { state.window = message.window; draw(); }
       else if (message.type === "error") showError(message.error);
       return;
@@ -149,7 +166,7 @@ function connect() {
     const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(m.data, 4, length)));
     showFrame(meta, new Blob([new Uint8Array(m.data, 4 + length)], { type: "image/jpeg" }));
   };
-  ws.onclose = () => { $("offline").hidden = false; socket = null; reconnect(); };
+  ws.onclose = () => { showOffline(true, PAGE_DOWN); socket = null; reconnect(); };
   ws.onopen = () => { document.body.dataset.connected = "yes"; socket = ws; askMagnify(); };
 }
 

@@ -315,3 +315,19 @@ def test_a_cross_origin_post_is_refused(demo, browser):
     """, url.replace("127.0.0.1", "localhost"))
     assert result
     assert set(captures.glob("*.jpg")) == before
+
+
+@pytest.mark.parametrize("orientation, width, height", [("portrait", 390, 844), ("landscape", 844, 390)])
+def test_on_a_phone_screen_the_preview_and_both_buttons_fit_without_scrolling(demo, browser, orientation, width, height):
+    url, _ = demo
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 3, "mobile": True})
+    logged_in_with_preview(browser, url)
+    fit = browser.execute_script("""
+        const inside = (id) => { const r = document.getElementById(id).getBoundingClientRect();
+            return r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5; };
+        return {viewport: [innerWidth, innerHeight], scrolls: document.documentElement.scrollWidth > innerWidth + 0.5,
+                preview: inside("preview"), af_on: inside("af-on"), shutter: inside("shutter")};""")
+    screenshot(browser, f"13-phone-{orientation}")
+    assert fit["viewport"] == [width, height], fit
+    assert not fit["scrolls"] and fit["preview"] and fit["af_on"] and fit["shutter"], fit

@@ -13,6 +13,7 @@ import pytest
 from daemon_harness import TIMEOUT, DaemonHarness, test_config as make_config
 from focusd.errors import ConfigError
 from focusd.service import events as ev
+from focusd.service.subscribers import journal_handler, status_handler
 from focusd.signals import ButtonId, LedPattern
 
 PACKAGE = Path(__file__).resolve().parents[2] / "firmware" / "focusd"
@@ -188,3 +189,78 @@ def test_the_controller_and_the_inlet_import_nothing_from_the_hardware_layer():
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         assert imported, module  # the walk sees its imports, or the check proves nothing
         assert not [name for name in imported if name == "focusd.hw" or name.startswith("focusd.hw.")], module
+
+
+# ------------------------------------------------------------------- frame statistics, subscribers
+
+
+class _Frame:
+    def __init__(self, sequence, timestamp_ns, lens_position=1.0):
+        self.sequence, self.timestamp_ns, self.lens_position = sequence, timestamp_ns, lens_position
+
+
+def test_the_frame_counter_counts_sequence_gaps_as_dropped_and_gives_the_rate_every_n_frames():
+    counter = ev.FrameCounter(every=3)
+    period = 10_000_000  # 100 fps
+    out = [counter.count(_Frame(seq, seq * period), frames) for frames, seq in enumerate((0, 1, 4, 5, 6, 7), 1)]
+    assert out[0] is None and out[1] is None and out[3] is None and out[4] is None
+    stats = out[2]  # the 3rd frame: sequence 4, after 2 dropped (2 and 3)
+    assert (stats.frames, stats.dropped) == (3, 2)
+    assert stats.fps == pytest.approx(2 / (4 * period / 1e9))  # 2 frames since the first, in 40 ms
+    assert out[5].dropped == 2 and out[5].fps == pytest.approx(3 / (3 * period / 1e9))
+    counter.restarted()  # a restarted camera numbers from 0 again: no gap counted
+    counter.count(_Frame(0, 100 * period), 7)
+    assert counter.dropped == 2
+
+
+def test_the_status_subscriber_sends_systemd_the_board_line_with_each_frame_statistics():
+    sent = []
+
+    class Notifier:
+        def status(self, text):
+            sent.append(text)
+            return True
+
+    board = ev.StatusBoard()
+    handle = status_handler(board, Notifier())
+    handle(ev.FocusChanged("FOCUSED", 1))
+    assert sent == []  # only frame statistics send a line: at most one a second, not one per event
+    handle(ev.FrameStatistics(60, 56.0, 0, 1.0, 2))
+    assert sent == [board.line()] and "af=FOCUSED" in sent[0] and "frames=60" in sent[0]
+
+
+def test_the_journal_subscriber_logs_written_paths_and_new_dropped_frames_once(caplog):
+    caplog.set_level(logging.DEBUG, logger="focusd.test")
+    handle = journal_handler(logging.getLogger("focusd.test"))
+    handle(ev.CaptureWritten(3, "/c/IMG_3.jpg", 1))
+    for dropped in (0, 2, 2, 5):
+        handle(ev.FrameStatistics(60, 50.0, dropped, 1.0, 2))
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert messages[0] == "capture of press 3 written: /c/IMG_3.jpg"
+    assert [m for m in messages if "dropped" in m] == [
+        "the camera dropped 2 frame(s) (2 in all; 50.0 fps)", "the camera dropped 3 frame(s) (5 in all; 50.0 fps)"]
+
+
+def test_a_window_moved_in_continuous_af_refocuses_and_in_single_af_waits_for_the_next_press(tmp_path):
+    window = (0.1, 0.1, 0.2, 0.2)
+    with DaemonHarness(make_config(tmp_path, af={"mode": "continuous"}), seed=1) as rig:
+        rig.daemon.inlet.press(ButtonId.AF_ON)
+        assert rig.wait(lambda s: s.af_state == "FOCUSED")
+        stream = rig.daemon.events.subscribe("test")
+        rig.daemon.inlet.set_af_window(window)
+        rig.step(1)
+        assert rig.daemon.engine.window == window
+        seen = stream.drain()
+        assert [e.state for e in seen if isinstance(e, ev.FocusChanged)][:1] == ["SCANNING"]
+        assert rig.daemon.controller.state.af_state.name == "SCANNING"  # the LED and priority follow
+        assert ev.LedChanged in {type(e) for e in seen} and [e.pattern for e in seen if isinstance(e, ev.LedChanged)][0] == LedPattern.BLINK
+    with DaemonHarness(make_config(tmp_path, af={"mode": "single"}), seed=1) as rig:
+        rig.daemon.inlet.press(ButtonId.AF_ON)
+        assert rig.wait(lambda s: s.af_state == "FOCUSED")
+        before = rig.daemon.engine.window
+        rig.daemon.inlet.set_af_window(window)
+        rig.step(2)
+        assert rig.daemon.engine.window == before and rig.stats.af_state == "FOCUSED"  # the lock stands
+        rig.daemon.inlet.release(ButtonId.AF_ON)
+        assert rig.wait(lambda s: s.af_state == "IDLE")
+        assert rig.daemon.engine.window == window  # from the next press

@@ -24,6 +24,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from focusd.bench.metrics import percentile  # nearest rank, NaN when empty (bench.web uses it from here too)
 from focusd.config.settings import default_config
 from focusd.signals import ButtonId
 
@@ -38,14 +39,6 @@ class Delay:
     situation: str
     delay_ns: int  #: start of the captured frame's exposure minus the press (burst: the due time)
     frames_missed: int  #: frames that began between the press and the captured frame's
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (``share`` 0-1) of ``values``; NaN when there are none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def summarise(delays: list[Delay]) -> dict[str, dict]:

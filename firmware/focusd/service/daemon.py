@@ -441,8 +441,12 @@ class Daemon:
             self.engine.window = window
         elif self.engine.mode == AfMode.CONTINUOUS:
             self.engine.window = window
-            self.engine.start(AfMode.CONTINUOUS, lens_position=self._commanded or self.lens_path.lens_range[0])
-            self._af_state_shown(self.camera.now_ns())
+            start = self.lens_path.lens_range[0] if self._commanded is None else self._commanded
+            self.engine.start(AfMode.CONTINUOUS, lens_position=start)
+            now = self.camera.now_ns()
+            self._af_state_shown(now)
+            # the controller (LED, focus-priority presses) learns of the new scan as of any state change
+            self._dispatch(self.controller.handle(AfStateChanged(self.engine.state, now)))
         else:
             self._engine_stale = True
         log.info("AF window moved to %s", ", ".join(f"{v:.3f}" for v in window))

@@ -297,7 +297,7 @@ def test_lock_on_keys_reach_the_engine(tmp_path):
     from focusd.af.tuning import AfTuning
     from focusd.config.profiles import load_profile
     from focusd.service.cameras import build_camera, told_lens_path
-    from focusd.service.daemon import build_engine
+    from focusd.service.cameras import build_engine
 
     path = tmp_path / "focusd.toml"
     path.write_text('[camera]\nbackend = "sim"\n[af]\nlock_on_delay_frames = 9\nlock_on_threshold = 0.2\n'

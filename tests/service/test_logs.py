@@ -135,7 +135,8 @@ def test_no_camera_under_journald_is_an_error_line(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(focusd.service.cameras, "build_camera", no_camera)
     monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
     config = tmp_path / "focusd.toml"
-    config.write_text('[camera]\nbackend = "sim"\n')
+    # a folder of its own: the default's parent /var/lib/focusd exists only where focusd is installed
+    config.write_text(f'[camera]\nbackend = "sim"\n[capture]\ndirectory = "{tmp_path / "captures"}"\n')
     assert cli.main(["run", "--config", str(config)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -1,12 +1,13 @@
 """focusd's configuration: one TOML file, read with the standard library's tomllib.
 
 The shipped default, with every key documented, is ``systemd/focusd.toml``. This module is the one
-place that knows the schema (the frozen dataclasses below) and checks a file against it, so that a
+place that checks a file against it, so that a
 bad file is refused at start-up with the dotted key and the reason (exit status 78, EX_CONFIG)
 instead of failing later inside the camera or the GPIO library. Every problem in a file is found
 in one pass; the ConfigError raised names the first and carries all of them in ``problems``.
-The checks of a single value (types, ranges, words) and the problem list are in
-focusd.config.values; every public name is imported from here.
+The schema (sections, defaults, the check of each key) is focusd.config.schema; the checks of a
+single value (types, ranges, words) and the problem list are in focusd.config.values; every public
+name is imported from here.
 
 TOML has no null: an optional key is set to "not fitted" / "the profile's value" with a word
 (``pins.led = "none"``, ``camera.sensor_mode = "profile"``); Python callers may also pass None.
@@ -15,273 +16,19 @@ TOML has no null: an optional key is set to "not fitted" / "the profile's value"
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
-import string
 import tomllib
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from focusd.af.tuning import AfTuning
 from focusd.config.profiles import available_profiles, load_profile
-from focusd.config.values import (
-    Invalid,
-    Problems,
-    check_boolean,
-    check_choice,
-    check_integer,
-    check_number,
-    check_optional,
-    check_size,
-    check_text,
-    check_window,
-    config_error,
-    describe,
-    quoted,
-    unknown_name,
+from focusd.config.schema import (  # noqa: F401 (the schema's names are focusd.config.settings' too)
+    BCM_PINS, CHECKS, FILENAME_FIELDS, MAX_NAME, MIN_LORES, NONE_WORDS, SECTIONS, AfConfig, CameraConfig,
+    CaptureConfig, Config, LoggingConfig, PinsConfig, ShutterConfig, WebConfig, default_config,
 )
+from focusd.config.values import Invalid, Problems, config_error, describe, quoted, unknown_name
 from focusd.errors import ConfigError, ProfileError
 
-
-@dataclass(frozen=True)
-class PinsConfig:
-    af_on: int = 17  #: BCM number of the AF-ON (thumb) button
-    shutter: int = 27  #: BCM number of the shutter button
-    remote: int | None = 22  #: remote-release jack's tip (full press: shutter); None: not fitted
-    remote_focus: int | None = None  #: the jack's ring (half press: AF-ON) on a pin of its own; None: wired to af_on
-    led: int | None = 23  #: status LED; None: not fitted
-    pull: str = "up"  #: "up" | "down" | "none": internal pull resistor
-    active_low: bool = True  #: a pressed button pulls the pin low (buttons to ground)
-    bounce_ms: float = 20.0  #: contact bounce window: edges within it after an accepted edge are ignored
-
-
-@dataclass(frozen=True)
-class AfConfig:
-    mode: str = "continuous"  #: "continuous" | "single"
-    window: tuple[float, float, float, float] = (0.25, 1 / 3, 0.5, 1 / 3)  #: x, y, w, h fractions of the lores frame
-    range: str = "normal"  #: "normal" | "macro" | "full" (the profile's af_ranges)
-    fallback: str = "start"  #: where a failed scan leaves the lens: "start" | "hyperfocal" | "infinity"
-    lens_latency_frames: int | None = None  #: measured end to end; None: profile + camera queue
-    # continuous AF's lock-on (focusd.af.tuning.AfTuning, whose defaults these are):
-    lock_on_delay_frames: int = AfTuning.retrigger_frames  #: successive changed frames before the lens moves
-    lock_on_threshold: float = AfTuning.follow_ratio  #: change of the focus measure (fraction) that counts
-    refocus_threshold: float = AfTuning.retrigger_ratio  #: fall of the focus measure (fraction) that rescans
-
-
-@dataclass(frozen=True)
-class ShutterConfig:
-    priority: str = "release"  #: "release" (fire now) | "focus" (wait for FOCUSED/FAILED or the timeout)
-    focus_timeout_ms: float = 500.0  #: with priority "focus": fire anyway after this long
-    burst: bool = True  #: keep capturing while the shutter is held
-    burst_fps: float = 5.0  #: burst rate
-    burst_limit: int = 20  #: most frames in one burst (0: no limit)
-
-
-@dataclass(frozen=True)
-class CaptureConfig:
-    directory: str = "/var/lib/focusd/captures"
-    format: str = "jpeg"  #: "jpeg" | "png"
-    jpeg_quality: int = 92
-    filename: str = "IMG_{date:%Y%m%d}_{time:%H%M%S}_{counter:05d}"  #: fields: date, time, counter, sequence
-    queue_depth: int = 16  #: captures waiting to be written; a press beyond it is reported failed
-    journal: str = "captures.jsonl"  #: one JSON line per capture, next to the images
-
-
-@dataclass(frozen=True)
-class CameraConfig:
-    backend: str = "picamera2"  #: "picamera2" | "sim"
-    profile: str = "imx708"  #: camera-module profile (focusd/config/profiles/*.toml)
-    sensor_mode: tuple[int, int] | None = None  #: None: the profile's focus mode
-    lores_size: tuple[int, int] | None = None  #: None: the profile's lores size
-    full_resolution_captures: bool = False  #: capture by mode switch (0.5-0.7 s) instead of from the stream
-    vcm_bus: int | None = None  #: /dev/i2c-N of the focus motor (lens_driver "i2c-*"); None: the profile's
-
-
-@dataclass(frozen=True)
-class LoggingConfig:
-    level: str = "info"  #: "debug" | "info" | "warning" | "error"
-    frame_debug: bool = False  #: one debug line per frame from the autofocus engine
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    """The viewfinder page (``focusd web``, its own process and unit) and the daemon's bridge to it."""
-
-    enabled: bool = False  #: the daemon opens its bridge socket and focusd-web serves the page
-    addresses: tuple[str, ...] = ("0.0.0.0",)  #: where focusd-web listens
-    port: int = 8080
-    runtime_dir: str = "/run/focusd/web"  #: the bridge's Unix socket (web.sock) goes here
-    password_file: str = "/etc/focusd/web-password"  #: the scrypt hash ``focusd web-password`` writes
-    preview_fps: float = 15.0  #: most preview frames a second the daemon hands the bridge
-
-
-@dataclass(frozen=True)
-class Config:
-    pins: PinsConfig = field(default_factory=PinsConfig)
-    af: AfConfig = field(default_factory=AfConfig)
-    shutter: ShutterConfig = field(default_factory=ShutterConfig)
-    capture: CaptureConfig = field(default_factory=CaptureConfig)
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    source: str | None = None  #: the file it was read from
-    #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
-    overrides: tuple[tuple[str, object], ...] = ()
-
-
-SECTIONS: dict[str, type] = {
-    "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
-    "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
-}
-
-#: the word that stands for None (TOML has no null) in each optional key
-NONE_WORDS = {
-    "pins.remote": "none", "pins.remote_focus": "none", "pins.led": "none",
-    "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
-    "camera.vcm_bus": "profile",
-}
-#: the fields a capture file-name pattern may use (focusd.capture.files.FilenamePattern)
-FILENAME_FIELDS = ("date", "time", "counter", "sequence")
-#: BCM GPIO numbers on the 40-pin header
-BCM_PINS = (0, 27)
-#: smallest lores stream accepted: the AF window (a fraction of it) must still hold a usable image
-MIN_LORES = 64
-#: longest file name most Linux file systems accept (NAME_MAX), less room for the extension
-MAX_NAME = 250
-
-
-def default_config() -> Config:
-    """The built-in defaults (what ``systemd/focusd.toml`` spells out)."""
-    return Config()
-
-
-# ------------------------------------------------------------------------------ value checkers
-
-
-def _optional(key: str, check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return check_optional(NONE_WORDS[key], check)
-
-
-def _pin(value: Any) -> int:
-    return check_integer(value, *BCM_PINS, " (a BCM GPIO number)")
-
-
-def _filename(value: Any) -> str:
-    """A capture file-name pattern: formats with the four fields and always names a new file."""
-    pattern = check_text(value)
-    try:
-        parsed = list(string.Formatter().parse(pattern))
-    except ValueError as error:
-        raise Invalid(f"is not a valid pattern ({error}); write a literal brace as {{{{ or }}}}") from None
-    fields = [name for _, name, _, _ in parsed if name is not None]
-    for name in fields:
-        if name not in FILENAME_FIELDS:
-            shown = "{}" if name == "" else "{" + name + "}"
-            raise Invalid(f"unknown field {shown} (fields: {', '.join(FILENAME_FIELDS)})")
-    if "counter" not in fields:
-        raise Invalid("must contain {counter} (e.g. {counter:05d}): without it two captures in the "
-                      "same second, or a burst, get the same name and collide")
-    moment = datetime(2024, 1, 2, 3, 4, 5)
-    try:
-        first = pattern.format(date=moment, time=moment, counter=1, sequence=1)
-        second = pattern.format(date=moment, time=moment, counter=2, sequence=1)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-        raise Invalid(f"cannot be formatted: {error}") from None
-    if first == second:
-        raise Invalid("the {counter} field must show in the name, or captures collide")
-    if "/" in first or "\0" in first or first.startswith("."):
-        raise Invalid(f'must give a plain file name (no "/", not starting with "."), not "{first}"')
-    if len(first.encode()) > MAX_NAME:
-        raise Invalid(f"gives a name longer than {MAX_NAME} bytes")
-    return pattern
-
-
-def _fraction(value: Any, of: str) -> float:
-    return check_number(value, 0.0, 1.0, f"(a fraction {of})", low_open=True, high_open=True)
-
-
-def _directory(value: Any) -> str:
-    """An absolute folder (focusd.config.capture_folder, rule 1: the unit's working directory
-    /run/focusd is emptied at every stop, so a relative folder's captures would vanish)."""
-    folder = check_text(value)
-    if not os.path.isabs(folder):
-        raise Invalid(f'must be an absolute path, not "{folder}" (relative to which folder? under the systemd '
-                      "unit it would be /run/focusd, emptied at every stop)")
-    return folder
-
-
-def _addresses(value: Any) -> tuple[str, ...]:
-    """A non-empty list of IP addresses (checked with ipaddress: a host name would need DNS)."""
-    if not isinstance(value, (list, tuple)) or not value:
-        raise Invalid(f"must be a non-empty list of IP addresses, e.g. [\"0.0.0.0\"], not {describe(value)}")
-    for item in value:
-        try:
-            ipaddress.ip_address(check_text(item))
-        except ValueError:
-            raise Invalid(f"{describe(item)} is not an IP address") from None
-    return tuple(value)
-
-
-def _absolute_path(value: Any) -> str:
-    path = check_text(value)
-    if not path.startswith("/") and not path.startswith("."):
-        raise Invalid(f'must be a path (absolute, or relative starting with "."), not "{path}"')
-    return path
-
-
-def _journal(value: Any) -> str:
-    name = check_text(value)
-    if "/" in name or name.startswith("."):
-        raise Invalid(f'must be a plain file name (no "/", not starting with "."), not "{name}"')
-    return name
-
-
-#: section -> key -> checker turning a TOML value into the field's value (or raising Invalid)
-CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "pins": {
-        "af_on": _pin, "shutter": _pin,
-        "remote": _optional("pins.remote", _pin), "remote_focus": _optional("pins.remote_focus", _pin),
-        "led": _optional("pins.led", _pin),
-        "pull": check_choice("up", "down", "none"), "active_low": check_boolean,
-        "bounce_ms": lambda v: check_number(v, 0, 1000, "milliseconds"),
-    },
-    "af": {
-        "mode": check_choice("continuous", "single"), "window": check_window,
-        "range": check_choice("normal", "macro", "full"), "fallback": check_choice("start", "hyperfocal", "infinity"),
-        "lens_latency_frames": _optional("af.lens_latency_frames", lambda v: check_integer(v, 0, 10, " (frames)")),
-        "lock_on_delay_frames": lambda v: check_integer(v, 1, None, " (frames)"),
-        "lock_on_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
-        "refocus_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
-    },
-    "shutter": {
-        "priority": check_choice("release", "focus"),
-        "focus_timeout_ms": lambda v: check_number(v, 0, 10000, "milliseconds"),
-        "burst": check_boolean,
-        "burst_fps": lambda v: check_number(v, 0, 30, "frames per second", low_open=True),
-        "burst_limit": lambda v: check_integer(v, 0, None, " (frames; 0: no limit)"),
-    },
-    "capture": {
-        "directory": _directory, "format": check_choice("jpeg", "png"),
-        "jpeg_quality": lambda v: check_integer(v, 1, 100), "filename": _filename,
-        "queue_depth": lambda v: check_integer(v, 1, 1000, " (captures)"), "journal": _journal,
-    },
-    "camera": {
-        "backend": check_choice("picamera2", "sim"), "profile": check_text,
-        "sensor_mode": _optional("camera.sensor_mode", check_size),
-        "lores_size": _optional("camera.lores_size", check_size),
-        "full_resolution_captures": check_boolean,
-        "vcm_bus": _optional("camera.vcm_bus", lambda v: check_integer(v, 0, None, " (an I2C bus number: /dev/i2c-N)")),
-    },
-    "logging": {"level": check_choice("debug", "info", "warning", "error"), "frame_debug": check_boolean},
-    "web": {
-        "enabled": check_boolean, "addresses": _addresses,
-        "port": lambda v: check_integer(v, 1, 65535, " (a TCP port)"),
-        "runtime_dir": _absolute_path, "password_file": _absolute_path,
-        "preview_fps": lambda v: check_number(v, 1, 30, "frames per second"),
-    },
-}
 
 
 # ------------------------------------------------------------------------------------- parsing

@@ -21,13 +21,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import queue
 import threading
 import time
 from typing import Callable
 
-from focusd.af import AfMode, AfState, AutofocusEngine, Frame
+from focusd.af import AutofocusEngine
 from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
@@ -36,14 +35,14 @@ from focusd.config.writeback import apply_live
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
 from focusd.hw.gpio import GpioButtons, indicator_for_pins
-from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.stats import DaemonStats
 from focusd.service.backoff import Backoff, CameraStarter
 from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
-from focusd.service.cameras import build_engine, told_lens_path
+from focusd.service.cameras import told_lens_path
+from focusd.service.focus import FocusDriver
 from focusd.service.reload import reread
 from focusd.service.controller import (
     AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, ShowLed, StartAf, StopAf,
@@ -100,19 +99,23 @@ class Daemon:
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
         # built in _run, once the camera is up (its own lens range is known only then)
         self.lens_path: LensPath | None = None
-        self.lens_estimate: LensEstimate | None = None  # where the lens was during each exposure, for the files
-        self.engine: AutofocusEngine | None = None
+        self.focus: FocusDriver | None = None  #: the engine and every lens command
         self.captures: CapturePath | None = None
         self.indicator: Indicator | None = None
         self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
-        self.engine_active = False
-        self._engine_stale = False  # [af] re-read while AF-ON was held: rebuilt at the release
-        self._commanded: float | None = None
         self._starter: CameraStarter | None = None
         self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
         self._stop = threading.Event()
         self._changed = threading.Condition()
         self.stopped = threading.Event()
+
+    @property
+    def engine(self) -> AutofocusEngine | None:
+        return None if self.focus is None else self.focus.engine
+
+    @property
+    def engine_active(self) -> bool:
+        return self.focus is not None and self.focus.active
 
     # ------------------------------------------------------------------ called from other threads
 
@@ -172,8 +175,7 @@ class Daemon:
                     return  # told to stop before the camera ever came up
                 started.callback(self.camera.stop)
                 self.lens_path = told_lens_path(config, profile, self.camera)
-                self.lens_estimate = LensEstimate(self.lens_path)
-                self.engine = build_engine(config, self.lens_path)
+                self.focus = FocusDriver(config, self.lens_path, self.camera, self.events, self.stats)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self._close_indicator)
                 started.callback(self._listen("led", led_handler(lambda: self.indicator)).close)
@@ -295,8 +297,7 @@ class Daemon:
         log.info("camera back after a fault")
         self._frame_counter.restarted()  # a restarted camera numbers its frames anew
         self._dispatch(self.controller.handle(CameraFault(True, self.camera.now_ns())))
-        if self.engine_active and self._commanded is not None:
-            self.camera.set_lens_position(self._commanded)
+        self.focus.resume_after_fault()
 
     def _process(self, frame: CameraFrame) -> None:
         now = frame.timestamp_ns
@@ -308,14 +309,15 @@ class Daemon:
         self._drain_control()
         self._dispatch(self.controller.handle(Tick(now)), frame)
         self._take_captures(frame)
-        if self.engine_active:
-            self._focus(frame)
+        changed = self.focus.focus(frame)
+        if changed is not None:
+            self._dispatch(self.controller.handle(AfStateChanged(changed, now)), frame)
         if self.bridge is not None:
             self.bridge.offer_frame(frame, self.config.af.window)  # a copy at most, never an encoding
 
     def _take_captures(self, frame: CameraFrame) -> None:
-        self.lens_estimate.observe(frame.sequence, frame.lens_position)  # every frame, before a capture asks
-        self._refused(self.captures.take(frame, self.engine.state.name, self.lens_estimate))
+        self.focus.observe(frame)  # every frame, before a capture asks
+        self._refused(self.captures.take(frame, self.engine.state.name, self.focus.lens_estimate))
 
     def _take_inputs(self, frame: CameraFrame | None) -> None:
         """Debounce the queued edges and hand the presses and releases to the controller.
@@ -331,52 +333,15 @@ class Daemon:
             self._dispatch(self.controller.handle(event), frame)
         self.stats.presses = self.controller.presses
 
-    def _focus(self, frame: CameraFrame) -> None:
-        before = self.engine.state
-        target = self.engine.update(Frame(y=frame.y, lens_position=frame.lens_position, sequence=frame.sequence))
-        if target is not None:
-            self.camera.set_lens_position(target)
-            self.lens_estimate.command(frame.sequence, target)
-            self._commanded = target
-            self.stats.lens_commands += 1
-            self.stats.lens_position = target
-            self.events.publish(ev.LensCommanded(target, float(frame.lens_position), frame.sequence,
-                                                 frame.timestamp_ns))
-        state = self.engine.state
-        if state != before:
-            if state == AfState.FOCUSED:
-                self.stats.af_locks += 1
-            elif state == AfState.FAILED:
-                self.stats.af_failures += 1
-                log.warning("focus failed: %s", self.engine.failure_reason)
-            self._af_state_shown(frame.timestamp_ns, float(frame.lens_position))
-            self._dispatch(self.controller.handle(AfStateChanged(state, frame.timestamp_ns)), frame)
-
-    def _af_state_shown(self, time_ns: int, lens_position: float = math.nan) -> None:
-        state = self.engine.state
-        self.stats.af_state = state.name
-        reason = self.engine.failure_reason if state == AfState.FAILED else None
-        self.events.publish(ev.FocusChanged(state.name, time_ns, lens_position, reason))
-
     # ------------------------------------------------------------------------------ commands
 
     def _dispatch(self, commands, frame: CameraFrame | None = None) -> None:
         for command in commands:
             match command:
                 case StartAf(mode=mode):
-                    start = self._commanded
-                    if start is None:
-                        start = frame.lens_position if frame is not None else self.lens_path.lens_range[0]
-                    self.engine.start(AfMode(mode), lens_position=start)
-                    self.engine_active = True
-                    self._af_state_shown(self.camera.now_ns())
+                    self.focus.start(mode, frame)
                 case StopAf():
-                    # the lens stays exactly where it is: no command after the release
-                    self.engine.stop()
-                    self.engine_active = False
-                    if self._engine_stale:
-                        self._rebuild_engine()
-                    self._af_state_shown(self.camera.now_ns())
+                    self.focus.stop()  # the lens stays exactly where it is
                 case Capture():
                     self.stats.captures_requested += 1
                     self.captures.queue(command)
@@ -435,20 +400,12 @@ class Daemon:
         """The command inlet's AF window: for the engine now unless a single scan holds its lock
         (AF-ON held in single mode: applies from the next press); continuous AF refocuses on it."""
         self.config = dataclasses.replace(self.config, af=dataclasses.replace(self.config.af, window=window))
-        if self.engine is None:
+        if self.focus is None:
             return
-        if not self.engine_active:
-            self.engine.window = window
-        elif self.engine.mode == AfMode.CONTINUOUS:
-            self.engine.window = window
-            start = self.lens_path.lens_range[0] if self._commanded is None else self._commanded
-            self.engine.start(AfMode.CONTINUOUS, lens_position=start)
-            now = self.camera.now_ns()
-            self._af_state_shown(now)
+        self.focus.config = self.config
+        if self.focus.set_window(window):
             # the controller (LED, focus-priority presses) learns of the new scan as of any state change
-            self._dispatch(self.controller.handle(AfStateChanged(self.engine.state, now)))
-        else:
-            self._engine_stale = True
+            self._dispatch(self.controller.handle(AfStateChanged(self.engine.state, self.camera.now_ns())))
         log.info("AF window moved to %s", ", ".join(f"{v:.3f}" for v in window))
 
     def _reload(self) -> None:
@@ -487,14 +444,6 @@ class Daemon:
         self.controller.reconfigure(new.af, new.shutter)
         if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)
-        af_changed, self.config = new.af != self.config.af, new
-        if af_changed:
-            self._engine_stale = True
-            if not self.engine_active:
-                self._rebuild_engine()
-
-    def _rebuild_engine(self) -> None:
-        """The engine again from the running [af] settings (after a reload changed them)."""
-        self.engine = build_engine(self.config, self.lens_path)
-        self._engine_stale = False
-        log.info("autofocus settings applied")
+        self.config = new
+        if self.focus is not None:
+            self.focus.adopt(new)

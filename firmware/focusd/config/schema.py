@@ -102,6 +102,16 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class BracketConfig:
+    """Focus bracketing for focus stacking (focusd.bracket: the planes; docs/bracketing.md)."""
+
+    shots: int = 5  #: planes in a series
+    step: float = 1.0  #: distance between planes, in depths of field (1.0: the fields just touch)
+    direction: str = "infinity"  #: from the lock: "infinity" (towards 0 D) | "near" (towards the near limit)
+    coc_px: float = 2.0  #: circle of confusion, full-resolution pixels: blur up to this counts as sharp
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -110,6 +120,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    bracket: BracketConfig = field(default_factory=BracketConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -118,6 +129,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
     "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
+    "bracket": BracketConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -264,5 +276,11 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "port": lambda v: check_integer(v, 1, 65535, " (a TCP port)"),
         "runtime_dir": _absolute_path, "password_file": _absolute_path,
         "preview_fps": lambda v: check_number(v, 1, 30, "frames per second"),
+    },
+    "bracket": {
+        "shots": lambda v: check_integer(v, 2, 100, " (planes)"),
+        "step": lambda v: check_number(v, 0, 4, "depths of field", low_open=True),
+        "direction": check_choice("infinity", "near"),
+        "coc_px": lambda v: check_number(v, 0, 100, "pixels", low_open=True),
     },
 }

@@ -102,6 +102,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class RecallConfig:
+    """Focus recall (focusd.service.recall): a stored lens position kept across restarts."""
+
+    state_file: str = "/var/lib/focusd/recall.json"  #: the stored position (the unit's StateDirectory)
+    long_press_ms: float = 800.0  #: a recall press held this long stores the lens position
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -110,6 +118,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -118,6 +127,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
     "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
+    "recall": RecallConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -264,5 +274,9 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "port": lambda v: check_integer(v, 1, 65535, " (a TCP port)"),
         "runtime_dir": _absolute_path, "password_file": _absolute_path,
         "preview_fps": lambda v: check_number(v, 1, 30, "frames per second"),
+    },
+    "recall": {
+        "state_file": _absolute_path,
+        "long_press_ms": lambda v: check_number(v, 100, 10000, "milliseconds"),
     },
 }

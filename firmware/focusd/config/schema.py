@@ -112,6 +112,14 @@ class BracketConfig:
 
 
 @dataclass(frozen=True)
+class RecallConfig:
+    """Focus recall (focusd.service.recall): a stored lens position kept across restarts."""
+
+    state_file: str = "/var/lib/focusd/recall.json"  #: the stored position (the unit's StateDirectory)
+    long_press_ms: float = 800.0  #: a recall press held this long stores the lens position
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -121,6 +129,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
     bracket: BracketConfig = field(default_factory=BracketConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -130,6 +139,7 @@ SECTIONS: dict[str, type] = {
     "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
     "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
     "bracket": BracketConfig,
+    "recall": RecallConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -282,5 +292,9 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "step": lambda v: check_number(v, 0, 4, "depths of field", low_open=True),
         "direction": check_choice("infinity", "near"),
         "coc_px": lambda v: check_number(v, 0, 100, "pixels", low_open=True),
+    },
+    "recall": {
+        "state_file": _absolute_path,
+        "long_press_ms": lambda v: check_number(v, 100, 10000, "milliseconds"),
     },
 }

@@ -102,6 +102,11 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ExposureConfig:
+    lock_in_bursts: bool = False  #: hold the exposure time and gain of a burst's first frame for the whole burst
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -110,6 +115,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -118,6 +124,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "pins": PinsConfig, "af": AfConfig, "shutter": ShutterConfig,
     "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
+    "exposure": ExposureConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -239,6 +246,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "lock_on_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
         "refocus_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
     },
+    "exposure": {"lock_in_bursts": check_boolean},
     "shutter": {
         "priority": check_choice("release", "focus"),
         "focus_timeout_ms": lambda v: check_number(v, 0, 10000, "milliseconds"),

@@ -366,3 +366,19 @@ def test_camera_vcm_bus_overrides_the_profiles_i2c_bus(standin, monkeypatch):
         cam.start()
         cam.stop()
         assert opened[-1] == expected
+
+
+def test_hold_exposure_sends_the_last_frames_exposure_with_ae_off_and_release_turns_ae_on(camera):
+    sensor = picam2_of(camera).sensors_used[-1]
+    frame = camera.next_frame(TIMEOUT)
+    exposure, gain = int(frame.metadata["ExposureTime"]), float(frame.metadata.get("AnalogueGain", 1.0))
+    frame.release()
+    camera.hold_exposure(True)
+    for _ in range(4):
+        camera.next_frame(TIMEOUT).release()
+    assert {"AeEnable": False, "ExposureTime": exposure, "AnalogueGain": gain} in sensor.applied_controls
+    assert {"AeEnable": True} not in sensor.applied_controls
+    camera.hold_exposure(False)
+    for _ in range(4):
+        camera.next_frame(TIMEOUT).release()
+    assert {"AeEnable": True} in sensor.applied_controls

@@ -120,6 +120,13 @@ class RecallConfig:
 
 
 @dataclass(frozen=True)
+class ExposureConfig:
+    """Exposure control (docs/exposure.md)."""
+
+    lock_in_bursts: bool = False  #: hold the exposure time and gain of a burst's first frame for the whole burst
+
+
+@dataclass(frozen=True)
 class Config:
     pins: PinsConfig = field(default_factory=PinsConfig)
     af: AfConfig = field(default_factory=AfConfig)
@@ -130,6 +137,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     bracket: BracketConfig = field(default_factory=BracketConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -140,6 +148,7 @@ SECTIONS: dict[str, type] = {
     "capture": CaptureConfig, "camera": CameraConfig, "logging": LoggingConfig, "web": WebConfig,
     "bracket": BracketConfig,
     "recall": RecallConfig,
+    "exposure": ExposureConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
@@ -261,6 +270,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "lock_on_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
         "refocus_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
     },
+    "exposure": {"lock_in_bursts": check_boolean},
     "shutter": {
         "priority": check_choice("release", "focus"),
         "focus_timeout_ms": lambda v: check_number(v, 0, 10000, "milliseconds"),

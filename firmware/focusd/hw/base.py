@@ -117,6 +117,11 @@ class Camera(abc.ABC):
     def stop(self) -> None:
         """Stop streaming and release the device. Safe to call twice."""
 
+    def hold_exposure(self, held: bool) -> None:
+        """Exposure lock: while held, the exposure time and analogue gain of the last frame stay
+        fixed (auto exposure paused); ``False`` hands them back to auto exposure. Adapters without
+        exposure control ignore it."""
+
     def full_resolution_capture(self) -> np.ndarray | None:
         """Optionally capture at full resolution by a mode switch (slow); None if unsupported."""
         return None

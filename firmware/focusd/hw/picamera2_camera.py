@@ -151,6 +151,7 @@ class Picamera2Camera(Camera):
         self._given_lens = lens  # kept across restarts; one opened here is closed by stop()
         self._lens: Lens | None = lens
         self._picam2 = None
+        self._last_metadata: dict[str, Any] | None = None  # the latest frame's (hold_exposure)
         self._pending_job = None
         self._lens_range = tuple(profile.lens_range)
         self._lores_shape = (self.lores_size[1], self.lores_size[0])
@@ -273,6 +274,12 @@ class Picamera2Camera(Camera):
         lens, self._lens = self._lens, self._given_lens
         if lens is not None and lens is not self._given_lens:
             lens.close()
+
+    def hold_exposure(self, held: bool) -> None:
+        from focusd.hw.picamera2_exposure import hold_controls
+        controls = hold_controls(held, self._last_metadata)
+        if controls and self._picam2 is not None:
+            self._picam2.set_controls(controls)
 
     def full_resolution_capture(self) -> np.ndarray | None:
         """One full-resolution frame by two mode switches (there and back), lens held.
@@ -405,7 +412,7 @@ class Picamera2Camera(Camera):
 
         mapped = None
         try:
-            metadata = request.get_metadata()
+            metadata = self._last_metadata = request.get_metadata()
             timestamp = exposure_start_ns(metadata)
             sequence = self._next_sequence(int(metadata["SensorTimestamp"]), metadata.get("FrameDuration"))
             opening = MappedArray(request, "lores", write=False)

@@ -48,6 +48,7 @@ from focusd.service.controller import (
     AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, ShowLed, StartAf, StopAf,
     Stopping, Tick,
 )
+from focusd.service.exposure_lock import BurstExposureLock
 from focusd.service.inlet import CommandInlet
 from focusd.service.notify import SystemdNotifier
 from focusd.service.subscribers import journal_handler, led_handler, status_handler
@@ -95,6 +96,7 @@ class Daemon:
         self.edges = EdgeQueue()
         self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
         self.controller = Controller(config.af, config.shutter)
+        self.burst_exposure = BurstExposureLock(camera, config.exposure.lock_in_bursts)
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
         # built in _run, once the camera is up (its own lens range is known only then)
@@ -351,6 +353,7 @@ class Daemon:
                     self.events.publish(ev.LedChanged(pattern, self.camera.now_ns()))
                 case _:
                     raise TypeError(f"no handler for controller command {command!r}")
+        self.burst_exposure.follow(self.controller.state.burst is not None)
 
     def _report_error(self, message: str) -> None:
         self.stats.last_error = message
@@ -442,6 +445,7 @@ class Daemon:
         """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
         [af] applies from the next AF-ON press)."""
         self.controller.reconfigure(new.af, new.shutter)
+        self.burst_exposure.enabled = new.exposure.lock_in_bursts  # from the next burst (one running when turned off is let go at once)
         if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)
         self.config = new

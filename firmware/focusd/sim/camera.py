@@ -112,6 +112,14 @@ class SimCamera(Camera):
     def set_lens_position(self, dioptres: float) -> None:
         self.rig.set_lens_position(dioptres)
 
+    def hold_exposure(self, held: bool) -> None:
+        """While held, the rig's exposure and gain stay those of the last frame delivered."""
+        last = self.rig.last_frame
+        if held and last is not None:
+            self.rig.set_exposure(last.exposure_time_us, last.analogue_gain)
+        elif not held:
+            self.rig.set_exposure(None)
+
     def next_frame(self, timeout_s: float) -> CameraFrame:
         with self._condition:
             if not self._started:

@@ -50,6 +50,7 @@ class Picamera2:
             "FrameDurationLimits": (int(1e6 / fps), 1_000_000_000, int(1e6 / fps)),
             "ExposureTime": (26, 1_000_000_000, 20000),
             "AnalogueGain": (1.0, 16.0, 1.0),
+            "AeEnable": (False, True, True),  # the rpi IPA's (ipa/rpi/common/ipa_base.cpp ipaControls)
             "ScalerCrop": ((0, 0, 128, 128), (0, 0, *self._spec.full_size), (0, 0, *self._spec.full_size)),
         }
         if self._spec.lens is not None:

@@ -1,0 +1,27 @@
+"""The EXIF exposure tags of a written capture equal its frame's metadata (read back with Pillow)."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from daemon_harness import DaemonHarness, test_config as make_config
+from focusd.signals import ButtonId
+
+
+def test_exif_exposure_equals_the_frames_metadata(tmp_path):
+    config = make_config(tmp_path, shutter={"burst": False}, capture={"format": "jpeg"})
+    with DaemonHarness(config, seed=2, light="indoor") as rig:
+        rig.step(5)
+        rig.press(ButtonId.SHUTTER)
+        rig.step(2)
+        rig.release(ButtonId.SHUTTER)
+        rig.step(1)
+        assert rig.wait(lambda s: s.captures_written == 1)
+        record = rig.journal()[0]
+        image = rig.images()[0]
+    exif = Image.open(image).getexif().get_ifd(0x8769)
+    assert float(exif[0x829A]) == pytest.approx(record["exposure_time_us"] / 1e6, abs=1e-6)
+    assert exif[0x8827] == round(record["analogue_gain"] * 100)
+    assert float(exif[0x829D]) == pytest.approx(record["f_number"], abs=0.01)
+    assert float(exif[0x920A]) == pytest.approx(record["focal_length_mm"], abs=0.01)

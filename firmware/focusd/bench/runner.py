@@ -188,8 +188,9 @@ def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MA
         target = engine.update(Frame(y=sim_frame.y, lens_position=sim_frame.lens_position,
                                      sequence=sim_frame.sequence))
         if lamp is not None:  # as the daemon: judged after the engine's frame, switched before the next
-            change = lamp.frame(sim_frame.y, sim_frame.timestamp_ns, engine.state is AfState.SCANNING,
-                                spec.window or AfConfig().window, rig.now_ns())
+            change = lamp.frame(sim_frame.y, sim_frame.timestamp_ns, held=True, continuous=False,
+                                scanning=engine.state is AfState.SCANNING, window=spec.window or AfConfig().window,
+                                now_ns=rig.now_ns())
             if isinstance(change, Rescan):
                 engine.start(AfMode.SINGLE, lens_position=commanded)
             elif change is not None:

@@ -7,10 +7,11 @@ has; the daemon feeds it each frame and carries out what it returns (the GPIO wr
 
 The rules (docs/design.md, "AF-assist lamp"):
 
-- Lit only during a scan: the engine is SCANNING while a focus input is held, and the AF window's
-  mean Y, measured on a frame exposed wholly with the lamp off, is below ``af_assist.threshold``.
-  Once lit it stays lit until the scan ends (FOCUSED/FAILED, the input released): it is never
-  re-judged on frames it lights itself, which would flicker it. Once its light is in (the first
+- Lit by a scan: the engine is SCANNING while a focus input is held, and the AF window's mean Y,
+  measured on a frame exposed wholly with the lamp off, is below ``af_assist.threshold``. Once lit
+  it stays lit until the scan ends (single AF: FOCUSED/FAILED) or the input is released
+  (continuous AF, whose lock watches the brightness: the lamp going off would look like a new
+  scene). It is never re-judged on frames it lights itself, which would flicker it. Once its light is in (the first
   frame exposed wholly under it, and SETTLE_FRAMES more for the auto exposure), the scan starts
   again (``Rescan``): the engine's noise and measures so far were taken in the dark.
 - Never lit during a capture's exposure (unless ``af_assist.during_capture``): a capture turns the
@@ -18,8 +19,8 @@ The rules (docs/design.md, "AF-assist lamp"):
   after that. A frame's ``timestamp_ns`` is the start of its exposure, but a rolling shutter starts
   its rows over the readout, up to one frame duration before the last row: so the capture's moment
   becomes at least ``off + frame_duration``. It costs one to two frames of shutter lag, only when
-  the lamp was lit. The lamp stays off for the rest of that scan (a burst is not lit between its
-  frames).
+  the lamp was lit. The lamp then stays off until the focus input is released (a burst is not lit
+  between its frames).
 """
 
 from __future__ import annotations
@@ -76,17 +77,24 @@ class AssistLampRules:
         self._held_off = False  # a capture came during this scan: off until it ends
         self._rescan_at_ns: float | None = None  # lit: the first frame timestamp that rescans
 
-    def frame(self, y: np.ndarray, timestamp_ns: int, scanning: bool,
+    def frame(self, y: np.ndarray, timestamp_ns: int, *, held: bool, scanning: bool, continuous: bool,
               window: tuple[float, float, float, float], now_ns: int) -> LampChange | Rescan | None:
-        """After the engine has seen the frame: ``scanning`` = SCANNING with a focus input held."""
-        if not scanning:
+        """After the engine has seen the frame. ``held``: a focus input is held (the engine runs);
+        ``scanning``: the engine is SCANNING; ``continuous``: continuous AF, which keeps a lit lamp
+        on while the input is held (its lock watches the scene's brightness: the lamp going off
+        would look like a new scene and start a scan in the dark)."""
+        if not held:
             self._held_off = False
             return self._switch(False, None, now_ns)
-        if self.lit and self._rescan_at_ns is not None and timestamp_ns >= self._rescan_at_ns:
-            self._rescan_at_ns = None
-            return Rescan(now_ns)
-        if self.lit or self._held_off or timestamp_ns - self.frame_duration_ns < self._off_ns:
-            return None  # lit already, held off, or a frame the lamp lit in part: not a measure of the dark
+        if self.lit:
+            if not (scanning or continuous):
+                return self._switch(False, None, now_ns)  # single AF: the scan ended
+            if self._rescan_at_ns is not None and timestamp_ns >= self._rescan_at_ns:
+                self._rescan_at_ns = None
+                return Rescan(now_ns)
+            return None
+        if self._held_off or not scanning or timestamp_ns - self.frame_duration_ns < self._off_ns:
+            return None  # held off, not scanning, or a frame the lamp lit in part: not a measure of the dark
         self.level = window_level(y, window)
         if self.level < self.config.threshold:
             return self._switch(True, self.level, now_ns)

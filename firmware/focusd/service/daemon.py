@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Callable
 
-from focusd.af import AfState, AutofocusEngine
+from focusd.af import AfMode, AfState, AutofocusEngine
 from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
@@ -325,8 +325,9 @@ class Daemon:
         if changed is not None:
             self._dispatch(self.controller.handle(AfStateChanged(changed, now)), frame)
         if self.assist is not None:
-            scanning = self.focus.active and self.engine.state is AfState.SCANNING
-            self._light(self.assist.frame(frame.y, now, scanning, self.config.af.window, self.camera.now_ns()), frame)
+            self._light(self.assist.frame(frame.y, now, held=self.focus.active, scanning=self.engine.state is
+                                          AfState.SCANNING, continuous=self.engine.mode is AfMode.CONTINUOUS,
+                                          window=self.config.af.window, now_ns=self.camera.now_ns()), frame)
         if self.bridge is not None:
             self.bridge.offer_frame(frame, self.config.af.window)  # a copy at most, never an encoding
 

@@ -23,8 +23,10 @@ from focusd.bench.baselines import ExhaustiveSweep, GoldenSection
 from focusd.bench.stock import StockCdaf, StockTuning
 from focusd.bench.suite import TrialSpec
 from focusd.config.profiles import load_profile
+from focusd.config.schema import AfAssistConfig, AfConfig
 from focusd.lens_path import controller_period_frames
 from focusd.sim import SimRig
+from focusd.service.assist import AssistLampRules, Rescan
 from focusd.sim.lens import LensModel
 
 #: The AF range the bench focuses over (the stock tuning's "normal" range), dioptres.
@@ -175,6 +177,7 @@ def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MA
     sim_frame = None
     next_actual = None
     low, high = profile().lens_range
+    lamp = AssistLampRules(AfAssistConfig(), rig.frame_duration_ns) if spec.assist else None
     total = max_frames
     frame_number = 0
     while frame_number < total:
@@ -184,6 +187,14 @@ def run_trial(spec: TrialSpec, algorithm: str, window=None, max_frames: int = MA
             next_actual = float(sim_frame.lens_actual)
         target = engine.update(Frame(y=sim_frame.y, lens_position=sim_frame.lens_position,
                                      sequence=sim_frame.sequence))
+        if lamp is not None:  # as the daemon: judged after the engine's frame, switched before the next
+            change = lamp.frame(sim_frame.y, sim_frame.timestamp_ns, held=True, continuous=False,
+                                scanning=engine.state is AfState.SCANNING, window=spec.window or AfConfig().window,
+                                now_ns=rig.now_ns())
+            if isinstance(change, Rescan):
+                engine.start(AfMode.SINGLE, lens_position=commanded)
+            elif change is not None:
+                rig.set_assist_lamp(change.lit)
         if record_path:
             path.append((frame_number, commanded, float(sim_frame.lens_actual)))
         if target is not None:

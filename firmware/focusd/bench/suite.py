@@ -132,6 +132,7 @@ class TrialSpec:
     lens: str = "ipa"
     window: tuple[float, float, float, float] | None = None  #: the AF window (None: each algorithm's default)
     algorithms: tuple[str, ...] | None = None  #: the algorithms this trial runs (None: every one asked for)
+    assist: bool = False  #: an AF-assist lamp lights the scene during the scan (focusd.bench.assist)
 
 
 @dataclass

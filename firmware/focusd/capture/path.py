@@ -69,6 +69,8 @@ class CapturePath:
         self.camera = camera
         self.full_resolution = full_resolution
         self.optics = optics
+        #: frame -> whether the AF-assist lamp lit its exposure (focusd.service.assist); None: no lamp
+        self.assist_lit: Callable[[CameraFrame], bool] | None = None
         self._on_done = on_done
         self.writer = CaptureWriter(config, on_done, camera_name=camera.name)
         self._pending: list[Capture] = []
@@ -97,17 +99,18 @@ class CapturePath:
         refused: list[CaptureRefused] = []
         image = None
         exposed = lens.exposed(frame.sequence) if lens is not None else None
+        lit = bool(self.assist_lit(frame)) if self.assist_lit is not None else False
         for capture in due:
             if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
                 refused.append(CaptureRefused(capture, "no frame within 500 ms of the press"))
                 continue
             if self.full_resolution:
                 # the mode switch needs the camera's buffers back: done after this frame's release
-                self._full_resolution.append((capture, _request(capture, frame, None, af_state, exposed, self.optics)))
+                self._full_resolution.append((capture, _request(capture, frame, None, af_state, exposed, self.optics, lit)))
                 continue
             if image is None:
                 image = frame.main_image()
-            self.writer.submit(_request(capture, frame, image, af_state, exposed, self.optics))  # a full queue is reported back
+            self.writer.submit(_request(capture, frame, image, af_state, exposed, self.optics, lit))  # a full queue is reported back
         return refused
 
     def after_frame(self) -> list[CaptureRefused]:
@@ -189,7 +192,7 @@ class CapturePath:
 
 
 def _request(capture: Capture, frame: CameraFrame, image, af_state: str, exposed: ExposedLens | None,
-             optics: LensOptics) -> CaptureRequest:
+             optics: LensOptics, assist_lit: bool = False) -> CaptureRequest:
     return CaptureRequest(
         image=image,
         press_id=capture.press_id,
@@ -209,6 +212,7 @@ def _request(capture: Capture, frame: CameraFrame, image, af_state: str, exposed
         analogue_gain=float(frame.analogue_gain),
         f_number=optics.f_number,
         focal_length_mm=optics.focal_length_mm,
+        af_assist_lit=assist_lit,
         # the frame's own metadata, as the camera gave it (numbers and text only)
         extra={k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
     )

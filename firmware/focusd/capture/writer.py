@@ -56,7 +56,8 @@ log = logging.getLogger("focusd.capture")
 #: the request fields recorded inside the image (EXIF ImageDescription / PNG text) and in the journal
 METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_reported", "lens_exposed",
                    "lens_exposed_range", "lens_moving", "lens_estimate_basis", "exposure_time_us",
-                   "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index", "input")
+                   "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index", "input",
+                   "af_assist_lit")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
@@ -88,6 +89,7 @@ class CaptureRequest:
     f_number: float | None = None  #: the lens's aperture (the camera profile's; fixed-aperture modules)
     focal_length_mm: float | None = None  #: the lens's focal length (the camera profile's)
     wall_time: datetime | None = None  #: local time of the press for names and EXIF (None: at submit)
+    af_assist_lit: bool = False  #: the AF-assist lamp was lit during this frame's exposure
     extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
 
 

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shutter", action="store_true",
                         help="instead of the autofocus: press to start of exposure (median, p99) on the real daemon "
                              "in real time, idle, focused, during scans and in bursts (focusd.bench.shutter)")
+    parser.add_argument("--assist", action="store_true",
+                        help="the dark block without and with the AF-assist lamp (focusd.bench.assist)")
     parser.add_argument("--web", action="store_true",
                         help="instead of the autofocus: AF frames, press to exposure and frame rate with three "
                              "viewfinder clients (and one magnifying) against none, as ratios measured in the same "
@@ -157,6 +159,22 @@ def _web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assist(args: argparse.Namespace) -> int:
+    """``--assist``: the dark block without and with the AF-assist lamp (and JSON with --json)."""
+    import json
+
+    from focusd.bench import assist
+    from focusd.sim import scenes
+
+    table = assist.run(list(scenes.TEXTURES), seed=args.seed, workers=args.workers)
+    print(assist.format_report(table, args.seed))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(table, file, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         algorithms = _algorithms(args.algorithms)
@@ -192,6 +210,8 @@ def main(args: argparse.Namespace) -> int:
         if count < 1:
             print(f"focusd bench: {option} {count}: need at least 1", file=sys.stderr)
             return 2
+    if args.assist:
+        return _assist(args)
     if args.shutter:
         return _shutter(args)
     if args.web:

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--captures", default=None, metavar="DIR",
                         help="where the captures go (default ./captures, from the demo's demo.toml)")
     parser.add_argument("--script", default="default", help="button script: a file, or a shipped one by name (default, remote)")
+    parser.add_argument("--light", default="indoor", choices=("bright", "indoor", "dim", "dark"),
+                        help="the simulated scene's light (default indoor; dark: the AF-assist lamp's demo)")
     parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
     parser.add_argument("--web", action="store_true", help="serve the viewfinder page too (default "
                         "http://127.0.0.1:8080/, printed on start) and run until Ctrl-C instead of playing a script")
@@ -90,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     terminal = StatusTerminal(sys.stderr)  # log lines go above the status line, not onto its end
     setup_logging("warning" if config.logging.level == "info" else config.logging.level, stream=terminal)
     factory = mock_pin_factory()
-    daemon = Daemon(config, build_camera(config), pin_factory=factory)
+    daemon = Daemon(config, build_camera(config, light=args.light), pin_factory=factory)
     install_signal_handlers(daemon)
     finger = MockPinDriver(config.pins, factory)
     done = threading.Event()

@@ -36,6 +36,7 @@ class PinsConfig:
     remote: int | None = 22  #: remote-release jack's tip (full press: shutter); None: not fitted
     remote_focus: int | None = None  #: the jack's ring (half press: AF-ON) on a pin of its own; None: wired to af_on
     led: int | None = 23  #: status LED; None: not fitted
+    af_assist: int | None = None  #: AF-assist lamp output (focusd.service.assist); None: not fitted
     pull: str = "up"  #: "up" | "down" | "none": internal pull resistor
     active_low: bool = True  #: a pressed button pulls the pin low (buttons to ground)
     bounce_ms: float = 20.0  #: contact bounce window: edges within it after an accepted edge are ignored
@@ -52,6 +53,14 @@ class AfConfig:
     lock_on_delay_frames: int = AfTuning.retrigger_frames  #: successive changed frames before the lens moves
     lock_on_threshold: float = AfTuning.follow_ratio  #: change of the focus measure (fraction) that counts
     refocus_threshold: float = AfTuning.retrigger_ratio  #: fall of the focus measure (fraction) that rescans
+
+
+@dataclass(frozen=True)
+class AfAssistConfig:
+    """The AF-assist lamp on ``pins.af_assist`` (focusd.service.assist)."""
+
+    threshold: float = 48.0  #: mean Y (0-255) of the AF window, lamp off, below which a scan lights the lamp
+    during_capture: bool = False  #: the lamp may stay lit while a capture's frame is exposed
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ class Config:
     bracket: BracketConfig = field(default_factory=BracketConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
     exposure: ExposureConfig = field(default_factory=ExposureConfig)
+    af_assist: AfAssistConfig = field(default_factory=AfAssistConfig)
     source: str | None = None  #: the file it was read from
     #: command-line overrides (``--set``) laid over the file: a reload lays them over the new one
     overrides: tuple[tuple[str, object], ...] = ()
@@ -149,11 +159,12 @@ SECTIONS: dict[str, type] = {
     "bracket": BracketConfig,
     "recall": RecallConfig,
     "exposure": ExposureConfig,
+    "af_assist": AfAssistConfig,
 }
 
 #: the word that stands for None (TOML has no null) in each optional key
 NONE_WORDS = {
-    "pins.remote": "none", "pins.remote_focus": "none", "pins.led": "none",
+    "pins.remote": "none", "pins.remote_focus": "none", "pins.led": "none", "pins.af_assist": "none",
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
     "camera.vcm_bus": "profile",
 }
@@ -258,7 +269,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "pins": {
         "af_on": _pin, "shutter": _pin,
         "remote": _optional("pins.remote", _pin), "remote_focus": _optional("pins.remote_focus", _pin),
-        "led": _optional("pins.led", _pin),
+        "led": _optional("pins.led", _pin), "af_assist": _optional("pins.af_assist", _pin),
         "pull": check_choice("up", "down", "none"), "active_low": check_boolean,
         "bounce_ms": lambda v: check_number(v, 0, 1000, "milliseconds"),
     },
@@ -306,5 +317,9 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "recall": {
         "state_file": _absolute_path,
         "long_press_ms": lambda v: check_number(v, 100, 10000, "milliseconds"),
+    },
+    "af_assist": {
+        "threshold": lambda v: check_number(v, 0, 255, "(a mean Y code value)"),
+        "during_capture": check_boolean,
     },
 }

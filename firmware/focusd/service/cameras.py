@@ -54,7 +54,12 @@ def build_camera(config: Config, pacing: str = "realtime", scene=None, seed: int
         start_lens=profile.af_ranges["normal"][0] + 1.0,
         seed=seed,
     )
-    return SimCamera(rig, pacing=pacing)
+    camera = SimCamera(rig, pacing=pacing)
+    if config.pins.af_assist is not None:  # the lamp lights the simulated scene through its mock pin
+        from focusd.hw.assist_lamp import mock_pin_level
+
+        camera.watch_lamp(mock_pin_level(config.pins.af_assist))
+    return camera
 
 
 def told_lens_path(config: Config, profile: CameraProfile, camera) -> LensPath:

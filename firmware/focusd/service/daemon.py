@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Callable
 
-from focusd.af import AutofocusEngine
+from focusd.af import AfMode, AfState, AutofocusEngine
 from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
@@ -34,10 +34,12 @@ from focusd.config.settings import Config
 from focusd.config.writeback import apply_live
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame, Indicator
+from focusd.hw.assist_lamp import assist_lamp_for
 from focusd.hw.gpio import GpioButtons, indicator_for_pins
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.stats import DaemonStats
+from focusd.service.assist import AssistLampRules, LampChange, Rescan
 from focusd.service.backoff import Backoff, CameraStarter
 from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
@@ -104,6 +106,8 @@ class Daemon:
         self.focus: FocusDriver | None = None  #: the engine and every lens command
         self.captures: CapturePath | None = None
         self.indicator: Indicator | None = None
+        self.assist: AssistLampRules | None = None  #: the AF-assist lamp's rules, with pins.af_assist
+        self.lamp = None  #: the AF-assist lamp's output (focusd.hw.assist_lamp)
         self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
         self._starter: CameraStarter | None = None
         self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
@@ -178,6 +182,8 @@ class Daemon:
                 started.callback(self.camera.stop)
                 self.lens_path = told_lens_path(config, profile, self.camera)
                 self.focus = FocusDriver(config, self.lens_path, self.camera, self.events, self.stats)
+                if config.pins.af_assist is not None:
+                    started.callback(self._open_assist_lamp().close)
                 self.indicator = self.indicator_factory(config)
                 started.callback(self._close_indicator)
                 started.callback(self._listen("led", led_handler(lambda: self.indicator)).close)
@@ -193,6 +199,12 @@ class Daemon:
             finally:
                 self.notifier.stopping()
                 log.info("focusd stopping: %s", self.status.line())
+
+    def _open_assist_lamp(self):
+        self.assist = AssistLampRules(self.config.af_assist, self.camera.frame_duration_ns)
+        self.lamp = assist_lamp_for(self.config, self.pin_factory)
+        self.captures.assist_lit = lambda frame: self.assist.lit_during(frame.timestamp_ns, frame.exposure_time_us)
+        return self.lamp
 
     def _listen(self, name: str, handler) -> ev.Listener:
         listener = self.listeners[name] = self.events.listen(name, handler)
@@ -314,6 +326,10 @@ class Daemon:
         changed = self.focus.focus(frame)
         if changed is not None:
             self._dispatch(self.controller.handle(AfStateChanged(changed, now)), frame)
+        if self.assist is not None:
+            self._light(self.assist.frame(frame.y, now, held=self.focus.active, scanning=self.engine.state is
+                                          AfState.SCANNING, continuous=self.engine.mode is AfMode.CONTINUOUS,
+                                          window=self.config.af.window, now_ns=self.camera.now_ns()), frame)
         if self.bridge is not None:
             self.bridge.offer_frame(frame, self.config.af.window)  # a copy at most, never an encoding
 
@@ -346,6 +362,10 @@ class Daemon:
                     self.focus.stop()  # the lens stays exactly where it is
                 case Capture():
                     self.stats.captures_requested += 1
+                    if self.assist is not None:  # the lamp off, and the capture after its light
+                        due_ns, change = self.assist.capture(command.due_ns, self.camera.now_ns())
+                        self._light(change)
+                        command = dataclasses.replace(command, due_ns=due_ns)
                     self.captures.queue(command)
                     self.events.publish(ev.CaptureQueued(command.press_id, command.reason,
                                                          command.burst_index, command.due_ns))
@@ -354,6 +374,14 @@ class Daemon:
                 case _:
                     raise TypeError(f"no handler for controller command {command!r}")
         self.burst_exposure.follow(self.controller.state.burst is not None)
+
+    def _light(self, outcome: LampChange | Rescan | None, frame: CameraFrame | None = None) -> None:
+        """Carry out the AF-assist lamp's outcome: the GPIO write and its event, or the new scan."""
+        if isinstance(outcome, Rescan):
+            self.focus.start(self.engine.mode, frame)
+        elif outcome is not None:
+            self.lamp.set(outcome.lit)
+            self.events.publish(ev.AssistLampChanged(outcome.lit, outcome.level, outcome.time_ns))
 
     def _report_error(self, message: str) -> None:
         self.stats.last_error = message

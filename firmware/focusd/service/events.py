@@ -100,6 +100,16 @@ class ErrorReported:
 
 
 @dataclass(frozen=True, slots=True)
+class AssistLampChanged:
+    """The AF-assist lamp went on or off (focusd.service.assist); ``level``: the AF window's mean Y
+    that decided it (None: not judged, e.g. the scan ended)."""
+
+    lit: bool
+    level: float | None
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class FrameStatistics:
     """Every ``FRAME_STATISTICS_EVERY`` frames: the frames so far, the rate over the last ones and
     the frames the camera dropped (gaps in the sequence numbers)."""
@@ -112,7 +122,7 @@ class FrameStatistics:
 
 
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
-         | LedChanged | ErrorReported | FrameStatistics)
+         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged)
 
 # ------------------------------------------------------------------------------------ the stream
 

@@ -66,6 +66,8 @@ class SimCamera(Camera):
         self._started = False
         self.start_calls = 0
         self._origin_ns = 0  # realtime: monotonic time of the rig's virtual 0
+        self._lamp_read = None  # the AF-assist lamp's pin level (watch_lamp)
+        self._lamp_seen = False
 
     # ---------------------------------------------------------------------------- interface
 
@@ -133,10 +135,26 @@ class SimCamera(Camera):
             if self._silent or self._broken:
                 self._broken = True
                 self._time_out(timeout_s)
+        if self._lamp_read is not None:
+            self._look_at_lamp()
         if self.pacing == "realtime":
             self._pace()
         frame = self.rig.next_frame()
         return self._wrap(frame)
+
+    def watch_lamp(self, read) -> None:
+        """The AF-assist lamp this camera sees: ``read()`` gives its pin's level (on the Pi the sensor
+        sees the LED's light; here the rig is told at each frame what the pin shows). A switch is
+        dated when seen, before the next frame is exposed: the camera thread sets the pin between
+        frames, so nothing is seen late in virtual and stepped pacing."""
+        self._lamp_read = read
+
+    def _look_at_lamp(self) -> None:
+        lit = bool(self._lamp_read())
+        if lit != self._lamp_seen:
+            self._lamp_seen = lit
+            at = self.now_ns() - (self._origin_ns if self.pacing == "realtime" else 0)
+            self.rig.set_assist_lamp(lit, max(at, self.rig.now_ns()))
 
     # ---------------------------------------------------------------------------- test hooks
 
@@ -213,6 +231,7 @@ class SimCamera(Camera):
             "SensorTimestamp": frame.timestamp_ns + offset + int(frame.exposure_time_us * 1e3),
             "FrameDuration": int(round(frame.frame_duration_us)),
             "SimLensActual": frame.lens_actual,  # simulator truth: for tests and journals only
+            "SimAssistLit": frame.assist_lit,  # share of the exposure the AF-assist lamp lit (truth)
         }
 
         def grab_main():

@@ -30,7 +30,9 @@ from focusd.config.profiles import CameraProfile, load_profile
 from focusd.sim.geometry import AF_WINDOW, Geometry
 from focusd.sim.lens import LensModel, LensTimeline
 from focusd.sim.optics import OpticsModel
-from focusd.sim.sensor import TONE_LUT, LUT_SIZE, NoiseBank, SensorModel, auto_exposure, expose, light_lux
+from focusd.sim.sensor import (
+    ASSIST_LAMP_LUX_AT_1M, TONE_LUT, LUT_SIZE, NoiseBank, SensorModel, auto_exposure, expose, light_lux,
+)
 
 
 @dataclass
@@ -47,6 +49,9 @@ class SimFrame:
     time_s: float  #: middle of the exposure, seconds: the scene time of this frame
     frame_duration_us: float = 0.0
     lens_moving: bool = False  #: the glass moved during some rendered row's exposure (simulator truth)
+    #: share (0-1) of the frame's exposure, first row's start to last row's end, the AF-assist lamp
+    #: was lit (simulator truth)
+    assist_lit: float = 0.0
 
 
 class SimRig:
@@ -61,7 +66,7 @@ class SimRig:
                  latency_frames: int | None = None, start_lens: float = 1.0, seed: int = 0,
                  window: tuple[float, float, float, float] | None = None,
                  optics: OpticsModel = OpticsModel(), sensor: SensorModel = SensorModel(),
-                 lens: LensModel = LensModel()):
+                 lens: LensModel = LensModel(), assist_lux: float = ASSIST_LAMP_LUX_AT_1M):
         self.scene = scene
         self.profile = profile if profile is not None else load_profile("imx708")
         self.mode = self.profile.mode(tuple(mode) if mode is not None else None)
@@ -98,8 +103,11 @@ class SimRig:
         # each rendered row's place in the rolling shutter (0 first row, 1 last)
         self._row_fraction = (np.arange(top, top + rows, dtype=np.float64) + 0.5) / lores_h
         self._manual_exposure: tuple[float, float] | None = None
+        self._gains: tuple[float, float] | None = None  # the last frame's lamp gains (AE, main image)
         self.set_light(light)
         self._exposure_product = self._ae_wanted()  # start converged
+        self.assist_lux = float(assist_lux)  #: the AF-assist lamp's illuminance at 1 m, lux
+        self._lamp_spans: list[list[float]] = []  # [on_ns, off_ns (inf while lit)], virtual clock
         self.last_frame: SimFrame | None = None
         self._flat_frames: dict[int, np.ndarray] = {}
 
@@ -152,6 +160,34 @@ class SimRig:
         self._electrons_per_s = light_lux(light) * self.sensor_model.electrons_per_lux_s(
             profile.pixel_size_um, profile.f_number)
 
+    def set_assist_lamp(self, lit: bool, at_ns: int | None = None) -> None:
+        """The AF-assist lamp switched at ``at_ns`` (virtual clock; default now). Its light on each
+        layer is ``assist_lux / d^2`` at the layer's distance d (m), added to the scene's; a frame
+        gets it for the share of its exposure the lamp was lit (uniform over the rows: an
+        approximation of the rolling shutter's row-by-row share)."""
+        at = float(self.now_ns() if at_ns is None else at_ns)
+        lit_now = bool(self._lamp_spans) and self._lamp_spans[-1][1] == float("inf")
+        if lit and not lit_now:
+            self._lamp_spans = [*self._lamp_spans[-32:], [at, float("inf")]]
+        elif not lit and lit_now:
+            self._lamp_spans[-1][1] = at
+
+    def _lamp_share(self, start_ns: float, end_ns: float) -> float:
+        lit = sum(max(0.0, min(off, end_ns) - max(on, start_ns)) for on, off in self._lamp_spans)
+        return min(lit / max(end_ns - start_ns, 1.0), 1.0)
+
+    def _lamp_gains(self, share: float, time_s: float) -> tuple[float, float] | None:
+        """(background, subject) light relative to the scene's with the lamp lit ``share`` of the exposure."""
+        if share <= 0.0 or self.assist_lux <= 0.0 or not hasattr(self._renderer, "lit_mean"):
+            return None  # (a recorded sweep has no depths to light)
+        depths = self.scene.depths(time_s)
+        ambient = light_lux(self.light)
+
+        def gain(dioptres: float) -> float:
+            return 1.0 + share * self.assist_lux * dioptres * dioptres / ambient  # 1/d^2 = D^2
+
+        return gain(depths["background"]), gain(depths.get("subject", depths["background"]))
+
     def set_exposure(self, exposure_us: float | None = None, analogue_gain: float = 1.0) -> None:
         """Fix the exposure (microseconds, capped at the frame duration) and gain; None: back to auto."""
         if exposure_us is None:
@@ -193,7 +229,8 @@ class SimRig:
     # -------------------------------------------------------------------------------- frames
 
     def _ae_wanted(self) -> float:
-        exposure, gain = auto_exposure(self._renderer.mean_reflectance * self._electrons_per_s,
+        mean = self._renderer.mean_reflectance if self._gains is None else self._renderer.lit_mean(self._gains)
+        exposure, gain = auto_exposure(mean * self._electrons_per_s,
                                        self.frame_duration_ns / 1e9, self.sensor_model)
         return exposure * gain
 
@@ -218,13 +255,17 @@ class SimRig:
         start_ns = end_ns - exposure_ns
         positions, weights = self._row_exposure(end_ns / 1e9, exposure_s)
         time_s = (start_ns + exposure_ns / 2) / 1e9
+        first_row_ns = end_ns - self.lens_model.readout_fraction * self.frame_duration_ns - exposure_ns
+        lamp_share = self._lamp_share(first_row_ns, end_ns) if self._lamp_spans else 0.0
+        self._gains = gains = self._lamp_gains(lamp_share, time_s)
+        lit = {} if gains is None else {"gains": gains}
         if len(positions) == 1:
-            reflectance = self._renderer.render([(positions[0], 1.0)], time_s)
+            reflectance = self._renderer.render([(positions[0], 1.0)], time_s, **lit)
         else:
             # each row sees its own mix of the positions the glass held during its exposure
             reflectance = None
             for position, row_weights in zip(positions, weights.T):
-                image = self._renderer.render([(position, 1.0)], time_s) * row_weights[:, None].astype(np.float32)
+                image = self._renderer.render([(position, 1.0)], time_s, **lit) * row_weights[:, None].astype(np.float32)
                 reflectance = image if reflectance is None else reflectance + image
         actual = float(np.mean(weights @ np.asarray(positions)))
         region = expose(reflectance, self._electrons_per_s, exposure_s, gain, self.geometry.pixels_averaged,
@@ -238,7 +279,7 @@ class SimRig:
         self.last_frame = SimFrame(y=y, sequence=sequence, lens_position=reported, timestamp_ns=start_ns,
                                    exposure_time_us=exposure_s * 1e6, analogue_gain=gain, lens_actual=actual,
                                    time_s=time_s, frame_duration_us=self.frame_duration_ns / 1e3,
-                                   lens_moving=len(positions) > 1)
+                                   lens_moving=len(positions) > 1, assist_lit=lamp_share)
         return self.last_frame
 
     def _row_exposure(self, last_readout_s: float, exposure_s: float) -> tuple[list[float], np.ndarray]:
@@ -261,7 +302,8 @@ class SimRig:
         lw, lh = self.lores_size
         if (w, h) == (lw, lh):
             return region
-        mean_code = self._renderer.mean_reflectance * self._electrons_per_s * exposure_s * gain
+        mean = self._renderer.mean_reflectance if self._gains is None else self._renderer.lit_mean(self._gains)
+        mean_code = mean * self._electrons_per_s * exposure_s * gain
         level = int(TONE_LUT[int(min(max(mean_code / self.sensor_model.full_well_e * LUT_SIZE, 0), LUT_SIZE))])
         flat = self._flat_frames.get(level)
         if flat is None:
@@ -280,7 +322,8 @@ class SimRig:
         if self._main_renderer is None:
             full = Geometry.build(self.profile, self.mode.size, self.lores_size, self.geometry.optics, None)
             self._main_renderer = self.scene.renderer(full)
-        reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s)
+        lit = {} if self._gains is None else {"gains": self._gains}
+        reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s, **lit)
         o = self.geometry.optics.oversample
         noise = self._main_rng.standard_normal(reflectance.shape, dtype=np.float32)
         grey = expose(reflectance, self._electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,

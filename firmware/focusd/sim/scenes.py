@@ -145,20 +145,34 @@ class LayeredRenderer:
         for stack in (self._background, *(self._subject or ())):
             stack.warm()
 
-    def render(self, samples: list[tuple[float, float]], time_s: float) -> np.ndarray:
+    def lit_mean(self, gains: tuple[float, float]) -> float:
+        """The mean reflectance with each layer's light multiplied by ``gains`` (background, subject)."""
+        if self._subject is None:
+            return self._background.mean * gains[0]
+        premultiplied, alpha = self._subject
+        return premultiplied.mean * gains[1] + (1.0 - alpha.mean) * self._background.mean * gains[0]
+
+    def render(self, samples: list[tuple[float, float]], time_s: float,
+               gains: tuple[float, float] | None = None) -> np.ndarray:
         """Linear reflectance (float32, the geometry's region) for the lens ``samples``
-        ((position, weight) pairs: a blend during a move)."""
+        ((position, weight) pairs: a blend during a move). ``gains`` (background, subject): each
+        layer's light relative to the scene's (an AF-assist lamp lights the near layer more)."""
         background_d = self.scene.background.depth(time_s)
         if self._subject is None:
-            return self._background.blend([(position - background_d, weight) for position, weight in samples])
+            image = self._background.blend([(position - background_d, weight) for position, weight in samples])
+            return image if gains is None or gains[0] == 1.0 else image * np.float32(gains[0])
         subject_d = self.scene.subject.depth(time_s)
+        background_gain, subject_gain = (1.0, 1.0) if gains is None else gains
         total = None
         for position, weight in samples:
             image = self._background.sample(position - background_d)
             if self._subject is not None:
                 premultiplied, alpha = self._subject
                 defocus = position - subject_d
-                image = premultiplied.sample(defocus) + (1.0 - alpha.sample(defocus)) * image
+                near = premultiplied.sample(defocus)
+                if gains is not None:
+                    near, image = near * np.float32(subject_gain), image * np.float32(background_gain)
+                image = near + (1.0 - alpha.sample(defocus)) * image
             if len(samples) == 1:
                 return image  # may be a cached level: callers must not write into it
             total = image * np.float32(weight) if total is None else total + image * np.float32(weight)
@@ -184,17 +198,19 @@ class LayeredRenderer:
         cols = slice(max(int(wx * lw) - x, 0), int((wx + ww) * lw) - x)
         return focus_measure(image[rows, cols])
 
-    def render_main(self, position: float, time_s: float) -> np.ndarray:
+    def render_main(self, position: float, time_s: float, gains: tuple[float, float] | None = None) -> np.ndarray:
         """Linear reflectance on the render grid (``oversample`` x the lores grid) at one position:
         the main stream. Exact blur (one inverse FFT per stack), no level interpolation."""
         o = self.geometry.optics.oversample
         rows, cols = self.geometry.out_slices
         cut = (slice(rows.start * o, rows.stop * o), slice(cols.start * o, cols.stop * o))
+        background_gain, subject_gain = (1.0, 1.0) if gains is None else gains
         image = self._background.render(position - self.scene.background.depth(time_s), downscale=False)[cut]
+        image = image * np.float32(background_gain)
         if self._subject is not None:
             premultiplied, alpha = self._subject
             defocus = position - self.scene.subject.depth(time_s)
-            image = premultiplied.render(defocus, downscale=False)[cut] + (
+            image = premultiplied.render(defocus, downscale=False)[cut] * np.float32(subject_gain) + (
                 1.0 - alpha.render(defocus, downscale=False)[cut]) * image
         return np.ascontiguousarray(image, dtype=np.float32)
 

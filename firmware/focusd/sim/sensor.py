@@ -46,6 +46,10 @@ from focusd.errors import ConfigError
 #: the simulator's light levels, brightest first
 LIGHT_LEVELS: tuple[str, ...] = ("bright", "indoor", "dim", "dark")
 
+#: the AF-assist lamp's illuminance at 1 m, lux (a 1 W white LED with a ~30 degree lens gives about
+#: 50-100 lux at 1 m; *assumption*). It falls with the square of the distance (focusd.sim.rig).
+ASSIST_LAMP_LUX_AT_1M = 60.0
+
 #: illuminance on the scene in lux for each light level (see the module docstring)
 LIGHT_LUX: dict[str, float] = {"bright": 10_000.0, "indoor": 300.0, "dim": 20.0, "dark": 0.2}
 

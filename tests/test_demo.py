@@ -80,7 +80,7 @@ def test_demo_outside_the_repository_runs_on_its_packaged_settings(tmp_path, mon
     assert (config.camera.backend, config.capture.directory) == ("sim", str(tmp_path / "captures"))
     assert config.source is None and config.af == default_config().af
     # the remote's half press on a pin of its own, for demo/remote.buttons; every other pin as shipped
-    assert config.pins == dataclasses.replace(default_config().pins, remote_focus=24)
+    assert config.pins == dataclasses.replace(default_config().pins, remote_focus=24, af_assist=25)
     args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=/srv/elsewhere"])
     assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "/srv/elsewhere"
     args = parser.parse_args(["demo", "--captures", "shots"])

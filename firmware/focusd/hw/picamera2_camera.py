@@ -55,6 +55,7 @@ from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
 from focusd.hw.lens_watch import LensCommandWatch
+from focusd.hw.picamera2_exposure import hold_controls
 from focusd.hw.picamera2_tuning import Picamera2Tuning
 from focusd.hw.vcm import open_lens
 from focusd.config.profiles import CameraProfile
@@ -276,7 +277,6 @@ class Picamera2Camera(Camera):
             lens.close()
 
     def hold_exposure(self, held: bool) -> None:
-        from focusd.hw.picamera2_exposure import hold_controls
         controls = hold_controls(held, self._last_metadata)
         if controls and self._picam2 is not None:
             self._picam2.set_controls(controls)

@@ -55,4 +55,4 @@ uninstall:
 	bash systemd/install.sh uninstall
 
 clean:
-	rm -rf $(VENV) captures bench.json bench.png
+	rm -rf $(VENV) captures focusd-state bench.json bench.png

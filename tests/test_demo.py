@@ -80,7 +80,8 @@ def test_demo_outside_the_repository_runs_on_its_packaged_settings(tmp_path, mon
     assert (config.camera.backend, config.capture.directory) == ("sim", str(tmp_path / "captures"))
     assert config.source is None and config.af == default_config().af
     # the remote's half press on a pin of its own, for demo/remote.buttons; every other pin as shipped
-    assert config.pins == dataclasses.replace(default_config().pins, remote_focus=24, af_assist=25)
+    assert config.pins == dataclasses.replace(default_config().pins, remote_focus=24, af_assist=25, recall=6)
+    assert config.recall.state_file == str(tmp_path / "focusd-state" / "recall.json")  # taken from here too
     args = parser.parse_args(["demo", "--captures", "shots", "--set", "capture.directory=/srv/elsewhere"])
     assert loader.load(args, demo.demo_keys(args.captures)).capture.directory == "/srv/elsewhere"
     args = parser.parse_args(["demo", "--captures", "shots"])
@@ -214,3 +215,16 @@ def test_a_script_naming_an_unknown_button_lists_the_real_ones(tmp_path):
     script.write_text("0.1 thumb press\n")
     with pytest.raises(ScriptError, match="remote_focus"):
         load_script(script)
+
+
+def test_the_recall_demo_stores_the_start_position_and_recalls_it_after_focusing(tmp_path):
+    """`focusd demo --script recall`: the journal shows a capture at the subject, then one at the
+    stored spot with the recalled lock; the stored position is in the demo's state file."""
+    result = subprocess.run([*DEMO, "--script", "recall"], cwd=tmp_path, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    stored = json.loads((tmp_path / "focusd-state" / "recall.json").read_text())["position"]
+    rows = [json.loads(line) for line in (tmp_path / "captures" / "captures.jsonl").read_text().splitlines()]
+    assert [row["af_state"] for row in rows] == ["IDLE", "RECALLED"]
+    at_subject, recalled = (row["lens_exposed"] for row in rows)
+    assert abs(recalled - stored) < 0.01 and abs(at_subject - stored) > 0.1

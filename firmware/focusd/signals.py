@@ -18,6 +18,7 @@ class ButtonId(enum.Enum):
     SHUTTER = "shutter"
     REMOTE = "remote"  #: the remote-release jack's tip (full press): behaves as the shutter
     REMOTE_FOCUS = "remote_focus"  #: the remote-release jack's ring (half press): behaves as AF-ON
+    RECALL = "recall"  #: the focus-recall button: a long press stores the lens position, a press recalls it
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,8 +102,8 @@ def test_not_given_and_nothing_installed_is_the_built_in_defaults(command, tmp_p
     assert config.source is None
     assert config.af == dataclasses.replace(defaults.af, mode="single")
     # the demo's packaged demo.toml gives the remote's half press a pin of its own (demo/remote.buttons)
-    # and fits the AF-assist lamp (demo/assist.buttons)
-    pins = dataclasses.replace(defaults.pins, remote_focus=24, af_assist=25) if command == "demo" else defaults.pins
+    # and fits the AF-assist lamp (demo/assist.buttons) and the recall button (demo/recall.buttons)
+    pins = dataclasses.replace(defaults.pins, remote_focus=24, af_assist=25, recall=6) if command == "demo" else defaults.pins
     assert (config.pins, config.shutter) == (pins, defaults.shutter)
 
 

@@ -24,6 +24,7 @@ from focusd.service.controller import (
     Tick,
 )
 from focusd.signals import ButtonId, LedPattern
+from tests.service.controller_recall_rows import recall_events, recall_rows, recall_states, with_recall
 
 MS = 1_000_000
 AF, SHUT, REM = ButtonId.AF_ON, ButtonId.SHUTTER, ButtonId.REMOTE
@@ -125,6 +126,7 @@ EVENTS = {
     "camera fault": CameraFault(False, T, "gone"),
     "camera back": CameraFault(True, T),
     "Stopping": Stopping(T),
+    **recall_events(T),
 }
 
 #: state -> (events from a new controller, the LED pattern that leaves shown)
@@ -170,6 +172,7 @@ STATES = {
         [CaptureFinished(1, "disk full", at(-100))], lambda s: ERROR),
     "camera down": (
         [CameraFault(False, at(-100), "gone")], lambda s: ERROR),
+    **recall_states(at),
 }
 
 
@@ -412,6 +415,9 @@ ROWS = {
     "error shown": row_error(camera_down=False),
     "camera down": row_error(camera_down=True),
 }
+ROWS = {state: with_recall(row, lambda s, state=state: run_setup(state, s)[0].state.af_held)
+        for state, row in ROWS.items()}
+ROWS.update(recall_rows(row_idle, shot, LATE))
 
 
 def with_remote_focus(state: str, row):

@@ -1,8 +1,12 @@
-"""The recall button's stored position: survives a restart, atomic writes, corrupt files."""
+"""Focus recall's pure parts: the stored position (survives a restart, atomic writes, corrupt
+files), the move back, what is stored."""
 
 import os
+from types import SimpleNamespace
 
-from focusd.service.recall import RecallStore
+from focusd.lens_estimate import ExposedLens
+from focusd.service import events as ev
+from focusd.service.recall import MOVE_FRAMES_LIMIT, FocusRecall, RecallMove, RecallStore
 
 
 def test_nothing_stored_without_a_file(tmp_path):
@@ -48,3 +52,38 @@ def test_an_unreadable_file_is_reported_not_raised(tmp_path):
     path.mkdir()  # reading a folder fails with an OSError
     outcome = RecallStore(path).load()
     assert not outcome.ok and outcome.position is None and "cannot read" in outcome.problem
+
+
+# ------------------------------------------------------------------------ the move back, pure
+
+
+def exposed(position, low=None, high=None):
+    low, high = position if low is None else low, position if high is None else high
+    return ExposedLens(position, low, high, moving=high - low > 1e-6, basis="metadata")
+
+
+def test_a_move_arrives_only_on_a_frame_exposed_wholly_at_the_target():
+    move = RecallMove(5.0)
+    assert move.frame(3.5, exposed(2.0)).write == 5.0  # short of it: written again (the slew goes on)
+    assert move.frame(5.0, exposed(5.0, 4.0, 6.0)).arrived is False  # centred on it, but mixed
+    step = move.frame(5.0, exposed(5.0, 4.99, 5.0))
+    assert not step.arrived and step.write is None  # the state is there: no write, the glass follows
+    assert move.frame(5.0, exposed(5.0)).arrived
+
+
+def test_a_move_that_never_arrives_is_given_up():
+    move = RecallMove(5.0)
+    steps = [move.frame(2.0, exposed(2.0)) for _ in range(MOVE_FRAMES_LIMIT + 1)]
+    assert not any(s.given_up for s in steps[:-1]) and steps[-1].given_up
+
+
+def test_storing_takes_the_commanded_position_over_the_metadata_mid_slew(tmp_path):
+    seen = []
+    recall = FocusRecall(RecallStore(tmp_path / "recall.json"), SimpleNamespace(publish=seen.append), lambda: 7)
+    outcome = recall.store_from(SimpleNamespace(commanded=4.25, last_reported=3.0))
+    assert outcome.ok and outcome.position == 4.25 and seen == [ev.FocusStored(4.25, True, 7, "")]
+    outcome = recall.store_from(SimpleNamespace(commanded=None, last_reported=3.0))  # never commanded
+    assert outcome.position == 3.0
+    recall.store.position = None
+    nothing = FocusRecall(RecallStore(tmp_path / "other.json"), SimpleNamespace(publish=seen.append), lambda: 8)
+    assert not nothing.store_from(SimpleNamespace(commanded=None, last_reported=None)).ok

@@ -54,13 +54,14 @@ def web_keys(runtime_dir: str) -> dict[str, object]:
 
 def demo_keys(captures: str | None = None) -> dict[str, object]:
     """The keys the demo lays over the configuration: the packaged demo.toml's, then
-    ``capture.directory`` from --captures when given. Either folder is taken from the current one
-    (the key itself must be absolute: focusd.config.capture_folder)."""
+    ``capture.directory`` from --captures when given. Either folder, and the focus-recall state
+    file, is taken from the current one (the keys themselves must be absolute)."""
     table = tomllib.loads((resources.files("focusd.demo") / SETTINGS).read_text(encoding="utf-8"))
     keys = {f"{section}.{key}": value for section, values in table.items() for key, value in values.items()}
     if captures is not None:
         keys["capture.directory"] = captures
     keys["capture.directory"] = os.path.abspath(keys["capture.directory"])
+    keys["recall.state_file"] = os.path.abspath(keys["recall.state_file"])  # the key must be absolute too
     return keys
 
 

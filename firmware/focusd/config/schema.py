@@ -37,6 +37,7 @@ class PinsConfig:
     remote_focus: int | None = None  #: the jack's ring (half press: AF-ON) on a pin of its own; None: wired to af_on
     led: int | None = 23  #: status LED; None: not fitted
     af_assist: int | None = None  #: AF-assist lamp output (focusd.service.assist); None: not fitted
+    recall: int | None = None  #: focus-recall button (long press: store, press: recall); None: not fitted
     pull: str = "up"  #: "up" | "down" | "none": internal pull resistor
     active_low: bool = True  #: a pressed button pulls the pin low (buttons to ground)
     bounce_ms: float = 20.0  #: contact bounce window: edges within it after an accepted edge are ignored
@@ -165,6 +166,7 @@ SECTIONS: dict[str, type] = {
 #: the word that stands for None (TOML has no null) in each optional key
 NONE_WORDS = {
     "pins.remote": "none", "pins.remote_focus": "none", "pins.led": "none", "pins.af_assist": "none",
+    "pins.recall": "none",
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
     "camera.vcm_bus": "profile",
 }
@@ -270,6 +272,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "af_on": _pin, "shutter": _pin,
         "remote": _optional("pins.remote", _pin), "remote_focus": _optional("pins.remote_focus", _pin),
         "led": _optional("pins.led", _pin), "af_assist": _optional("pins.af_assist", _pin),
+        "recall": _optional("pins.recall", _pin),
         "pull": check_choice("up", "down", "none"), "active_low": check_boolean,
         "bounce_ms": lambda v: check_number(v, 0, 1000, "milliseconds"),
     },

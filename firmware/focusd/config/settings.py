@@ -74,7 +74,7 @@ def _check_together(config: Config, problems: Problems) -> None:
     bad = problems.keys()
     pins = config.pins
     taken: dict[int, str] = {}
-    for name in ("af_on", "shutter", "remote", "remote_focus", "led", "af_assist"):
+    for name in ("af_on", "shutter", "remote", "remote_focus", "led", "af_assist", "recall"):
         number = getattr(pins, name)
         if number is None or f"pins.{name}" in bad:
             continue

@@ -38,6 +38,8 @@ def pin_numbers(pins: PinsConfig) -> dict[ButtonId, int]:
         numbers[ButtonId.REMOTE] = pins.remote
     if pins.remote_focus is not None:
         numbers[ButtonId.REMOTE_FOCUS] = pins.remote_focus
+    if pins.recall is not None:
+        numbers[ButtonId.RECALL] = pins.recall
     return numbers
 
 

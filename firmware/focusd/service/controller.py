@@ -12,6 +12,10 @@ It owns the meaning of the two buttons, and nothing else:
   timeout and then fires all the same, recording why (every press waiting fires, in order; at a
   shutdown, ``Stopping``, and when the camera fails, ``CameraFault``, they fire at once). Held with
   burst on, it captures at the burst rate until release or the limit.
+- **Recall** (``pins.recall``, optional) owns the stored focus position: held ``recall.long_press_ms``
+  it stores the lens position (the LED flashes as it does); a shorter press, with AF-ON up, sends
+  the lens back there, and once it has arrived the LED is steady as for a lock (a recalled lock)
+  until AF-ON is pressed. With AF-ON held a short press does nothing: AF-ON owns the lens.
 - **LED**: off when idle, blinking while scanning, steady when focused, fast blink when focus
   failed, a short flash on each capture, a distinct pattern on errors.
 
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 
 from focusd.af.types import AfMode, AfState
 from focusd.capture.order import Capture
-from focusd.config.settings import AfConfig, ShutterConfig
+from focusd.config.schema import AfConfig, RecallConfig, ShutterConfig
 from focusd.signals import ButtonId, LedPattern
 
 #: how long the capture flash and the error pattern are shown before the AF pattern returns
@@ -89,7 +93,25 @@ class Stopping:
     time_ns: int
 
 
-Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping
+@dataclass(frozen=True, slots=True)
+class FocusRecalled:
+    """A recall's outcome: the lens arrived at the stored position (``ok``), or it could not go
+    there (nothing stored, the lens never got there)."""
+
+    ok: bool
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecallAsked:
+    """The command inlet asks to store (``store``) or recall the focus, as the button would."""
+
+    store: bool
+    time_ns: int
+
+
+Event = (ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping | FocusRecalled
+         | RecallAsked)
 
 # -------------------------------------------------------------------------------------- commands
 
@@ -109,7 +131,17 @@ class ShowLed:
     pattern: LedPattern
 
 
-Command = StartAf | StopAf | Capture | ShowLed
+@dataclass(frozen=True, slots=True)
+class StoreFocus:
+    """Store the lens position now (a long press of recall)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecallFocus:
+    """Send the lens to the stored position (a press of recall with AF-ON up)."""
+
+
+Command = StartAf | StopAf | Capture | ShowLed | StoreFocus | RecallFocus
 
 # ------------------------------------------------------------------------------------ controller
 
@@ -118,6 +150,7 @@ class InputRole(enum.Enum):
 
     FOCUS = "focus"  #: AF-ON and the remote's half press
     CAPTURE = "capture"  #: the shutter and the remote's full press
+    RECALL = "recall"  #: the focus-recall button: long press stores, press recalls
 
 
 #: the role of each input; exhaustive: ``Controller`` refuses an input missing here
@@ -126,6 +159,7 @@ ROLE_OF_INPUT: dict[ButtonId, InputRole] = {
     ButtonId.REMOTE_FOCUS: InputRole.FOCUS,
     ButtonId.SHUTTER: InputRole.CAPTURE,
     ButtonId.REMOTE: InputRole.CAPTURE,
+    ButtonId.RECALL: InputRole.RECALL,
 }
 
 
@@ -162,17 +196,21 @@ class ControllerState:
     camera_down: bool = False
     next_press_id: int = 1
     held_press_id: int | None = None  #: the press the held capture input made (it owns the burst)
+    recall_down_ns: int | None = None  #: when the recall button went down (None: up)
+    recall_stored: bool = False  #: this recall press already stored (held past the long press)
+    recalled: bool = False  #: the lens is at the recalled position (a recalled lock, until AF-ON)
 
 
 class Controller:
     """Events in, commands out. See the module docstring for the behaviour."""
 
-    def __init__(self, af: AfConfig, shutter: ShutterConfig):
+    def __init__(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig = RecallConfig()):
         missing = set(ButtonId) - set(ROLE_OF_INPUT)
         if missing:  # a new input falls into no catch-all: it needs a role first
             raise ValueError(f"inputs without a role: {', '.join(sorted(b.value for b in missing))}")
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
+        self.recall = recall
         self.state = ControllerState()
 
     # public ---------------------------------------------------------------------------------
@@ -183,10 +221,11 @@ class Controller:
         press of one input while the other holds a capture is not one."""
         return self.state.next_press_id - 1
 
-    def reconfigure(self, af: AfConfig, shutter: ShutterConfig) -> None:
+    def reconfigure(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig | None = None) -> None:
         """Take new settings (SIGHUP); they apply from the next press."""
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
+        self.recall = self.recall if recall is None else recall
 
     def handle(self, event: Event) -> list[Command]:
         commands: list[Command] = []
@@ -197,11 +236,25 @@ class Controller:
                         self._af_button(button, pressed, commands)
                     case InputRole.CAPTURE:
                         self._capture_button(button, pressed, t, commands)
+                    case InputRole.RECALL:
+                        self._recall_button(pressed, t, commands)
             case AfStateChanged(state=new_state, time_ns=t):
                 self.state.af_state = new_state
                 self._focus_wait_on_state(t, commands)
             case Tick(time_ns=t):
                 self._tick(t, commands)
+                self._recall_held(t, commands)
+            case RecallAsked(store=True, time_ns=t):
+                commands.append(StoreFocus())
+                self.state.flash_until_ns = t + FLASH_NS
+            case RecallAsked(store=False):
+                if not self.state.af_held:
+                    commands.append(RecallFocus())
+            case FocusRecalled(ok=ok, time_ns=t):
+                # a recalled lock only if nothing took the lens since: AF-ON pressed meanwhile wins
+                self.state.recalled = ok and not self.state.af_held
+                if not ok:
+                    self.state.error_until_ns = t + ERROR_NS
             case CaptureFinished(error=error, time_ns=t):
                 if error is not None:
                     self.state.error_until_ns = t + ERROR_NS
@@ -230,6 +283,7 @@ class Controller:
             return
         self.state.af_held = pressed
         if pressed:
+            self.state.recalled = False  # AF-ON takes the lens: the recalled lock is over
             commands.append(StartAf(self.af_mode))
             self.state.af_state = AfState.SCANNING
         else:
@@ -292,6 +346,27 @@ class Controller:
             else:
                 self.state.focus_waits.append(wait)
 
+    # recall ---------------------------------------------------------------------------------
+
+    def _recall_button(self, pressed: bool, t: int, commands: list[Command]) -> None:
+        if pressed:
+            self.state.recall_down_ns, self.state.recall_stored = t, False
+            return
+        if self.state.recall_down_ns is None:
+            return
+        self._recall_held(t, commands)  # a long press whose threshold no tick saw still stores
+        if not self.state.recall_stored and not self.state.af_held:
+            commands.append(RecallFocus())
+        self.state.recall_down_ns, self.state.recall_stored = None, False
+
+    def _recall_held(self, t: int, commands: list[Command]) -> None:
+        down = self.state.recall_down_ns
+        if down is None or self.state.recall_stored or t - down < int(self.recall.long_press_ms * 1e6):
+            return
+        self.state.recall_stored = True
+        commands.append(StoreFocus())
+        self.state.flash_until_ns = t + FLASH_NS  # the photographer sees it stored, button still down
+
     # time -----------------------------------------------------------------------------------
 
     def _tick(self, t: int, commands: list[Command]) -> None:
@@ -323,7 +398,7 @@ class Controller:
 
     def _af_pattern(self) -> LedPattern:
         if not self.state.af_held:
-            return LedPattern.OFF
+            return LedPattern.STEADY if self.state.recalled else LedPattern.OFF
         return {
             AfState.IDLE: LedPattern.OFF,
             AfState.SCANNING: LedPattern.BLINK,

@@ -45,10 +45,11 @@ from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
 from focusd.service.cameras import told_lens_path
 from focusd.service.focus import FocusDriver
+from focusd.service.recall import FocusRecall, RecallStore
 from focusd.service.reload import reread
 from focusd.service.controller import (
-    AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, ShowLed, StartAf, StopAf,
-    Stopping, Tick,
+    AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, FocusRecalled, RecallAsked, RecallFocus,
+    ShowLed, StartAf, StopAf, Stopping, StoreFocus, Tick,
 )
 from focusd.service.exposure_lock import BurstExposureLock
 from focusd.service.inlet import CommandInlet
@@ -97,7 +98,8 @@ class Daemon:
         self.stats = DaemonStats()
         self.edges = EdgeQueue()
         self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
-        self.controller = Controller(config.af, config.shutter)
+        self.controller = Controller(config.af, config.shutter, config.recall)
+        self.recall = FocusRecall(RecallStore(config.recall.state_file), self.events, camera.now_ns)
         self.burst_exposure = BurstExposureLock(camera, config.exposure.lock_in_bursts)
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
@@ -166,6 +168,7 @@ class Daemon:
                 for name, handler in (("status", status_handler(self.status, self.notifier)),
                                       ("journal", journal_handler(log))):
                     started.callback(self._listen(name, handler).close)
+                self.recall.load()  # the position a previous run stored (a bad file: reported, nothing stored)
                 profile = load_profile(config.camera.profile)
                 self.captures = CapturePath(config.capture, self.camera, self._on_capture_done,
                                             full_resolution=config.camera.full_resolution_captures,
@@ -320,12 +323,15 @@ class Daemon:
         if statistics is not None:
             self.events.publish(statistics)
         self._take_inputs(frame)
-        self._drain_control()
+        self._drain_control(frame)
         self._dispatch(self.controller.handle(Tick(now)), frame)
         self._take_captures(frame)
         changed = self.focus.focus(frame)
         if changed is not None:
             self._dispatch(self.controller.handle(AfStateChanged(changed, now)), frame)
+        recalled = self.focus.follow_recall(frame)
+        if recalled is not None:
+            self._dispatch(self.controller.handle(FocusRecalled(recalled, now)), frame)
         if self.assist is not None:
             self._light(self.assist.frame(frame.y, now, held=self.focus.active, scanning=self.engine.state is
                                           AfState.SCANNING, continuous=self.engine.mode is AfMode.CONTINUOUS,
@@ -335,7 +341,7 @@ class Daemon:
 
     def _take_captures(self, frame: CameraFrame) -> None:
         self.focus.observe(frame)  # every frame, before a capture asks
-        self._refused(self.captures.take(frame, self.engine.state.name, self.focus.lens_estimate))
+        self._refused(self.captures.take(frame, self.focus.state_name, self.focus.lens_estimate))
 
     def _take_inputs(self, frame: CameraFrame | None) -> None:
         """Debounce the queued edges and hand the presses and releases to the controller.
@@ -369,6 +375,11 @@ class Daemon:
                     self.captures.queue(command)
                     self.events.publish(ev.CaptureQueued(command.press_id, command.reason,
                                                          command.burst_index, command.due_ns))
+                case StoreFocus():
+                    self.recall.store_from(self.focus)
+                case RecallFocus():
+                    if not self.recall.recall_to(self.focus, frame):
+                        self._dispatch(self.controller.handle(FocusRecalled(False, self.camera.now_ns())))
                 case ShowLed(pattern=pattern):
                     self.events.publish(ev.LedChanged(pattern, self.camera.now_ns()))
                 case _:
@@ -412,7 +423,7 @@ class Daemon:
 
     # ---------------------------------------------------------------------------- control queue
 
-    def _drain_control(self) -> None:
+    def _drain_control(self, frame: CameraFrame | None = None) -> None:
         while True:
             try:
                 kind, payload = self._control.get_nowait()
@@ -420,6 +431,8 @@ class Daemon:
                 return
             if kind == "capture":
                 self._capture_finished(payload.request.press_id, payload.path, payload.error)
+            elif kind == "recall":
+                self._dispatch(self.controller.handle(RecallAsked(payload, self.camera.now_ns())), frame)
             elif kind == "window":
                 self._set_window(payload)
             elif kind == "settings":
@@ -472,7 +485,7 @@ class Daemon:
     def _adopt(self, new: Config) -> None:
         """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
         [af] applies from the next AF-ON press)."""
-        self.controller.reconfigure(new.af, new.shutter)
+        self.controller.reconfigure(new.af, new.shutter, new.recall)  # (recall.state_file: after a restart)
         self.burst_exposure.enabled = new.exposure.lock_in_bursts  # from the next burst (one running when turned off is let go at once)
         if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)

@@ -110,6 +110,27 @@ class AssistLampChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class FocusStored:
+    """Focus recall stored a lens position (``ok``), or could not write it (``problem``; the
+    position stored before, if any, stays)."""
+
+    position: float
+    ok: bool
+    time_ns: int
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FocusRecall:
+    """A move back to the stored position: ``outcome`` "moving" (sent), "arrived" (the recalled
+    lock: a frame exposed wholly there), "nothing stored" or "did not arrive"."""
+
+    outcome: str
+    target: float | None
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class FrameStatistics:
     """Every ``FRAME_STATISTICS_EVERY`` frames: the frames so far, the rate over the last ones and
     the frames the camera dropped (gaps in the sequence numbers)."""
@@ -122,7 +143,7 @@ class FrameStatistics:
 
 
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
-         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged)
+         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | FocusStored | FocusRecall)
 
 # ------------------------------------------------------------------------------------ the stream
 

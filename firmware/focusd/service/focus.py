@@ -20,6 +20,7 @@ from focusd.lens_estimate import LensEstimate
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.cameras import build_engine
+from focusd.service.recall import RecallMove
 from focusd.service.stats import DaemonStats
 
 log = logging.getLogger("focusd.daemon")
@@ -40,12 +41,21 @@ class FocusDriver:
         self.active = False  #: the engine runs (a focus input is held)
         self.commanded: float | None = None  #: the last lens position commanded, dioptres
         self._stale = False  # [af] changed while AF-ON was held: the engine is rebuilt at the release
+        self.recall_move: RecallMove | None = None  #: focus recall's move back, while under way
+        self.recalled = False  #: the lens is at the recalled position (shown as "RECALLED" until AF-ON)
+        self.last_reported: float | None = None  #: the last frame's metadata LensPosition
+
+    @property
+    def state_name(self) -> str:
+        """The AF state as shown (events, status, journal): the engine's, or "RECALLED"."""
+        return "RECALLED" if self.recalled else self.engine.state.name
 
     # ----------------------------------------------------------------------------- per frame
 
     def observe(self, frame: CameraFrame) -> None:
         """Every frame, before a capture asks where the lens was."""
         self.lens_estimate.observe(frame.sequence, frame.lens_position)
+        self.last_reported = float(frame.lens_position)
 
     def focus(self, frame: CameraFrame) -> AfState | None:
         """Run the engine on ``frame`` (when active) and command the lens; the engine's new state
@@ -78,11 +88,40 @@ class FocusDriver:
                                              frame.timestamp_ns))
 
     def show_state(self, time_ns: int, lens_position: float = float("nan")) -> None:
-        """Publish the engine's state (FocusChanged) and count it in the statistics."""
+        """Publish the AF state (FocusChanged) and count it in the statistics."""
         state = self.engine.state
-        self.stats.af_state = state.name
-        reason = self.engine.failure_reason if state == AfState.FAILED else None
-        self.events.publish(ev.FocusChanged(state.name, time_ns, lens_position, reason))
+        self.stats.af_state = self.state_name
+        reason = self.engine.failure_reason if state == AfState.FAILED and not self.recalled else None
+        self.events.publish(ev.FocusChanged(self.state_name, time_ns, lens_position, reason))
+
+    # ---------------------------------------------------------------------------- focus recall
+
+    def recall(self, target: float, frame: CameraFrame | None) -> None:
+        """Send the lens straight to ``target`` (D), written with the request after ``frame``."""
+        self.recall_move = RecallMove(target)
+        self.recalled = False
+        if frame is not None:  # else (between frames) the next frame's follow_recall writes it
+            self.move_lens(target, frame)
+        self.events.publish(ev.FocusRecall("moving", target, self.camera.now_ns()))
+
+    def follow_recall(self, frame: CameraFrame) -> bool | None:
+        """Each frame of a move back: True once a frame was exposed wholly at the target (the
+        recalled lock, shown now), False if the lens never got there, None meanwhile."""
+        move = self.recall_move
+        if move is None or self.active:
+            return None
+        step = move.frame(float(frame.lens_position), self.lens_estimate.exposed(frame.sequence))
+        if step.write is not None:
+            self.move_lens(step.write, frame)
+        if not (step.arrived or step.given_up):
+            return None
+        self.recall_move = None
+        self.recalled = step.arrived
+        self.events.publish(ev.FocusRecall("arrived" if step.arrived else "did not arrive", move.target,
+                                           frame.timestamp_ns))
+        if step.arrived:
+            self.show_state(frame.timestamp_ns, float(frame.lens_position))
+        return step.arrived
 
     # ------------------------------------------------------------------------ start and stop
 
@@ -93,6 +132,7 @@ class FocusDriver:
             start = frame.lens_position if frame is not None else self.lens_path.lens_range[0]
         self.engine.start(AfMode(mode), lens_position=start)
         self.active = True
+        self.recall_move, self.recalled = None, False  # AF-ON takes the lens
         self.show_state(self.camera.now_ns())
 
     def stop(self) -> None:

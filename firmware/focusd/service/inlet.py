@@ -36,6 +36,15 @@ class CommandInlet:
         """As if ``button``'s contact opened now."""
         self._edges.put(RawEdge(ButtonId(button), False, self._now_ns()))
 
+    def store_focus(self) -> None:
+        """Store the lens position for focus recall, as a long press of the recall button does."""
+        self._control(("recall", True))
+
+    def recall_focus(self) -> None:
+        """Send the lens to the stored position, as a press of the recall button does (ignored
+        while AF-ON is held)."""
+        self._control(("recall", False))
+
     def set_af_window(self, window) -> tuple[float, float, float, float]:
         """Move the AF window (x, y, width, height as fractions of the frame). Checked as the
         configuration's ``af.window`` is (a bad one raises ConfigError naming ``af.window``);

@@ -54,6 +54,10 @@ def journal_handler(log: logging.Logger) -> Callable[[ev.Event], None]:
                 dropped_logged = dropped
             case ev.FocusChanged(state=state, lens_position=lens, reason=reason):
                 log.debug("AF %s at %.3f D%s", state, lens, f": {reason}" if reason else "")
+            case ev.FocusStored(position=position, ok=True):
+                log.info("focus recall: %.3f D stored", position)
+            case ev.FocusRecall(outcome=outcome, target=target):
+                log.info("focus recall: %s%s", outcome, "" if target is None else f" ({target:.3f} D)")
             case ev.LensCommanded(target=target, reported=reported, sequence=sequence):
                 log.debug("lens to %.3f D after frame %d (reported %.3f D)", target, sequence, reported)
 

@@ -301,7 +301,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "exposure": {
         "lock_in_bursts": check_boolean, "auto": check_boolean,
-        "shutter_us": _optional("exposure.shutter_us", lambda v: check_number(v, 1, 10_000_000, "microseconds")),
+        "shutter_us": _optional("exposure.shutter_us", lambda v: check_number(v, 1, 1_000_000, "microseconds")),
         "iso": _optional("exposure.iso", lambda v: check_number(v, *ISO_RANGE, "ISO, 100 = analogue gain 1.0")),
         "compensation_ev": lambda v: check_number(v, -8, 8, "stops"),
         "awb": check_choice(*AWB_MODES), "metering": check_choice(*METERING_MODES),

@@ -179,11 +179,10 @@ NONE_WORDS = {
     "camera.vcm_bus": "profile",
     "exposure.shutter_us": "auto", "exposure.iso": "auto",
 }
-#: exposure.awb words -> libcamera's AwbModeEnum members (control_ids_core.yaml AwbMode)
-AWB_MODES = {"auto": "Auto", "incandescent": "Incandescent", "tungsten": "Tungsten", "fluorescent": "Fluorescent",
-             "indoor": "Indoor", "daylight": "Daylight", "cloudy": "Cloudy"}
-#: exposure.metering words -> libcamera's AeMeteringModeEnum members (control_ids_core.yaml AeMeteringMode)
-METERING_MODES = {"centre": "CentreWeighted", "spot": "Spot", "matrix": "Matrix"}
+#: exposure.awb's words: libcamera's AwbMode modes (focusd.hw.picamera2_exposure maps them)
+AWB_MODES = ("auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy")
+#: exposure.metering's words: libcamera's AeMeteringMode modes (centre-weighted, spot, matrix)
+METERING_MODES = ("centre", "spot", "matrix")
 #: exposure.iso's range: gain 1 to 64 (each camera's own AnalogueGain range clamps it further at start)
 ISO_RANGE = (100.0, 6400.0)
 #: the fields a capture file-name pattern may use (focusd.capture.files.FilenamePattern)

@@ -266,7 +266,7 @@ def test_the_daemon_writes_the_simulator_s_bayer_frame_as_a_dng_with_its_lens_po
     assert record["raw"] == image.with_suffix(".dng").name and record["raw_error"] is None
     dng = folder / record["raw"]
     with rawpy.imread(str(dng)) as decoded:
-        assert (decoded.sizes.raw_width, decoded.sizes.raw_height) == (1536, 864)  # imx708's focusing mode
+        assert (decoded.sizes.raw_width, decoded.sizes.raw_height) == (1536, 864)  # the simulator's main stream (focusd.sim.raw)
         assert raw_pattern(decoded) == "RGGB"
         assert decoded.white_level == 1023 and list(decoded.black_level_per_channel) == [64] * 4
         assert decoded.other.shutter_speed == pytest.approx(record["exposure_time_us"] / 1e6, abs=1e-6)  # whole us

@@ -16,8 +16,8 @@ The numbers (*assumptions* where marked):
   noise, the 10-bit step), without the tone curve: linear codes, black level added, clipped at
   the white level. A raw pixel of a binned mode averages as many full-resolution pixels as a
   main-stream pixel does.
-- Size: the main stream's (``oversample`` x the lores size), which for every profile's focusing
-  mode is the sensor mode's size.
+- Size: the simulator's main stream's (``oversample`` x the lores size: 1536x864 for the IMX708's
+  768x432 lores), not the sensor mode's (2304x1296 on a Pi): the simulator renders no finer.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from focusd.capture.dng import encode_dng
 from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
 from focusd.config.settings import CaptureConfig
 from focusd.hw.base import RawImage
+from focusd.service import events as ev
 from focusd.signals import ButtonId
 from daemon_harness import DaemonHarness, test_config as make_config
 
@@ -194,6 +195,7 @@ import numpy as np
 from focusd.capture.writer import CaptureRequest, CaptureWriter
 from focusd.config.settings import CaptureConfig
 from focusd.hw.base import RawImage
+from focusd.service import events as ev
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed by the signal
 folder = sys.argv[1]
@@ -254,16 +256,25 @@ def test_a_full_disk_leaves_neither_file_whichever_of_the_two_does_not_fit(tmp_p
 def test_the_daemon_writes_the_simulator_s_bayer_frame_as_a_dng_with_its_lens_position(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False}, capture={"raw": True})
     with DaemonHarness(config, seed=3, light="indoor") as rig:
+        stream = rig.daemon.events.subscribe("test", depth=10_000)
         rig.step(5)
         rig.press(ButtonId.SHUTTER)
         rig.step(2)
         rig.release(ButtonId.SHUTTER)
         rig.step(1)
-        assert rig.wait(lambda s: s.captures_written == 1)
+        seen = []
+
+        def written_out(_stats) -> bool:  # the event follows the count: wait for it on the stream
+            seen.extend(stream.drain())
+            return any(isinstance(e, ev.CaptureWritten) for e in seen)
+
+        assert rig.wait(written_out)
         record = rig.journal()[0]
         image = rig.images()[0]
+        (written,) = [e for e in seen if isinstance(e, ev.CaptureWritten)]
     folder = image.parent
     assert record["raw"] == image.with_suffix(".dng").name and record["raw_error"] is None
+    assert (Path(written.path), Path(written.raw_path)) == (image, folder / record["raw"])  # on the event stream
     dng = folder / record["raw"]
     with rawpy.imread(str(dng)) as decoded:
         assert (decoded.sizes.raw_width, decoded.sizes.raw_height) == (1536, 864)  # the simulator's main stream (focusd.sim.raw)
@@ -295,3 +306,24 @@ def test_without_capture_raw_no_dng_and_the_journal_says_null(tmp_path):
         folder = rig.images()[0].parent
     assert record["raw"] is None and record["raw_error"] is None
     assert not list(folder.glob("*.dng"))
+
+
+def test_the_demo_with_capture_raw_on_writes_the_dng_pairs(tmp_path):
+    """``focusd demo --set capture.raw=true`` (``make run`` with raw on): the simulated camera in
+    real time, a shutter tap, the JPEG and its DNG."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    script = tmp_path / "tap.buttons"
+    script.write_text("0.30  shutter  press\n0.36  shutter  release\n0.80  end\n")
+    captures = tmp_path / "captures"
+    result = subprocess.run([sys.executable, "-m", "focusd.cli", "demo", "--config", str(repo / "systemd" / "focusd.toml"),
+                             "--captures", str(captures), "--script", str(script), "--set", "capture.raw=true"],
+                            cwd=repo, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (record,) = journal(captures)
+    assert names(captures) == sorted([record["file"], record["raw"]])
+    assert record["raw"] == Path(record["file"]).with_suffix(".dng").name
+    with rawpy.imread(str(captures / record["raw"])) as decoded:
+        assert raw_pattern(decoded) == "RGGB" and decoded.raw_image.shape == (864, 1536)

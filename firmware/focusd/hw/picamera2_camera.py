@@ -1,5 +1,5 @@
-"""The Pi's camera through picamera2: the only module in focusd that imports picamera2 (and
-libcamera's Python binding).
+"""The Pi's camera through picamera2: with its parts picamera2_exposure, picamera2_raw and
+picamera2_probe, the only modules in focusd that import picamera2 (and libcamera's binding).
 
 Why a boundary: picamera2 exists only on a Pi, its API drifts, its event loop must never stall.
 Above it all is :class:`focusd.hw.base.Camera`; ``tests/hw`` checks every picamera2 name, keyword
@@ -39,7 +39,9 @@ How it runs (docs/device-facts.md, "picamera2"):
 - ``sequence`` is counted from ``SensorTimestamp`` in units of ``FrameDuration`` (picamera2 hands
   out no frame counter), so a dropped frame shows as a gap, as the engine expects.
 - Files: the capture path (``focusd.capture.files``) writes the lens position and AF state into
-  EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used.
+  EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used. With
+  ``raw_stream`` (capture.raw) a raw stream, unpacked, is configured too (focusd.hw.picamera2_raw);
+  ``[exposure]`` goes out with the start controls (focusd.hw.picamera2_exposure).
 """
 
 from __future__ import annotations

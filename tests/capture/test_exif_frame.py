@@ -25,3 +25,22 @@ def test_exif_exposure_equals_the_frames_metadata(tmp_path):
     assert exif[0x8827] == round(record["analogue_gain"] * 100)
     assert float(exif[0x829D]) == pytest.approx(record["f_number"], abs=0.01)
     assert float(exif[0x920A]) == pytest.approx(record["focal_length_mm"], abs=0.01)
+
+
+def test_manual_exposure_reaches_the_exif_from_the_frames_metadata(tmp_path):
+    config = make_config(tmp_path, shutter={"burst": False},
+                         exposure={"auto": False, "shutter_us": 4000.0, "iso": 400.0})
+    with DaemonHarness(config, seed=2, light="indoor") as rig:
+        rig.step(5)
+        rig.press(ButtonId.SHUTTER)
+        rig.step(2)
+        rig.release(ButtonId.SHUTTER)
+        rig.step(1)
+        assert rig.wait(lambda s: s.captures_written == 1)
+        record = rig.journal()[0]
+        image = rig.images()[0]
+    assert (record["exposure_time_us"], record["analogue_gain"]) == (4000.0, 4.0)
+    assert record["extra"]["ExposureTime"] == 4000  # the frame's metadata said so, not the settings
+    exif = Image.open(image).getexif().get_ifd(0x8769)
+    assert float(exif[0x829A]) == pytest.approx(1 / 250)
+    assert exif[0x8827] == 400

@@ -15,7 +15,7 @@ returned by a ``*controls`` function; elsewhere, any constant that looks like a 
 (``^[A-Z][A-Za-z0-9]+$``). The same reader parses the stand-in used by the adapter's behaviour
 tests, whose signatures must equal the real ones.
 
-Run as a script to check a file: ``python tests/hw/picamera2_api.py [ADAPTER.py]``.
+Run as a script to check the adapter's modules (or one file): ``python tests/hw/picamera2_api.py [FILE.py]``.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ADAPTER = REPO / "firmware" / "focusd" / "hw" / "picamera2_camera.py"
+#: every focusd module that uses picamera2 or libcamera names: the adapter and the parts moved out of it
+ADAPTER_MODULES = tuple(ADAPTER.parent / name for name in (
+    "picamera2_camera.py", "picamera2_exposure.py", "picamera2_raw.py", "picamera2_probe.py"))
 STANDIN = Path(__file__).resolve().parent / "standin"
 CONTROL_IDS = Path(__file__).resolve().parent / "libcamera_control_ids.txt"
 
 #: the modules of picamera2 whose classes the adapter uses (and the stand-in mirrors)
-MODULES = ("picamera2.py", "request.py", "job.py")
+MODULES = ("picamera2.py", "request.py", "job.py", "sensor_format.py")
 #: receiver expression in the adapter -> the picamera2 class it holds
 RECEIVERS = {"picam2": "Picamera2", "self._picam2": "Picamera2", "Picamera2": "Picamera2",
-             "request": "CompletedRequest", "mapped": "MappedArray"}
+             "request": "CompletedRequest", "mapped": "MappedArray", "sensor_format": "SensorFormat"}
 #: what the adapter must be seen to use; guards against the extraction silently finding nothing
 #: (e.g. after a receiver is renamed)
 REQUIRED_USES = {
@@ -282,7 +285,8 @@ def read_usage(source: str) -> Usage:
             match = _ENUM.fullmatch(receiver)
             if match:
                 usage.enums.append((match.group(1), node.attr, node.lineno))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("Picamera2", "MappedArray"):
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
+                "Picamera2", "MappedArray", "SensorFormat"):
             positional, keywords = _call_shape(node)
             usage.uses.append(Use(node.func.id, "__init__", node.lineno, True, positional, keywords))
             if node.func.id == "MappedArray":  # used as a context: entered and left by hand
@@ -377,6 +381,20 @@ def check_usage(usage: Usage, api: PackageApi, control_ids: dict[str, dict[str, 
     return problems
 
 
+def adapter_usages() -> dict[str, Usage]:
+    """Each of ADAPTER_MODULES' uses, by file name."""
+    return {path.name: read_usage(path.read_text()) for path in ADAPTER_MODULES}
+
+
+def merged(usages) -> Usage:
+    """One Usage of several modules' (for what must be used somewhere among them)."""
+    total = Usage()
+    for usage in usages:
+        for name in ("uses", "imports", "controls", "enums", "stream_keys", "sensor_keys"):
+            getattr(total, name).extend(getattr(usage, name))
+    return total
+
+
 def missing_uses(usage: Usage) -> set[tuple[str, str]]:
     return REQUIRED_USES - {(use.cls, use.member) for use in usage.uses}
 
@@ -405,17 +423,22 @@ def check_standin(standin: PackageApi, real: PackageApi) -> list[str]:
 
 
 def check_file(path: Path = ADAPTER) -> list[str]:
-    usage = read_usage(path.read_text())
-    problems = check_usage(usage, read_package(locate_reference()), read_control_ids())
+    return check_usage(read_usage(path.read_text()), read_package(locate_reference()), read_control_ids())
+
+
+def check_adapter() -> list[str]:
+    """Every problem of ADAPTER_MODULES, each prefixed with its file's name, and the REQUIRED_USES
+    none of them uses."""
+    usages = adapter_usages()
+    problems = [f"{name}: {problem}" for name in usages for problem in check_file(ADAPTER.parent / name)]
     problems += [f"{cls}.{member} is not used any more (or no longer recognised): update REQUIRED_USES"
-                 for cls, member in sorted(missing_uses(usage))]
+                 for cls, member in sorted(missing_uses(merged(usages.values())))]
     return problems
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ADAPTER
-    found = check_file(target)
+    found = check_file(Path(sys.argv[1])) if len(sys.argv) > 1 else check_adapter()
     for problem in found:
-        print(f"{target.name}: {problem}")
+        print(problem)
     print(f"{len(found)} problem(s)")
     sys.exit(1 if found else 0)

@@ -1,5 +1,5 @@
 """Device libraries are imported only in focusd/hw (docs/design.md, "Layers"): picamera2
-and libcamera only by the picamera2 adapter, smbus2 only by the VCM driver, gpiozero only under
+and libcamera only by the picamera2 adapter's modules, smbus2 only by the VCM driver, gpiozero only under
 hw/. Read with ast (every import statement, at any depth) and with a plain text search (an
 ``import_module("picamera2")`` would hide from ast's import nodes)."""
 
@@ -13,9 +13,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "firmware" / "focusd"
 #: library -> the only package-relative paths allowed to import it
+#: the picamera2 adapter's modules, each checked against picamera2's source (picamera2_api.ADAPTER_MODULES)
+PICAMERA2_ADAPTER = {"hw/picamera2_camera.py", "hw/picamera2_exposure.py", "hw/picamera2_raw.py", "hw/picamera2_probe.py"}
 ALLOWED = {
-    "picamera2": {"hw/picamera2_camera.py"},
-    "libcamera": {"hw/picamera2_camera.py"},
+    "picamera2": PICAMERA2_ADAPTER,
+    "libcamera": PICAMERA2_ADAPTER,
     "smbus2": {"hw/vcm.py"},
     "gpiozero": None,  # anywhere under hw/
 }

@@ -122,7 +122,10 @@ def test_lens_commands_reach_set_controls_as_lens_position_in_manual_mode(camera
     with_lens = [c for c in sensor.applied_controls if "LensPosition" in c]
     assert with_lens[0] == {"AfMode": controls.AfModeEnum.Manual, "LensPosition": 1.0,
                             "FrameDurationLimits": (5000, 5000),  # at start: Manual, then positions
-                            "NoiseReductionMode": controls.draft.NoiseReductionModeEnum.Fast}
+                            "NoiseReductionMode": controls.draft.NoiseReductionModeEnum.Fast,
+                            # [exposure]'s defaults, as libcamera's own (auto exposure, AWB, centre-weighted)
+                            "AeEnable": True, "ExposureValue": 0.0, "AwbMode": controls.AwbModeEnum.Auto,
+                            "AeMeteringMode": controls.AeMeteringModeEnum.CentreWeighted}
     assert with_lens[-1] == {"LensPosition": 3.5}
     assert sum("AfMode" in c for c in sensor.applied_controls) == 1
     # the camera's own AF (the stand-in starts it in Continuous, as libcamera's default) never ran
@@ -377,8 +380,9 @@ def test_hold_exposure_sends_the_last_frames_exposure_with_ae_off_and_release_tu
     for _ in range(4):
         camera.next_frame(TIMEOUT).release()
     assert {"AeEnable": False, "ExposureTime": exposure, "AnalogueGain": gain} in sensor.applied_controls
-    assert {"AeEnable": True} not in sensor.applied_controls
+    released = {"AeEnable": True, "ExposureTime": 0, "AnalogueGain": 0.0}  # 0: auto exposure's again
+    assert released not in sensor.applied_controls
     camera.hold_exposure(False)
     for _ in range(4):
         camera.next_frame(TIMEOUT).release()
-    assert {"AeEnable": True} in sensor.applied_controls
+    assert released in sensor.applied_controls

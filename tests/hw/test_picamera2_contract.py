@@ -50,8 +50,14 @@ def control_ids():
 
 
 @pytest.fixture(scope="module")
-def adapter_usage():
-    return api.read_usage(api.ADAPTER.read_text())
+def adapter_usages():
+    return api.adapter_usages()
+
+
+@pytest.fixture(scope="module")
+def adapter_usage(adapter_usages):
+    """What the adapter's modules use, together."""
+    return api.merged(adapter_usages.values())
 
 
 def test_reference_is_the_pinned_release(real):
@@ -68,16 +74,27 @@ def test_the_extraction_sees_everything_the_adapter_uses(adapter_usage):
     assert ("AfMode", "Manual") in {(control, member) for control, member, _ in adapter_usage.enums}
 
 
-def test_every_name_and_keyword_the_adapter_uses_exists_in_picamera2(adapter_usage, real, control_ids):
-    assert api.check_usage(adapter_usage, real, control_ids) == []
+def test_every_name_and_keyword_the_adapter_uses_exists_in_picamera2(adapter_usages, real, control_ids):
+    assert set(adapter_usages) == {path.name for path in api.ADAPTER_MODULES}
+    for name, usage in adapter_usages.items():
+        assert api.check_usage(usage, real, control_ids) == [], name
+
+
+def test_every_module_that_imports_picamera2_or_libcamera_is_checked():
+    hw = api.ADAPTER.parent.parent
+    importing = {path for path in hw.rglob("*.py")
+                 if any(isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("picamera2", "libcamera")
+                        for node in ast.walk(ast.parse(path.read_text())))}
+    assert importing <= set(api.ADAPTER_MODULES), sorted(str(p) for p in importing - set(api.ADAPTER_MODULES))
 
 
 def test_the_standin_has_picamera2s_signatures_exactly(standin_api, real):
     assert api.check_standin(standin_api, real) == []
 
 
-def test_the_standin_offers_everything_the_adapter_uses(adapter_usage, standin_api, control_ids):
-    assert api.check_usage(adapter_usage, standin_api, control_ids) == []
+def test_the_standin_offers_everything_the_adapter_uses(adapter_usages, standin_api, control_ids):
+    for name, usage in adapter_usages.items():
+        assert api.check_usage(usage, standin_api, control_ids) == [], name
 
 
 def test_the_libcamera_standin_matches_libcameras_control_ids(control_ids):
@@ -119,10 +136,20 @@ def test_the_libcamera_standin_matches_libcameras_control_ids(control_ids):
     ("controls.draft.NoiseReductionModeEnum.Fast", "controls.NoiseReductionModeEnum.Fast",
      "the binding has it as controls.draft.NoiseReductionModeEnum"),
     ("controls.draft.NoiseReductionModeEnum.Fast", "controls.draft.NoiseReductionModeEnum.Quick", "no member 'Quick'"),
+    # the exposure controls and the raw stream (picamera2_exposure.py, picamera2_raw.py)
+    ("controls.AwbModeEnum.Daylight", "controls.AwbModeEnum.Sunny", "no member 'Sunny'"),
+    ("controls.AeMeteringModeEnum.CentreWeighted", "controls.AeMeteringModeEnum.Centre", "no member 'Centre'"),
+    ('wanted["ExposureValue"]', 'wanted["ExposureCompensation"]', "'ExposureCompensation' is not a libcamera"),
+    ('"AwbMode": awb[', '"AwbModes": awb[', "'AwbModes' is not a libcamera control id"),
+    ('request.make_array("raw")', 'request.make_raw("raw")', "make_raw: no such method"),
+    ("picam2.sensor_format)", "picam2.raw_format)", "raw_format: no such member"),
+    ("sensor_format.bayer_order not in", "sensor_format.order not in", "SensorFormat.order: no such member"),
+    ("from picamera2 import SensorFormat", "from picamera2 import RawFormat", "exports no 'RawFormat'"),
 ])
 def test_the_check_fails_when_a_name_or_keyword_changes(original, changed, expected, real, control_ids):
-    source = api.ADAPTER.read_text()
-    assert original in source
+    found = [path.read_text() for path in api.ADAPTER_MODULES if original in path.read_text()]
+    assert found, original
+    source = found[0]
     problems = api.check_usage(api.read_usage(source.replace(original, changed)), real, control_ids)
     assert any(expected in problem for problem in problems), problems
 

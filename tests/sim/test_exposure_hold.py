@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from focusd.config.schema import ExposureConfig
 from focusd.hw.picamera2_exposure import hold_controls
 from focusd.sim import SimCamera, SimRig, scenes
 
@@ -38,8 +39,12 @@ def test_picamera2_hold_controls_freeze_the_last_frames_values():
     metadata = {"ExposureTime": 12345, "AnalogueGain": 2.5, "SensorTimestamp": 1}
     assert hold_controls(True, metadata) == {"AeEnable": False, "ExposureTime": 12345, "AnalogueGain": 2.5}
     assert hold_controls(True, None) == {}
-    assert hold_controls(False, metadata) == {"AeEnable": True}
-    assert hold_controls(False, metadata, auto_exposure=False) == {}
+    # released: back to the configured exposure, 0 meaning auto exposure's (picamera2's convention)
+    assert hold_controls(False, metadata) == {"AeEnable": True, "ExposureTime": 0, "AnalogueGain": 0.0}
+    manual = ExposureConfig(auto=False, shutter_us=4000.0, iso=200.0)
+    assert hold_controls(False, metadata, manual) == {"AeEnable": False, "ExposureTime": 4000, "AnalogueGain": 2.0}
+    fixed_time = ExposureConfig(shutter_us=2500.0)
+    assert hold_controls(False, metadata, fixed_time) == {"AeEnable": True, "ExposureTime": 2500, "AnalogueGain": 0.0}
 
 
 def test_hold_controls_are_libcamera_controls():

@@ -45,6 +45,8 @@ log = logging.getLogger("focusd.capture")
 
 #: file extension per configured format
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png"}
+#: the extension of the raw file beside an image (``capture.raw``: focusd.capture.dng), same stem
+RAW_EXTENSION = ".dng"
 #: temporary files are ``TEMP_PREFIX + <pid>-<n> + TEMP_SUFFIX``; only these are ever removed
 TEMP_PREFIX = ".focusd-"
 TEMP_SUFFIX = ".tmp"
@@ -135,7 +137,7 @@ class FilenamePattern:
                 parts.append(r"[^/]*?")
         if not seen_counter:
             return None
-        extensions = "|".join(re.escape(ext) for ext in sorted(set(EXTENSIONS.values())))
+        extensions = "|".join(re.escape(ext) for ext in sorted({*EXTENSIONS.values(), RAW_EXTENSION}))
         return re.compile("".join(parts) + f"(?:{extensions})")
 
 
@@ -289,21 +291,42 @@ def publish(temp: Path, name_for: Callable[[int], str]) -> Path:
     The temporary name is removed either way. The caller fsyncs the folder (:func:`fsync_folder`):
     from here on the file exists under its final name, whatever that fsync says.
     """
-    folder = temp.parent
+    return publish_together([temp], lambda attempt: [name_for(attempt)])[0]
+
+
+def publish_together(temps: list[Path], names_for: Callable[[int], list[str]]) -> list[Path]:
+    """Give each of ``temps`` its name of ``names_for(attempt)``, for the first attempt whose names
+    are all free, without replacing any file: both files of a pair (a DNG and its image) or neither.
+
+    The names are taken in order; when one is taken already, or linking it fails, the ones just
+    given are removed again (files that were never seen complete: nobody else has opened them), so
+    a failure leaves none of them. The temporary names are removed either way. A crash between two
+    links leaves the earlier ones: the capture writer links the DNG first, so its image, which the
+    journal's recovery looks for, exists only once both do.
+    """
+    folder = temps[0].parent
     try:
         for attempt in range(_MAX_NAME_ATTEMPTS):
-            final = folder / name_for(attempt)
+            finals = [folder / name for name in names_for(attempt)]
+            done: list[Path] = []
             try:
-                link_no_replace(temp, final)
+                for temp, final in zip(temps, finals, strict=True):
+                    link_no_replace(temp, final)
+                    done.append(final)
             except FileExistsError:
-                log.warning("%s exists already: not overwritten, taking the next name", final.name)
+                for final in done:
+                    _unlink_quietly(final)
+                log.warning("%s exists already: not overwritten, taking the next name", finals[len(done)].name)
                 continue
-            break
-        else:
-            raise CaptureError(f"no free file name after {_MAX_NAME_ATTEMPTS} attempts ({final.name})")
+            except BaseException:
+                for final in done:
+                    _unlink_quietly(final)
+                raise
+            return finals
+        raise CaptureError(f"no free file name after {_MAX_NAME_ATTEMPTS} attempts ({finals[0].name})")
     finally:
-        _unlink_quietly(temp)
-    return final
+        for temp in temps:
+            _unlink_quietly(temp)
 
 
 def link_no_replace(source: Path, target: Path) -> None:

@@ -30,6 +30,8 @@ log = logging.getLogger("focusd.daemon")
 #: a capture whose press is older than this when a frame finally arrives is reported failed
 #: instead of taken late (a camera outage must not produce a photo of a later moment)
 MAX_CAPTURE_DELAY_NS = 500_000_000
+#: the journal's raw_error when capture.raw is on and the frame has no raw stream
+NO_RAW_STREAM = "the camera streams no raw frames (capture.raw was off when it started: restart focusd)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +99,28 @@ class CapturePath:
             return []
         self._pending = [c for c in self._pending if frame.timestamp_ns < c.due_ns]
         refused: list[CaptureRefused] = []
-        image = None
+        image = raw = None
         exposed = lens.exposed(frame.sequence) if lens is not None else None
         lit = bool(self.assist_lit(frame)) if self.assist_lit is not None else False
         for capture in due:
             if frame.timestamp_ns - capture.due_ns > MAX_CAPTURE_DELAY_NS:
                 refused.append(CaptureRefused(capture, "no frame within 500 ms of the press"))
                 continue
+            want_raw = self.writer.config.raw
             if self.full_resolution:
                 # the mode switch needs the camera's buffers back: done after this frame's release
-                self._full_resolution.append((capture, _request(capture, frame, None, af_state, exposed, self.optics, lit)))
+                request = _request(capture, frame, None, af_state, exposed, self.optics, lit)
+                if want_raw:
+                    request = dataclasses.replace(request, raw_error="full-resolution captures have no raw stream")
+                self._full_resolution.append((capture, request))
                 continue
             if image is None:
                 image = frame.main_image()
-            self.writer.submit(_request(capture, frame, image, af_state, exposed, self.optics, lit))  # a full queue is reported back
+                raw = frame.raw_image() if want_raw else None
+            request = _request(capture, frame, image, af_state, exposed, self.optics, lit)
+            if want_raw:
+                request = dataclasses.replace(request, raw=raw, raw_error=None if raw is not None else NO_RAW_STREAM)
+            self.writer.submit(request)  # a full queue is reported back
         return refused
 
     def after_frame(self) -> list[CaptureRefused]:

@@ -35,21 +35,24 @@ from typing import Callable
 
 import numpy as np
 
+from focusd.capture.dng import encode_dng
 from focusd.capture.files import (
     EXTENSIONS,
+    RAW_EXTENSION,
     FilenamePattern,
     Journal,
     describe_os_error,
     encode,
     fsync_folder,
     highest_counter,
-    publish,
+    publish_together,
     read_metadata,
     remove_stale_temps,
     write_temp,
 )
 from focusd.config.settings import CaptureConfig
 from focusd.errors import CaptureError, ConfigError
+from focusd.hw.base import RawImage
 
 log = logging.getLogger("focusd.capture")
 
@@ -90,6 +93,10 @@ class CaptureRequest:
     focal_length_mm: float | None = None  #: the lens's focal length (the camera profile's)
     wall_time: datetime | None = None  #: local time of the press for names and EXIF (None: at submit)
     af_assist_lit: bool = False  #: the AF-assist lamp was lit during this frame's exposure
+    #: the frame's raw stream, written as a DNG beside the image (capture.raw); None: no DNG
+    raw: RawImage | None = None
+    #: why there is no DNG although capture.raw is on (the camera streams no raw...); None otherwise
+    raw_error: str | None = None
     extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
 
 
@@ -98,6 +105,7 @@ class CaptureResult:
     request: CaptureRequest
     path: Path | None  #: the final file, None on failure
     error: str | None  #: the reason on failure ("disk full: ...", "queue full", ...)
+    raw_path: Path | None = None  #: the DNG beside it (capture.raw), None if there is none
 
 
 def _lens_text(request: CaptureRequest) -> str:
@@ -230,14 +238,27 @@ class CaptureWriter:
             metadata = {name: getattr(request, name) for name in METADATA_FIELDS}
             data = encode(request.image, self.config.format, self.config.jpeg_quality, metadata,
                           self.camera_name, wall_time)
-            temp = write_temp(self.folder, data)
+            # the DNG first: its image, which journal recovery looks for, is then linked last
+            raw_data = None if request.raw is None else encode_dng(
+                request.raw, metadata, request.extra, self.camera_name, wall_time)
+            temps = []
+            try:
+                if raw_data is not None:
+                    temps.append(write_temp(self.folder, raw_data))
+                temps.append(write_temp(self.folder, data))
+            except BaseException:
+                self._remove_temps(temps)  # the DNG's, written before the image's failed
+                raise
             used = {}
 
-            def name_for(attempt: int) -> str:
+            def names_for(attempt: int) -> list[str]:
                 used["counter"] = self._next_counter + attempt
-                return self.pattern.name(wall_time, used["counter"], request.sequence, attempt)
+                name = self.pattern.name(wall_time, used["counter"], request.sequence, attempt)
+                stem = name[:-len(self.pattern.extension)]
+                return [stem + RAW_EXTENSION, name] if raw_data is not None else [name]
 
-            path = publish(temp, name_for)
+            *raw_paths, path = publish_together(temps, names_for)
+            raw_path = raw_paths[0] if raw_paths else None
             self._next_counter = used["counter"] + 1
         except OSError as error:
             if isinstance(error, FileNotFoundError):
@@ -255,13 +276,23 @@ class CaptureWriter:
         record = self._record(request, wall_time, path.name, None)
         record["counter"] = used["counter"]
         record["bytes"] = len(data)
+        if raw_path is not None:
+            record.update(raw=raw_path.name, raw_bytes=len(raw_data))
         try:
             self.journal.append(record)
         except OSError as error:
             log.error("journal line for %s lost: %s", path.name, describe_os_error(error))
         log.info("captured %s: press %d, frame %d, lens %s, AF %s, %s", path.name, request.press_id,
                  request.sequence, _lens_text(request), request.af_state, request.reason)
-        return CaptureResult(request, path, None)
+        return CaptureResult(request, path, None, raw_path)
+
+    @staticmethod
+    def _remove_temps(temps: list[Path]) -> None:
+        for temp in temps:
+            try:
+                temp.unlink()
+            except FileNotFoundError:
+                pass
 
     def _failed(self, request: CaptureRequest, wall_time: datetime, reason: str) -> CaptureResult:
         log.error("capture of press %d failed: %s", request.press_id, reason)
@@ -280,7 +311,8 @@ class CaptureWriter:
                 error: str | None) -> dict:
         record = {name: getattr(request, name) for name in METADATA_FIELDS}
         record.update(file=file_name, error=error, wall_time=wall_time.isoformat(timespec="milliseconds"),
-                      camera=self.camera_name, format=self.config.format, extra=dict(request.extra))
+                      camera=self.camera_name, format=self.config.format, extra=dict(request.extra),
+                      raw=None, raw_error=request.raw_error)
         return record
 
     def _report(self, result: CaptureResult) -> None:

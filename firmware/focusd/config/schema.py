@@ -81,6 +81,9 @@ class CaptureConfig:
     filename: str = "IMG_{date:%Y%m%d}_{time:%H%M%S}_{counter:05d}"  #: fields: date, time, counter, sequence
     queue_depth: int = 16  #: captures waiting to be written; a press beyond it is reported failed
     journal: str = "captures.jsonl"  #: one JSON line per capture, next to the images
+    #: a DNG of the frame's raw (Bayer) stream beside each image, same name (focusd.capture.dng);
+    #: the raw stream is configured when the camera starts: a reload that turns it on needs a restart
+    raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,13 @@ class ExposureConfig:
     """Exposure control (docs/exposure.md)."""
 
     lock_in_bursts: bool = False  #: hold the exposure time and gain of a burst's first frame for the whole burst
+    # the camera's exposure, applied when it starts (libcamera controls: docs/exposure.md)
+    auto: bool = True  #: auto exposure (AeEnable); false: shutter_us and iso fix both, and must be set
+    shutter_us: float | None = None  #: fixed exposure time, microseconds (ExposureTime); None ("auto"): AE's
+    iso: float | None = None  #: fixed analogue gain as ISO, 100 = gain 1.0 (AnalogueGain); None ("auto"): AE's
+    compensation_ev: float = 0.0  #: exposure compensation in stops, -8 to 8 (ExposureValue; with auto exposure)
+    awb: str = "auto"  #: white balance (AwbMode): one of AWB_MODES
+    metering: str = "centre"  #: auto exposure's metering (AeMeteringMode): "centre" | "spot" | "matrix"
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,14 @@ NONE_WORDS = {
     "pins.recall": "none",
     "af.lens_latency_frames": "profile", "camera.sensor_mode": "profile", "camera.lores_size": "profile",
     "camera.vcm_bus": "profile",
+    "exposure.shutter_us": "auto", "exposure.iso": "auto",
 }
+#: exposure.awb's words: libcamera's AwbMode modes (focusd.hw.picamera2_exposure maps them)
+AWB_MODES = ("auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy")
+#: exposure.metering's words: libcamera's AeMeteringMode modes (centre-weighted, spot, matrix)
+METERING_MODES = ("centre", "spot", "matrix")
+#: exposure.iso's range: gain 1 to 64 (each camera's own AnalogueGain range clamps it further at start)
+ISO_RANGE = (100.0, 6400.0)
 #: the fields a capture file-name pattern may use (focusd.capture.files.FilenamePattern)
 FILENAME_FIELDS = ("date", "time", "counter", "sequence")
 #: BCM GPIO numbers on the 40-pin header
@@ -284,7 +301,13 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "lock_on_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
         "refocus_threshold": lambda v: _fraction(v, "of the focus measure at the lock"),
     },
-    "exposure": {"lock_in_bursts": check_boolean},
+    "exposure": {
+        "lock_in_bursts": check_boolean, "auto": check_boolean,
+        "shutter_us": _optional("exposure.shutter_us", lambda v: check_number(v, 1, 1_000_000, "microseconds")),
+        "iso": _optional("exposure.iso", lambda v: check_number(v, *ISO_RANGE, "ISO, 100 = analogue gain 1.0")),
+        "compensation_ev": lambda v: check_number(v, -8, 8, "stops"),
+        "awb": check_choice(*AWB_MODES), "metering": check_choice(*METERING_MODES),
+    },
     "shutter": {
         "priority": check_choice("release", "focus"),
         "focus_timeout_ms": lambda v: check_number(v, 0, 10000, "milliseconds"),
@@ -296,6 +319,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "directory": _directory, "format": check_choice("jpeg", "png"),
         "jpeg_quality": lambda v: check_integer(v, 1, 100), "filename": _filename,
         "queue_depth": lambda v: check_integer(v, 1, 1000, " (captures)"), "journal": _journal,
+        "raw": check_boolean,
     },
     "camera": {
         "backend": check_choice("picamera2", "sim"), "profile": check_text,

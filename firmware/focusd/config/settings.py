@@ -21,6 +21,7 @@ import re
 import tomllib
 from typing import Any
 
+from focusd.config.exposure_checks import check_exposure, check_exposure_in_mode
 from focusd.config.profiles import available_profiles, load_profile
 from focusd.config.schema import (  # noqa: F401 (the schema's names are focusd.config.settings' too)
     BCM_PINS, CHECKS, FILENAME_FIELDS, MAX_NAME, MIN_LORES, NONE_WORDS, SECTIONS, AfConfig, CameraConfig,
@@ -93,6 +94,7 @@ def _check_together(config: Config, problems: Problems) -> None:
         # the engine never waits for more than the refocus change: a larger lock-on one would be ignored
         problems.add("af.lock_on_threshold", f"{af.lock_on_threshold:g} must be at most af.refocus_threshold "
                      f"({af.refocus_threshold:g}): a change that large already counts, so it would be ignored")
+    check_exposure(config.exposure, problems, bad)
     _check_camera(config, problems, bad)
 
 
@@ -137,6 +139,7 @@ def _check_camera(config: Config, problems: Problems, bad: set[str]) -> None:
     if shutter.burst and not {"shutter.burst", "shutter.burst_fps"} & bad and shutter.burst_fps > mode.fps:
         problems.add("shutter.burst_fps", f"{shutter.burst_fps:g} is faster than the sensor mode "
                      f"{mode.size[0]}x{mode.size[1]} delivers ({mode.fps:g} frames per second)")
+    check_exposure_in_mode(config.exposure, problems, bad, mode)
 
 
 # --------------------------------------------------------------------------------- files, overrides

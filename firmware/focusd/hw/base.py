@@ -17,6 +17,33 @@ import numpy as np
 from focusd.signals import LedPattern
 
 
+#: the Bayer colour orders a raw stream can have (top-left 2x2 cell, row by row)
+CFA_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR")
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
+class RawImage:
+    """One frame's raw (Bayer) stream, unpacked to one uint16 per photosite: what a DNG holds.
+
+    ``pixels`` is (H, W) uint16 with values up to ``2**bit_depth - 1``; ``cfa`` the colours of the
+    top-left 2x2 cell, row by row (one of CFA_PATTERNS); ``black_level`` the value of no light, in
+    the same units as the pixels.
+    """
+
+    pixels: np.ndarray
+    cfa: str
+    bit_depth: int
+    black_level: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cfa not in CFA_PATTERNS:
+            raise ValueError(f"unknown CFA pattern {self.cfa!r} (known: {', '.join(CFA_PATTERNS)})")
+        if not isinstance(self.pixels, np.ndarray) or self.pixels.dtype != np.uint16 or self.pixels.ndim != 2:
+            raise ValueError(f"raw pixels must be a 2-D uint16 array, not {getattr(self.pixels, 'dtype', type(self.pixels))}")
+        if not 8 <= self.bit_depth <= 16:
+            raise ValueError(f"raw bit depth {self.bit_depth} is not 8-16")
+
+
 @dataclass
 class CameraFrame:
     """One frame from the running camera, valid until :meth:`release`.
@@ -38,6 +65,8 @@ class CameraFrame:
     frame_duration_us: float = 0.0
     metadata: dict[str, Any] = field(default_factory=dict)
     grab_main: Callable[[], np.ndarray] | None = None
+    #: the raw stream's copy (RawImage); None: the camera streams no raw (capture.raw off)
+    grab_raw: Callable[[], RawImage] | None = None
     release_callback: Callable[[], None] | None = None
 
     def main_image(self) -> np.ndarray:
@@ -48,6 +77,11 @@ class CameraFrame:
         if self.grab_main is None:
             return np.array(self.y, copy=True)
         return self.grab_main()
+
+    def raw_image(self) -> RawImage | None:
+        """A copy of this frame's raw stream, or None when the camera streams none. Taken on the
+        camera thread, like :meth:`main_image`: a copy (and an unpacking view), no encoding."""
+        return None if self.grab_raw is None else self.grab_raw()
 
     def release(self) -> None:
         """Give the buffer back to the camera. Safe to call twice."""

@@ -1,5 +1,5 @@
-"""The Pi's camera through picamera2: the only module in focusd that imports picamera2 (and
-libcamera's Python binding).
+"""The Pi's camera through picamera2: with its parts picamera2_exposure, picamera2_raw and
+picamera2_probe, the only modules in focusd that import picamera2 (and libcamera's binding).
 
 Why a boundary: picamera2 exists only on a Pi, its API drifts, its event loop must never stall.
 Above it all is :class:`focusd.hw.base.Camera`; ``tests/hw`` checks every picamera2 name, keyword
@@ -39,7 +39,9 @@ How it runs (docs/device-facts.md, "picamera2"):
 - ``sequence`` is counted from ``SensorTimestamp`` in units of ``FrameDuration`` (picamera2 hands
   out no frame counter), so a dropped frame shows as a gap, as the engine expects.
 - Files: the capture path (``focusd.capture.files``) writes the lens position and AF state into
-  EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used.
+  EXIF / PNG text; picamera2's own ``request.save`` EXIF lacks them, so it is not used. With
+  ``raw_stream`` (capture.raw) a raw stream, unpacked, is configured too (focusd.hw.picamera2_raw);
+  ``[exposure]`` goes out with the start controls (focusd.hw.picamera2_exposure).
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ from focusd.config.settings import CameraConfig
 from focusd.errors import CameraError, CameraUnavailable, LensError
 from focusd.hw.base import Camera, CameraFrame, Lens
 from focusd.hw.lens_watch import LensCommandWatch
-from focusd.hw.picamera2_exposure import hold_controls
+from focusd.config.schema import ExposureConfig
+from focusd.hw.picamera2_exposure import exposure_controls, hold_controls
+from focusd.hw.picamera2_raw import granted_layout, raw_image, raw_stream
+from focusd.hw.picamera2_probe import probe_cameras
 from focusd.hw.picamera2_tuning import Picamera2Tuning
 from focusd.hw.vcm import open_lens
 from focusd.config.profiles import CameraProfile
@@ -94,19 +99,22 @@ def denoise_controls(picam2) -> dict[str, Any]:
 
 
 def focus_configuration(picam2, profile: CameraProfile, mode_size: tuple[int, int], lores_size: tuple[int, int],
-                        tuning: Picamera2Tuning, lens_controls: dict[str, Any]) -> dict[str, Any]:
-    """The running configuration: fast sensor mode, main for captures, YUV420 lores for the AF."""
+                        tuning: Picamera2Tuning, lens_controls: dict[str, Any], raw: dict[str, Any] | None = None,
+                        exposure_controls: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The running configuration: fast sensor mode, main for captures, YUV420 lores for the AF,
+    the raw stream ``raw`` (None: none), the ``[exposure]`` controls."""
     mode = profile.mode(mode_size)
     frame_us = int(round(1e6 / mode.fps))
     stream_controls: dict[str, Any] = {
         "FrameDurationLimits": (frame_us, frame_us if tuning.fixed_frame_rate else MAX_FRAME_DURATION_US),
         **denoise_controls(picam2),
+        **(exposure_controls or {}),
         **lens_controls,
     }
     return picam2.create_still_configuration(
         main={"format": tuning.main_format, "size": tuple(mode.size)},
         lores={"format": "YUV420", "size": tuple(lores_size)},
-        raw=None,  # no raw stream: it would only cost memory and bandwidth
+        raw=raw,  # None unless capture.raw: it costs memory and bandwidth
         buffer_count=tuning.buffer_count,
         queue=True,
         controls=stream_controls,  # picamera2 merges its still defaults under these
@@ -137,9 +145,14 @@ class Picamera2Camera(Camera):
     """
 
     def __init__(self, camera_config: CameraConfig, profile: CameraProfile,
-                 tuning: Picamera2Tuning | None = None, lens: Lens | None = None):
+                 tuning: Picamera2Tuning | None = None, lens: Lens | None = None,
+                 exposure: ExposureConfig | None = None):
         self.profile = profile
         self.tuning = tuning or Picamera2Tuning()
+        self.exposure = exposure or ExposureConfig()  #: [exposure], applied at each start
+        self._raw_config: dict[str, Any] | None = None  # the raw stream asked for (tuning.raw_stream)
+        self._raw_layout: dict[str, Any] | None = None  # what the granted raw buffers hold
+        self._exposure_controls: dict[str, Any] = {}
         self.mode_size = tuple(camera_config.sensor_mode or profile.focus_mode)
         self.lores_size = tuple(camera_config.lores_size or profile.lores_size)
         self.name = profile.sensor
@@ -205,9 +218,12 @@ class Picamera2Camera(Camera):
             if self._i2c_lens and self._lens is None:
                 self._lens = open_lens(self.profile, bus_number=self._vcm_bus)
             self._read_lens_range()
+            self._exposure_controls = exposure_controls(self.exposure, picam2.camera_controls)
+            self._raw_config = raw_stream(picam2, self._mode.size) if self.tuning.raw_stream else None
             config = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
-                                         self._lens_controls(first=True))
+                                         self._lens_controls(first=True), self._raw_config, self._exposure_controls)
             picam2.configure(config)
+            self._raw_layout = None if self._raw_config is None else granted_layout(picam2.stream_configuration("raw"))
             width, height = picam2.stream_configuration("lores")["size"]
             self._lores_shape = (height, width)
             picam2.start()
@@ -277,7 +293,7 @@ class Picamera2Camera(Camera):
             lens.close()
 
     def hold_exposure(self, held: bool) -> None:
-        controls = hold_controls(held, self._last_metadata)
+        controls = hold_controls(held, self._last_metadata, self.exposure)
         if controls and self._picam2 is not None:
             self._picam2.set_controls(controls)
 
@@ -306,7 +322,7 @@ class Picamera2Camera(Camera):
                 request.release()
             # back to the focusing mode with the lens where it is now (not where it started)
             focus = focus_configuration(picam2, self.profile, self.mode_size, self.lores_size, self.tuning,
-                                        lens_controls)
+                                        lens_controls, self._raw_config, self._exposure_controls)
             self._await(picam2, picam2.switch_mode(focus, wait=False), timeout)
             self._resend_i2c_lens()
         except TimeoutError:
@@ -429,6 +445,8 @@ class Picamera2Camera(Camera):
         def grab_main() -> np.ndarray:
             return request.make_array("main")  # a copy: the buffer goes back to the camera
 
+        layout = self._raw_layout
+
         if self._i2c_lens or "LensPosition" not in metadata:
             lens_position = self._commanded
         else:
@@ -446,6 +464,7 @@ class Picamera2Camera(Camera):
             frame_duration_us=float(metadata.get("FrameDuration", self._mode.frame_duration_ns / 1000)),
             metadata=metadata,
             grab_main=grab_main,
+            grab_raw=None if layout is None else (lambda: raw_image(request, layout, metadata)),
         )
 
         def release() -> None:
@@ -473,35 +492,3 @@ class Picamera2Camera(Camera):
         if frame_duration_us:
             self._last_duration_ns = int(frame_duration_us * 1000)
         return self._sequence
-
-
-def probe_cameras() -> list[dict[str, Any]]:
-    """What ``focusd probe`` prints on a Pi: per attached camera its global info (Model, Id,
-    Location, Rotation, Num), properties, sensor modes and LensPosition range (None: no lens
-    control). Opens each camera in turn; must not run while the daemon holds the camera."""
-    try:
-        from picamera2 import Picamera2  # deferred: a device library, only on a Pi
-    except ImportError as error:
-        raise CameraError(f"picamera2 is not installed ({error}): no camera to probe on this machine") from None
-    found = []
-    # Picamera2(camera_num=i) means the i-th entry of global_camera_info(), not its "Num"
-    for index, info in enumerate(Picamera2.global_camera_info()):
-        entry: dict[str, Any] = {"info": dict(info), "camera_num": index}
-        try:
-            picam2 = Picamera2(camera_num=index)
-        except (RuntimeError, IndexError) as error:
-            entry["error"] = str(error)
-            found.append(entry)
-            continue
-        try:
-            entry["properties"] = dict(picam2.camera_properties)
-            entry["lens_position"] = picam2.camera_controls.get("LensPosition")
-            # reading sensor_modes configures the camera once per mode (picamera2 does so)
-            entry["modes"] = [{"size": tuple(m["size"]), "fps": float(m["fps"]), "bit_depth": m.get("bit_depth")}
-                              for m in picam2.sensor_modes if "size" in m]
-        except RuntimeError as error:
-            entry["error"] = str(error)
-        finally:
-            picam2.close()
-        found.append(entry)
-    return found

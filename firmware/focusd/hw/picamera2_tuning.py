@@ -28,3 +28,6 @@ class Picamera2Tuning:
     start_lens_position: float | None = None
     #: longest wait for the full-resolution capture's mode switches and frame, seconds
     full_resolution_timeout_s: float = 10.0
+    #: stream the raw (Bayer) frames too, unpacked (capture.raw: focusd.hw.picamera2_raw); costs a
+    #: 16-bit buffer of the mode's size per request
+    raw_stream: bool = False

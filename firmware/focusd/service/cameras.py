@@ -36,9 +36,10 @@ def build_camera(config: Config, pacing: str = "realtime", scene=None, seed: int
     if config.camera.backend == "picamera2":
         # deferred: the adapter needs picamera2, which exists only on a Pi (a missing one is
         # CameraUnavailable when the camera starts, exit 69)
-        from focusd.hw.picamera2_camera import Picamera2Camera
+        from focusd.hw.picamera2_camera import Picamera2Camera, Picamera2Tuning
 
-        return Picamera2Camera(config.camera, profile)
+        return Picamera2Camera(config.camera, profile, Picamera2Tuning(raw_stream=config.capture.raw),
+                               exposure=config.exposure)
     # deferred: the simulator (scenes, optics, noise) is loaded only where it is the camera
     from focusd.sim import SimCamera, SimRig, scenes
 
@@ -54,7 +55,8 @@ def build_camera(config: Config, pacing: str = "realtime", scene=None, seed: int
         start_lens=profile.af_ranges["normal"][0] + 1.0,
         seed=seed,
     )
-    camera = SimCamera(rig, pacing=pacing)
+    camera = SimCamera(rig, pacing=pacing, raw=config.capture.raw)
+    camera.configure_exposure(config.exposure)
     if config.pins.af_assist is not None:  # the lamp lights the simulated scene through its mock pin
         from focusd.hw.assist_lamp import mock_pin_level
 

@@ -409,11 +409,11 @@ class Daemon:
             log.error("capture of press %d failed: %s", outcome.capture.press_id, outcome.reason)
             self._capture_finished(outcome.capture.press_id, None, outcome.reason)
 
-    def _capture_finished(self, press_id: int, path, error: str | None) -> None:
+    def _capture_finished(self, press_id: int, path, error: str | None, raw_path=None) -> None:
         now = self.camera.now_ns()
         if error is None:
             self.stats.captures_written += 1
-            self.events.publish(ev.CaptureWritten(press_id, str(path), now))
+            self.events.publish(ev.CaptureWritten(press_id, str(path), now, None if raw_path is None else str(raw_path)))
         else:
             self.stats.captures_failed += 1
             self.stats.last_error = error
@@ -430,7 +430,7 @@ class Daemon:
             except queue.Empty:
                 return
             if kind == "capture":
-                self._capture_finished(payload.request.press_id, payload.path, payload.error)
+                self._capture_finished(payload.request.press_id, payload.path, payload.error, payload.raw_path)
             elif kind == "recall":
                 self._dispatch(self.controller.handle(RecallAsked(payload, self.camera.now_ns())), frame)
             elif kind == "window":

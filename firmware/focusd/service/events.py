@@ -76,6 +76,7 @@ class CaptureWritten:
     press_id: int
     path: str
     time_ns: int
+    raw_path: str | None = None  #: the DNG written beside the image (capture.raw), None if none
 
 
 @dataclass(frozen=True, slots=True)

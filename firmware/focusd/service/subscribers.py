@@ -46,8 +46,8 @@ def journal_handler(log: logging.Logger) -> Callable[[ev.Event], None]:
     def handle(event: ev.Event) -> None:
         nonlocal dropped_logged
         match event:
-            case ev.CaptureWritten(press_id=press_id, path=path):
-                log.info("capture of press %d written: %s", press_id, path)
+            case ev.CaptureWritten(press_id=press_id, path=path, raw_path=raw_path):
+                log.info("capture of press %d written: %s%s", press_id, path, f" and {raw_path}" if raw_path else "")
             case ev.FrameStatistics(dropped=dropped, fps=fps) if dropped > dropped_logged:
                 log.warning("the camera dropped %d frame(s) (%d in all; %.1f fps)",
                             dropped - dropped_logged, dropped, fps)

@@ -42,6 +42,7 @@ import time
 
 from focusd.errors import CameraError, ConfigError
 from focusd.hw.base import Camera, CameraFrame
+from focusd.sim.raw import black_levels_metadata
 from focusd.sim.rig import SimRig
 
 PACINGS = ("realtime", "virtual", "stepped")
@@ -50,13 +51,15 @@ PACINGS = ("realtime", "virtual", "stepped")
 class SimCamera(Camera):
     """A Camera made of a SimRig (see the module docstring)."""
 
-    def __init__(self, rig: SimRig, pacing: str = "realtime", stepped_wait_s: float = 120.0):
+    def __init__(self, rig: SimRig, pacing: str = "realtime", stepped_wait_s: float = 120.0, raw: bool = False):
         if pacing not in PACINGS:
             raise ConfigError("pacing", f"unknown pacing {pacing!r} (known: {', '.join(PACINGS)})")
         self.rig = rig
         self.pacing = pacing
         self.name = f"sim:{rig.profile.name}"
         self.stepped_wait_s = stepped_wait_s
+        self.raw = raw  #: frames carry a raw stream (capture.raw: focusd.sim.raw)
+        self.exposure_settings: dict[str, str] = {}  #: what [exposure] asked for and the rig does not model
         self._condition = threading.Condition()
         self._permits = 0
         self._errors = 0
@@ -121,6 +124,15 @@ class SimCamera(Camera):
             self.rig.set_exposure(last.exposure_time_us, last.analogue_gain)
         elif not held:
             self.rig.set_exposure(None)
+
+    def configure_exposure(self, exposure) -> None:
+        """``[exposure]`` (focusd.config.schema.ExposureConfig): manual or fixed exposure time and
+        gain, and the compensation, go to the rig; white balance and metering change nothing in a
+        grey scene lit evenly, and are recorded in each frame's metadata (SimAwbMode, SimMetering)."""
+        auto = exposure.auto
+        self.rig.set_exposure_program(exposure.shutter_us, None if exposure.iso is None else exposure.iso / 100.0,
+                                      exposure.compensation_ev if auto else 0.0)
+        self.exposure_settings = {"SimAwbMode": exposure.awb, "SimMetering": exposure.metering}
 
     def next_frame(self, timeout_s: float) -> CameraFrame:
         with self._condition:
@@ -232,6 +244,9 @@ class SimCamera(Camera):
             "FrameDuration": int(round(frame.frame_duration_us)),
             "SimLensActual": frame.lens_actual,  # simulator truth: for tests and journals only
             "SimAssistLit": frame.assist_lit,  # share of the exposure the AF-assist lamp lit (truth)
+            "SensorBlackLevels": black_levels_metadata(),  # as libcamera reports them (16-bit units)
+            "DigitalGain": 1.0,
+            **self.exposure_settings,
         }
 
         def grab_main():
@@ -239,7 +254,12 @@ class SimCamera(Camera):
                 raise CameraError("main image requested after a later frame was delivered")
             return rig.main_image()
 
+        def grab_raw():
+            if rig.last_frame is not frame:
+                raise CameraError("raw image requested after a later frame was delivered")
+            return rig.raw_image()
+
         return CameraFrame(y=frame.y, sequence=frame.sequence, lens_position=frame.lens_position,
                            timestamp_ns=frame.timestamp_ns + offset, exposure_time_us=frame.exposure_time_us,
                            analogue_gain=frame.analogue_gain, frame_duration_us=frame.frame_duration_us,
-                           metadata=metadata, grab_main=grab_main)
+                           metadata=metadata, grab_main=grab_main, grab_raw=grab_raw if self.raw else None)

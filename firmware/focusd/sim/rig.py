@@ -29,7 +29,9 @@ from focusd.lens_path import ControllerClock, IpaLens
 from focusd.config.profiles import CameraProfile, load_profile
 from focusd.sim.geometry import AF_WINDOW, Geometry
 from focusd.sim.lens import LensModel, LensTimeline
+from focusd.hw.base import RawImage
 from focusd.sim.optics import OpticsModel
+from focusd.sim.raw import bayer
 from focusd.sim.sensor import (
     ASSIST_LAMP_LUX_AT_1M, TONE_LUT, LUT_SIZE, NoiseBank, SensorModel, auto_exposure, expose, light_lux,
 )
@@ -102,7 +104,12 @@ class SimRig:
         top, rows = self.geometry.region[1], self.geometry.region[3]
         # each rendered row's place in the rolling shutter (0 first row, 1 last)
         self._row_fraction = (np.arange(top, top + rows, dtype=np.float64) + 0.5) / lores_h
-        self._manual_exposure: tuple[float, float] | None = None
+        self._manual_exposure: tuple[float, float] | None = None  # the exposure lock's (set_exposure)
+        # the configured exposure (set_exposure_program): fixed time (s) and gain, compensation (stops)
+        self._fixed_exposure: tuple[float | None, float | None] = (None, None)
+        self._compensation_ev = 0.0
+        self._raw_rng = np.random.default_rng([seed, 17])
+        self._main_render: tuple[SimFrame, np.ndarray] | None = None  # the last frame's main reflectance
         self._gains: tuple[float, float] | None = None  # the last frame's lamp gains (AE, main image)
         self.set_light(light)
         self._exposure_product = self._ae_wanted()  # start converged
@@ -197,6 +204,18 @@ class SimRig:
         gain = min(max(float(analogue_gain), 1.0), self.sensor_model.max_analogue_gain)
         self._manual_exposure = (min(max(float(exposure_us), 1.0), frame_us) / 1e6, gain)
 
+    def set_exposure_program(self, exposure_us: float | None = None, analogue_gain: float | None = None,
+                             compensation_ev: float = 0.0) -> None:
+        """The configured exposure (``[exposure]``): a fixed exposure time (microseconds, capped at
+        the frame duration) and/or gain (clamped to the sensor's), auto exposure choosing the other;
+        ``compensation_ev`` stops added to the auto exposure's target."""
+        frame_s = self.frame_duration_ns / 1e9
+        fixed_s = None if exposure_us is None else min(max(float(exposure_us), 1.0) / 1e6, frame_s)
+        gain = None if analogue_gain is None else min(max(float(analogue_gain), 1.0), self.sensor_model.max_analogue_gain)
+        self._fixed_exposure = (fixed_s, gain)
+        self._compensation_ev = float(compensation_ev)
+        self._exposure_product = self._ae_wanted()  # converged on the new target
+
     def warm(self) -> None:
         """Render nothing lazily from here on: every blur level the scene can need, computed now
         (seconds, once per scene; the recorded sweeps' renderers need none)."""
@@ -232,7 +251,7 @@ class SimRig:
         mean = self._renderer.mean_reflectance if self._gains is None else self._renderer.lit_mean(self._gains)
         exposure, gain = auto_exposure(mean * self._electrons_per_s,
                                        self.frame_duration_ns / 1e9, self.sensor_model)
-        return exposure * gain
+        return exposure * gain * 2.0 ** self._compensation_ev
 
     def _exposure(self) -> tuple[float, float]:
         if self._manual_exposure is not None:
@@ -241,8 +260,15 @@ class SimRig:
         step = self.sensor_model.ae_speed
         self._exposure_product = math.exp((1 - step) * math.log(self._exposure_product) + step * math.log(wanted))
         frame_s = self.frame_duration_ns / 1e9
-        exposure = max(min(self._exposure_product, frame_s), 20e-6)
-        gain = min(max(self._exposure_product / exposure, 1.0), self.sensor_model.max_analogue_gain)
+        fixed_s, fixed_gain = self._fixed_exposure
+        max_gain = self.sensor_model.max_analogue_gain
+        if fixed_s is not None:
+            exposure = fixed_s
+        elif fixed_gain is not None:
+            exposure = max(min(self._exposure_product / fixed_gain, frame_s), 20e-6)
+        else:
+            exposure = max(min(self._exposure_product, frame_s), 20e-6)
+        gain = fixed_gain if fixed_gain is not None else min(max(self._exposure_product / exposure, 1.0), max_gain)
         return exposure, gain
 
     def next_frame(self) -> SimFrame:
@@ -316,16 +342,34 @@ class SimRig:
         """The last frame's main stream: RGB uint8 at ``oversample`` x the lores size (1536x864 for
         the default lores size), grey scenes replicated to three channels, with the noise of that
         pixel size. Rendered on demand (one inverse FFT per layer, tens of ms)."""
-        frame = self.last_frame
-        if frame is None:
-            raise ConfigError("main_image", "no frame has been delivered yet")
-        if self._main_renderer is None:
-            full = Geometry.build(self.profile, self.mode.size, self.lores_size, self.geometry.optics, None)
-            self._main_renderer = self.scene.renderer(full)
-        lit = {} if self._gains is None else {"gains": self._gains}
-        reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s, **lit)
+        frame, reflectance = self._main_reflectance("main_image")
         o = self.geometry.optics.oversample
         noise = self._main_rng.standard_normal(reflectance.shape, dtype=np.float32)
         grey = expose(reflectance, self._electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,
                       self.geometry.pixels_averaged / (o * o), self.sensor_model, noise)
         return np.repeat(grey[:, :, None], 3, axis=2)
+
+    def raw_image(self) -> RawImage:
+        """The last frame's raw stream (focusd.sim.raw): the main stream's linear scene as an RGGB
+        10-bit mosaic with black level and per-photosite noise. Rendered on demand, as main is."""
+        frame, reflectance = self._main_reflectance("raw_image")
+        o = self.geometry.optics.oversample
+        noise = self._raw_rng.standard_normal(reflectance.shape, dtype=np.float32)
+        return bayer(reflectance, self._electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,
+                     self.geometry.pixels_averaged / (o * o), self.sensor_model, noise)
+
+    def _main_reflectance(self, what: str) -> tuple[SimFrame, np.ndarray]:
+        """The last frame and its linear reflectance on the main stream's grid (computed once per
+        frame: main and raw share it)."""
+        frame = self.last_frame
+        if frame is None:
+            raise ConfigError(what, "no frame has been delivered yet")
+        if self._main_render is not None and self._main_render[0] is frame:
+            return self._main_render
+        if self._main_renderer is None:
+            full = Geometry.build(self.profile, self.mode.size, self.lores_size, self.geometry.optics, None)
+            self._main_renderer = self.scene.renderer(full)
+        lit = {} if self._gains is None else {"gains": self._gains}
+        reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s, **lit)
+        self._main_render = (frame, reflectance)
+        return self._main_render

@@ -40,6 +40,24 @@ class AfPauseEnum(enum.IntEnum):
     Resume = 2
 
 
+class AeMeteringModeEnum(enum.IntEnum):
+    CentreWeighted = 0
+    Spot = 1
+    Matrix = 2
+    Custom = 3
+
+
+class AwbModeEnum(enum.IntEnum):
+    Auto = 0
+    Incandescent = 1
+    Tungsten = 2
+    Fluorescent = 3
+    Indoor = 4
+    Daylight = 5
+    Cloudy = 6
+    Custom = 7
+
+
 class draft:  # noqa: N801  (the binding's sub-namespace: controls.draft.NoiseReductionModeEnum)
     class NoiseReductionModeEnum(enum.IntEnum):
         Off = 0

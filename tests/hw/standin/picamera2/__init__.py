@@ -11,5 +11,6 @@ held. The simulated module and what happened to each frame live in ``picamera2._
 
 from .picamera2 import Picamera2
 from .request import CompletedRequest, MappedArray
+from .sensor_format import SensorFormat
 
-__all__ = ["CompletedRequest", "MappedArray", "Picamera2"]
+__all__ = ["CompletedRequest", "MappedArray", "Picamera2", "SensorFormat"]

@@ -66,6 +66,26 @@ CONTROLLER_MIN_FRAME_DURATION_NS = 1e9 / 30.0
 CONTROLLER_MARGIN = 0.9
 #: libcamera's AfMode Manual
 AF_MODE_MANUAL = 0
+#: the Bayer formats the stand-in's sensor streams (picamera2's formats.BAYER_FORMATS, 10-bit RGGB):
+#: packed (the native format, ``sensor_format``) and unpacked (one pixel per little-endian 16-bit word)
+RAW_FORMATS = ("SRGGB10_CSI2P", "SRGGB10")
+#: the raw stream's black level: libcamera's SensorBlackLevels, 16-bit units (64 at 10 bits)
+BLACK_LEVEL_16 = 4096
+#: the raw frame the stand-in's sensor sees: each RGGB cell's (R, Gr, Gb, B) 10-bit values, R the
+#: frame's sequence number modulo 64 above these (so frames and colours tell apart)
+RAW_CELL = (100, 400, 410, 250)
+
+
+def raw_stride(fmt: str, width: int) -> int:
+    """Bytes per raw row as libcamera aligns them (32 bytes here): 2 per pixel unpacked, 5 per 4 packed."""
+    row = width * 2 if fmt == "SRGGB10" else width * 5 // 4
+    return -(-row // 32) * 32
+
+
+def raw_cell(sequence: int) -> tuple[int, int, int, int]:
+    """The (R, Gr, Gb, B) values of every RGGB cell of frame ``sequence``'s raw stream."""
+    red, green_r, green_b, blue = RAW_CELL
+    return red + sequence % 64, green_r, green_b, blue
 
 
 @dataclass
@@ -286,6 +306,8 @@ class Sensor:
         #: where the glass is: where the driver was last written (the IPA's state), even before a restart
         self.true_lens = self.af.fsmooth if self.af is not None else 0.0
         before = self.true_lens
+        #: the fixed ExposureTime (us) and AnalogueGain the controls set (0: auto exposure's); AeEnable False keeps them
+        self.fixed_exposure = [0, 0.0]
         self._apply(start_controls)  # IpaBase::start applies the start controls (no controller run)
         self._follow(0, before)  # as if they travelled with the first request
         self._thread = threading.Thread(target=self._run, name="standin-camera", daemon=True)
@@ -320,6 +342,10 @@ class Sensor:
                 self._af_mode = int(controls["AfMode"])
         if "LensPosition" in controls and self.af is not None:
             self.af.set_lens_position(float(controls["LensPosition"]))
+        if "ExposureTime" in controls:
+            self.fixed_exposure[0] = int(controls["ExposureTime"])
+        if "AnalogueGain" in controls:
+            self.fixed_exposure[1] = float(controls["AnalogueGain"])
 
     def _prepare_isp(self, controls: dict, sequence: int, record: FrameRecord) -> None:
         """ipa_base.cpp prepareIsp for the frame ``sequence`` (read out, a request to fill): the
@@ -365,7 +391,7 @@ class Sensor:
     def _frame(self, sequence: int, exposure_start: int) -> None:
         while self._lens_schedule and self._lens_schedule[0][0] <= sequence:
             self.true_lens = self._lens_schedule.pop(0)[1]
-        exposure_us = min(MODULE.exposure_us, self.frame_duration_ns // 1000 - 100)
+        exposure_us = min(self.fixed_exposure[0] or MODULE.exposure_us, self.frame_duration_ns // 1000 - 100)
         with self._lock:
             slot = self._free.pop(0) if self._free else None
         record = FrameRecord(sequence, exposure_start, exposure_start + exposure_us * 1000, self.true_lens,
@@ -391,10 +417,14 @@ class Sensor:
             plane[:h, w:] = 255  # stride padding, which a correct Y plane never includes
             plane[h:, :] = 128
         slot.buffers["main"][:3] = int(sequence).to_bytes(3, "big")  # pixel (0, 0) = sequence
+        raw = slot.buffers.get("raw")
+        if raw is not None:
+            self._fill_raw(raw, config["raw"], sequence)
         slot.metadata = {
             "SensorTimestamp": record.sensor_timestamp_ns,
             "ExposureTime": exposure_us,
-            "AnalogueGain": 2.0,
+            "AnalogueGain": self.fixed_exposure[1] or 2.0,
+            "SensorBlackLevels": (BLACK_LEVEL_16,) * 4,
             "DigitalGain": 1.0,
             "FrameDuration": self.frame_duration_ns // 1000,
             "AfState": 0 if self.af_mode == 0 else 1,
@@ -402,3 +432,18 @@ class Sensor:
         }
         if record.lens_position is not None:
             slot.metadata["LensPosition"] = record.lens_position  # fillDeviceStatus: the IPA's state
+
+    @staticmethod
+    def _fill_raw(memory, config: dict, sequence: int) -> None:
+        """The raw buffer: an RGGB mosaic of ``raw_cell(sequence)``, unpacked little-endian 16-bit
+        words, the stride padding 0xFF (which a correct unpacking never includes). Packed buffers are
+        left as they are (not modelled)."""
+        if config["format"] != "SRGGB10":
+            return
+        w, h = config["size"]
+        stride = config["stride"]
+        rows = np.frombuffer(memory, dtype=np.uint8).reshape((h, stride))
+        rows[:, 2 * w:] = 0xFF
+        pixels = rows[:, :2 * w].view("<u2")
+        red, green_r, green_b, blue = raw_cell(sequence)
+        pixels[0::2, 0::2], pixels[0::2, 1::2], pixels[1::2, 0::2], pixels[1::2, 1::2] = red, green_r, green_b, blue

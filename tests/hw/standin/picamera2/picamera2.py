@@ -51,6 +51,9 @@ class Picamera2:
             "ExposureTime": (26, 1_000_000_000, 20000),
             "AnalogueGain": (1.0, 16.0, 1.0),
             "AeEnable": (False, True, True),  # the rpi IPA's (ipa/rpi/common/ipa_base.cpp ipaControls)
+            "ExposureValue": (-8.0, 8.0, 0.0),
+            "AeMeteringMode": (0, 3, 0),
+            "AwbMode": (0, 7, 0),
             "ScalerCrop": ((0, 0, 128, 128), (0, 0, *self._spec.full_size), (0, 0, *self._spec.full_size)),
         }
         if self._spec.lens is not None:
@@ -74,6 +77,8 @@ class Picamera2:
         return [{"format": "SRGGB10_CSI2P", "unpacked": "SRGGB10", "bit_depth": 10, "size": tuple(size),
                  "fps": round(fps, 2), "crop_limits": (0, 0, *self._spec.full_size),
                  "exposure_limits": (26, 1_000_000_000)} for size, fps in self._spec.modes]
+
+    _raw_stream_ignore_list = ["bit_depth", "crop_limits", "exposure_limits", "fps", "unpacked"]
 
     @staticmethod
     def _make_initial_stream_config(stream_config, updates, ignore_list=[]):
@@ -121,7 +126,8 @@ class Picamera2:
     ):
         main = self._make_initial_stream_config({"format": "BGR888", "size": self.sensor_resolution, "preserve_ar": True}, main)
         lores = self._make_initial_stream_config({"format": "YUV420", "size": main["size"], "preserve_ar": False}, lores)
-        raw = self._make_initial_stream_config({"format": self.sensor_format, "size": main["size"]}, raw)
+        raw = self._make_initial_stream_config({"format": self.sensor_format, "size": main["size"]}, raw,
+                                               self._raw_stream_ignore_list)
         # as picamera2: its still defaults are merged under the caller's controls
         if "NoiseReductionMode" in self.camera_controls and "FrameDurationLimits" in self.camera_controls:
             controls = {
@@ -146,19 +152,29 @@ class Picamera2:
         config["main"]["stride"] = config["main"]["size"][0] * 3
         if config["lores"] is not None:
             config["lores"]["stride"] = -(-config["lores"]["size"][0] // 64) * 64
+        if config["raw"] is not None:
+            # libcamera: the raw stream is the sensor mode's output, whatever size was asked for
+            fmt = config["raw"]["format"]
+            if fmt not in _standin.RAW_FORMATS:
+                raise RuntimeError("Unrecognised raw format " + fmt)
+            config["raw"]["size"] = self._mode[0]
+            config["raw"]["stride"] = _standin.raw_stride(fmt, self._mode[0][0])
         self.camera_ctrl_info = self._controls_info(fps)
         for name in config["controls"]:
             if name not in self.camera_ctrl_info:
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
         self._max_queue_len = 1 if config["queue"] and config["buffer_count"] > 1 else 0
         self.camera_config = config
-        self.stream_map = {"main": "main", "lores": "lores" if config["lores"] is not None else None, "raw": None}
+        self.stream_map = {"main": "main", "lores": "lores" if config["lores"] is not None else None,
+                           "raw": "raw" if config["raw"] is not None else None}
         self._pending_controls = {}
         self.configure_count += 1
         # picamera2's configure_ allocates: earlier buffers that no request holds are unmapped here
         sizes = {"main": config["main"]["size"][1] * config["main"]["stride"]}
         if config["lores"] is not None:
             sizes["lores"] = config["lores"]["size"][1] * 3 // 2 * config["lores"]["stride"]
+        if config["raw"] is not None:
+            sizes["raw"] = config["raw"]["size"][1] * config["raw"]["stride"]
         self._buffer_sets = self.allocator.allocate(sizes, config["buffer_count"])
 
     def camera_configuration(self):

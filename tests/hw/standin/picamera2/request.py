@@ -16,6 +16,8 @@ def _shared_view(buffer, config):
         return buffer.reshape((h, stride))[:, : w * 3].reshape((h, w, 3))
     if fmt in ("YUV420", "YVU420"):
         return buffer.reshape((h * 3 // 2, stride))
+    if fmt in _standin.RAW_FORMATS:  # picamera2: formats.is_raw(fmt)
+        return buffer.reshape((h, stride))
     raise RuntimeError("Format " + fmt + " not supported")
 
 

@@ -327,3 +327,25 @@ def test_the_demo_with_capture_raw_on_writes_the_dng_pairs(tmp_path):
     assert record["raw"] == Path(record["file"]).with_suffix(".dng").name
     with rawpy.imread(str(captures / record["raw"])) as decoded:
         assert raw_pattern(decoded) == "RGGB" and decoded.raw_image.shape == (864, 1536)
+
+
+def test_a_restart_journals_nothing_twice_and_tells_of_a_dng_left_alone(tmp_path, caplog):
+    folder, results = tmp_path / "captures", Results()
+    writer = writer_for(folder, results)
+    writer.submit(request(1, raw_frame(1)))
+    (first,) = results.wait(1)
+    writer.close()
+    caplog.set_level("WARNING", logger="focusd.capture")
+    again = writer_for(folder, Results())  # the newest pair is journaled: nothing to rebuild or report
+    again.close()
+    assert len(journal(folder)) == 1 and not caplog.records
+    first.path.unlink()  # as a crash between the DNG's link and the image's leaves it
+    later = Results()
+    writer = writer_for(folder, later)
+    writer.submit(request(2, raw_frame(2)))
+    (second,) = later.wait(1)
+    writer.close()
+    assert "has no image beside it" in caplog.text and first.raw_path.exists()
+    assert len(journal(folder)) == 2  # no line rebuilt for the lone DNG
+    pattern = files.FilenamePattern(CaptureConfig().filename, ".jpg")
+    assert pattern.counter_of(second.path.name) == pattern.counter_of(first.raw_path.name) + 1  # its counter is taken

@@ -344,7 +344,13 @@ class CaptureWriter:
         if highest == 0:
             return
         newest = [p for p in self.folder.iterdir() if self.pattern.counter_of(p.name) == highest]
+        images = {p.stem for p in newest if p.suffix != RAW_EXTENSION}
         for path in newest:
+            if path.suffix == RAW_EXTENSION:  # journaled with its image (its line's "raw")
+                if path.stem not in images:
+                    log.warning("%s has no image beside it (a crash between publishing the two): kept, "
+                                "not journaled", path.name)
+                continue
             if self.journal.mentions(path.name):
                 continue
             try:

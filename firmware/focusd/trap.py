@@ -103,8 +103,9 @@ class TrapDetector:
     def wanted(self) -> frozenset[int]:
         """The frames whose images may still become the capture: the latest when it is "hot" (its
         smoothed value, known only at the next frame, may be the peak: its own value is half of
-        the way to a real rise, or the rise is there), and the peak so far. A still scene far from
-        a rise wants none, so the camera thread copies no image for it."""
+        the way to a real rise and, once risen, not well below the peak), and the peak so far. A
+        still scene far from a rise wants none, so the camera thread copies no image for it; a pass
+        wants one a frame from half-way up the rise to just past the peak."""
         return frozenset(self._kept)
 
     def frame(self, sequence: int, focus: float, still: bool = True) -> TrapFire | None:
@@ -132,7 +133,11 @@ class TrapDetector:
         if self.phase is TrapPhase.FIRED:
             self._kept = set()
             return
-        hot = self.phase is TrapPhase.RISEN or focus - self.level >= self.rise_needed() / 2
+        hot = focus - self.level >= self.rise_needed() / 2
+        if self._peak is not None and self.phase is TrapPhase.RISEN:
+            # past the peak: a frame well below it will not be the new one (its smoothed value
+            # would have to beat the peak's)
+            hot = focus >= self._peak[1] - max(FALL * (self._peak[1] - self.level) / 2, 2 * self.noise)
         self._kept = {s for s in (self._peak[0] if self._peak else None,) if s is not None}
         if hot:
             self._kept.add(sequence)
@@ -157,19 +162,20 @@ class TrapDetector:
         return max(RISE * self.level, RISE_SIGMAS * self.noise)
 
     def _judge(self, sequence: int, smoothed: float) -> TrapFire | None:
-        """The smoothed value of frame ``sequence`` (the middle of the last three) is known."""
-        if sequence not in self._kept:
-            return None  # its image was not kept: it cannot be the capture (it was far from a rise)
+        """The smoothed value of frame ``sequence`` (the middle of the last three) is known. Only a
+        frame whose image was kept can become the peak (the capture); every frame counts for the fall."""
+        kept = sequence in self._kept
         level, noise = self.level, self.noise
         if self.phase is TrapPhase.WATCHING:
-            if self._peak is None or smoothed >= self._peak[1]:
+            if kept and (self._peak is None or smoothed >= self._peak[1]):
                 self._peak = (sequence, smoothed)  # the best so far, kept in case the rise completes
-            if self._peak[1] - level >= self.rise_needed():
+            if self._peak is not None and self._peak[1] - level >= self.rise_needed():
                 self.phase = TrapPhase.RISEN
             return None
         peak_sequence, peak = self._peak
         if smoothed > peak:
-            self._peak = (sequence, smoothed)
+            if kept:
+                self._peak = (sequence, smoothed)
             self._falling = 0
             return None
         fall_needed = max(FALL * (peak - level), FALL_SIGMAS * noise)

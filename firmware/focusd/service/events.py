@@ -110,6 +110,39 @@ class AssistLampChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class TrapArmed:
+    """Trap focus (focusd.service.trap): press ``press_id`` armed a trap at ``plane`` D (the lens
+    position it watches: the last command, else the frame's LensPosition)."""
+
+    press_id: int
+    plane: float
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrapFired:
+    """The trap of press ``press_id`` fired: frame ``peak_sequence`` (exposed at ``peak_time_ns``)
+    was the sharpest of the pass, ``rise`` times the sharpness when armed; it is the capture."""
+
+    press_id: int
+    plane: float
+    peak_sequence: int
+    peak_time_ns: int
+    rise: float
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrapDisarmed:
+    """The trap of press ``press_id`` was disarmed before it fired: ``reason`` "released" (the
+    shutter let go) or "AF-ON" (focus taken back). A trap that fired is disarmed by its fire."""
+
+    press_id: int
+    reason: str
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class FrameStatistics:
     """Every ``FRAME_STATISTICS_EVERY`` frames: the frames so far, the rate over the last ones and
     the frames the camera dropped (gaps in the sequence numbers)."""
@@ -122,7 +155,7 @@ class FrameStatistics:
 
 
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
-         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged)
+         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | TrapArmed | TrapFired | TrapDisarmed)
 
 # ------------------------------------------------------------------------------------ the stream
 

@@ -25,8 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from focusd.af.measure import FocusMeasure
+from focusd.capture.order import Capture
+from focusd.capture.path import CapturePath
 from focusd.hw.base import CameraFrame
 from focusd.lens_estimate import ExposedLens, LensEstimate
+from focusd.service import events as ev
+from focusd.service.trap_rows import ArmTrap, DisarmTrap, TrapTriggered
 from focusd.trap import TrapDetector, TrapFire
 
 log = logging.getLogger("focusd.daemon")
@@ -64,6 +68,14 @@ class Sprung:
     kept: KeptFrame
     time_ns: int
 
+    def event(self) -> ev.TrapFired:
+        return ev.TrapFired(self.press_id, self.plane, self.kept.frame.sequence, self.kept.frame.timestamp_ns,
+                            round(self.fire.rise, 4), self.time_ns)
+
+    def triggered(self) -> TrapTriggered:
+        """What the controller is told (its capture is this peak frame)."""
+        return TrapTriggered(self.press_id, self.kept.frame.timestamp_ns, self.time_ns)
+
 
 def keep(frame: CameraFrame, exposed: ExposedLens | None) -> KeptFrame:
     """A copy of ``frame`` that outlives its buffer: the main image copied now."""
@@ -84,6 +96,8 @@ class TrapWatch:
         self.press_id: int | None = None  #: the press that armed it; None: not armed
         self.plane: float | None = None  #: D: where the lens was when armed (the metadata's)
         self.images_kept = 0  #: image copies made (each costs a main-image copy on the camera thread)
+        self.most_held = 0  #: the most images held at once (the detector wants at most two)
+        self.sprung: Sprung | None = None  #: the last fire, until its capture is taken
         self._measure = FocusMeasure(self.window)
         self._kept: dict[int, KeptFrame] = {}
 
@@ -100,6 +114,27 @@ class TrapWatch:
         self.detector.reset()
         self._kept = {}
 
+    def command(self, command: ArmTrap | DisarmTrap, frame: CameraFrame | None, commanded: float | None,
+                window: tuple[float, float, float, float]) -> ev.TrapArmed | ev.TrapDisarmed:
+        """Carry out the controller's ArmTrap or DisarmTrap; the event to publish. The plane is the
+        last lens command (where the lens is or is arriving), else the frame's LensPosition."""
+        if isinstance(command, DisarmTrap):
+            self.disarm()
+            return ev.TrapDisarmed(command.press_id, command.reason, command.time_ns)
+        plane = commanded if commanded is not None else (frame.lens_position if frame is not None else float("nan"))
+        self.arm(command.press_id, plane, window)
+        log.info("trap armed at %.3f D", self.plane)
+        return ev.TrapArmed(command.press_id, self.plane, command.time_ns)
+
+    def take(self, capture: Capture, captures: CapturePath, af_state: str) -> None:
+        """The controller's capture of the fire: the kept peak frame goes to the writer now."""
+        sprung, self.sprung = self.sprung, None
+        if sprung is None or sprung.press_id != capture.press_id:  # (cannot happen: it follows the fire)
+            captures.queue(capture)
+            return
+        captures.take_kept(capture, sprung.kept.frame, sprung.kept.exposed, af_state, trap_plane=sprung.plane,
+                           trap_rise=round(sprung.fire.rise, 4))
+
     def disarm(self) -> None:
         self.press_id = self.plane = None
         self._kept = {}
@@ -111,12 +146,13 @@ class TrapWatch:
             return None
         still = lens_still(estimate, frame.sequence, commanded)
         fire = self.detector.frame(frame.sequence, self._measure(frame.y).focus, still)
-        wanted = self.detector.wanted
-        if frame.sequence in wanted and frame.sequence not in self._kept:
-            self._kept[frame.sequence] = keep(frame, estimate.exposed(frame.sequence))
-            self.images_kept += 1
         if fire is None:
+            wanted = self.detector.wanted  # what it no longer wants goes first: at most two held
             self._kept = {s: k for s, k in self._kept.items() if s in wanted}
+            if frame.sequence in wanted:
+                self._kept[frame.sequence] = keep(frame, estimate.exposed(frame.sequence))
+                self.images_kept += 1
+                self.most_held = max(self.most_held, len(self._kept))
             return None
         kept = self._kept.get(fire.peak_sequence)
         press_id, plane = self.press_id, self.plane
@@ -124,4 +160,6 @@ class TrapWatch:
         if kept is None:  # (cannot happen: the detector names only frames it asked to keep)
             log.error("trap fired on frame %d, whose image was not kept", fire.peak_sequence)
             return None
-        return Sprung(press_id, plane, fire, kept, frame.timestamp_ns)
+        log.info("trap fired: frame %d, %.2fx the sharpness when armed", fire.peak_sequence, fire.rise)
+        self.sprung = Sprung(press_id, plane, fire, kept, frame.timestamp_ns)
+        return self.sprung

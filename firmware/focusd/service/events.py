@@ -293,6 +293,7 @@ class StatusBoard:
     led: LedPattern = LedPattern.OFF
     held: set[ButtonId] = field(default_factory=set)
     last_error: str | None = None
+    trap: str | None = None  #: trap focus: "armed", "fired", "off"; None (not shown) until first armed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> None:
@@ -315,13 +316,16 @@ class StatusBoard:
                     self.last_error = message
                 case FrameStatistics(frames=frames, fps=fps, dropped=dropped):
                     self.frames, self.fps, self.dropped = frames, fps, dropped
+                case TrapArmed() | TrapFired() | TrapDisarmed():
+                    self.trap = {TrapArmed: "armed", TrapFired: "fired", TrapDisarmed: "off"}[type(event)]
 
     def line(self) -> str:
         with self._lock:
             lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
             held = "+".join(sorted(b.value for b in self.held)) or "-"
             return (f"af={self.af_state} lens={lens} led={self.led.value} held={held} frames={self.frames} "
-                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}")
+                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}"
+                    + (f" trap={self.trap}" if self.trap else ""))
 
 
 class FrameCounter:

@@ -45,3 +45,34 @@ def test_the_whole_trap_bench(tmp_path):
     # the subject on half the window in front of bricks: no target; measured 151/168, the misses
     # the low-contrast skin texture, whose rise the background drowns; never a capture off the plane
     assert behind["within"] >= 151 and behind["outside"] == 0
+
+
+_RUN = trap.run
+
+
+def _reduced(textures, seed=0, workers=2):
+    return _RUN(textures[:1], seed=seed, workers=1, speeds=(3.0,), lights=("bright",), static_frames=300,
+                    background=False)
+
+
+@pytest.mark.parametrize("broken, status", [(False, 0), (True, 1)])
+def test_bench_trap_on_the_command_line_reports_and_checks(tmp_path, monkeypatch, capsys, broken, status):
+    """``focusd bench --trap --check --json``: the report, the JSON, and exit 1 when a target is
+    missed (here: the detector made to fire on every still frame)."""
+    from focusd.commands import bench
+
+    if broken:
+        monkeypatch.setattr(trap, "lens_still", lambda *a: True)
+        monkeypatch.setattr("focusd.trap.RISE_SIGMAS", 0.0)
+        monkeypatch.setattr("focusd.trap.RISE", -1.0)
+        monkeypatch.setattr("focusd.trap.FALL_SIGMAS", 0.0)
+        monkeypatch.setattr("focusd.trap.FALL", -1.0)
+    monkeypatch.setattr(trap, "run", _reduced)
+    path = tmp_path / "trap.json"
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert bench.main(parser.parse_args(["--trap", "--check", "--json", str(path)])) == status
+    out = capsys.readouterr().out
+    assert "captured within 0.2 D of the plane" in out and "false fires in 300 frames" in out
+    assert ("[MISS]" in out) is broken
+    assert json.loads(path.read_text())["summary"]["static_frames"] == 300

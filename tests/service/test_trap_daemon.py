@@ -4,12 +4,14 @@ nothing fires on a still scene; AF-ON and the release disarm it; burst rules app
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from daemon_harness import DaemonHarness, test_config as make_config
 from focusd.service import events as ev
 from focusd.signals import ButtonId
-from focusd.sim import scenes
+from focusd.hw.base import CameraFrame
+from focusd.sim import SimRig, scenes
 
 #: the simulated camera's lens starts here and nothing moves it unless AF-ON is pressed
 START_LENS = 1.0
@@ -123,3 +125,26 @@ def test_af_on_disarms_the_trap_and_focuses(tmp_path):
         harness.step(2)
     assert harness.stats.captures_requested == 0
     assert [(type(e), getattr(e, "reason", None)) for e in seen] == [(ev.TrapArmed, None), (ev.TrapDisarmed, "AF-ON")]
+
+
+def test_a_kept_frame_keeps_its_own_image():
+    """CameraFrame.keep_main: a copy now by default (the Pi's buffer goes back); the simulator's
+    renders that very frame later (its lens, scene time, exposure), not the latest one."""
+    frame = CameraFrame(y=np.zeros((4, 4), np.uint8), sequence=1, lens_position=0.0, timestamp_ns=0,
+                        grab_main=lambda: np.full((2, 2), 7, np.uint8))
+    kept = frame.keep_main()
+    frame.grab_main = lambda: np.zeros((2, 2), np.uint8)
+    assert kept().max() == 7
+    rig = SimRig(approaching(3.0), light="bright", start_lens=START_LENS, seed=2)
+    for _ in range(int(0.27 * 56)):  # the subject at 1 D (in focus) at 0.27 s
+        rig.next_frame()
+    now, later = rig.main_image(), rig.main_image_of(rig.last_frame)
+    for _ in range(20):  # 0.36 s on: 1 D out of focus
+        rig.next_frame()
+    blurred = rig.main_image()
+
+    def sharpness(image):
+        return float(np.mean(np.diff(image[..., 0].astype(np.float32), axis=1) ** 2))
+
+    assert sharpness(later()) == pytest.approx(sharpness(now), rel=0.05)
+    assert sharpness(blurred) < 0.8 * sharpness(now)

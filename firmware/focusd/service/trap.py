@@ -12,7 +12,8 @@ peak only once the sharpness has fallen for a few frames, by which time a subjec
 moved on by more than the 0.2 D the trap promises. So while the trap is armed and the sharpness is
 near a rise, the image (``main_image()``, a copy) of each frame that may become the peak is kept,
 with its metadata and the lens estimate of its exposure (focusd.trap's ``wanted``: at most two
-images at a time; none on a still scene far from a rise). With
+images at a time; none on a still scene far from a rise; on the simulator the image is rendered
+only when the capture asks, CameraFrame.keep_main). With
 ``camera.full_resolution_captures`` the trap still writes that kept stream image: a mode switch
 after the fire would show a later moment.
 """
@@ -78,12 +79,12 @@ class Sprung:
 
 
 def keep(frame: CameraFrame, exposed: ExposedLens | None) -> KeptFrame:
-    """A copy of ``frame`` that outlives its buffer: the main image copied now."""
-    image = frame.main_image()
+    """A copy of ``frame`` that outlives its buffer: its main image copied now (on the simulator,
+    rendered when the capture asks: CameraFrame.keep_main)."""
     copy = CameraFrame(y=np.array(frame.y, copy=True), sequence=frame.sequence, lens_position=frame.lens_position,
                        timestamp_ns=frame.timestamp_ns, exposure_time_us=frame.exposure_time_us,
                        analogue_gain=frame.analogue_gain, frame_duration_us=frame.frame_duration_us,
-                       metadata=dict(frame.metadata), grab_main=lambda: image)
+                       metadata=dict(frame.metadata), grab_main=frame.keep_main())
     return KeptFrame(copy, exposed)
 
 

@@ -44,6 +44,7 @@ bench: $(STAMP)
 # the default suite's figures asserted (tests/bench/test_default_suite_figures.py; CI runs it)
 bench-check: $(STAMP)
 	FOCUSD_BENCH_CHECK=1 $(BIN)/python -m pytest -q tests/bench/test_default_suite_figures.py
+	FOCUSD_BENCH_CHECK=1 $(BIN)/python -m pytest -q tests/bench/test_trap_bench.py
 
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py --minutes 60

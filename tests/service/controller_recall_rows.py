@@ -22,6 +22,9 @@ def recall_events(T: int) -> dict:
     }
 
 
+RECALL_EVENT_NAMES = tuple(recall_events(0))
+
+
 def recall_states(at) -> dict:
     """state -> (events from a new controller, the LED pattern that leaves shown)."""
     return {
@@ -37,15 +40,19 @@ def recall_states(at) -> dict:
     }
 
 
-def with_recall(row, af_held_in):
+def with_recall(row, af_held_in, force: bool = False):
     """Recall's events in a state of the main table, from what its row says of an event that
-    changes nothing ("capture ok"): the recall button neither held nor stored, no recalled lock."""
+    changes nothing ("capture ok"): the recall button neither held nor stored, no recalled lock.
+    ``force``: replace entries the row already gives (a row that gives every event one answer)."""
 
     def full(s) -> dict:
         entries = row(s)
         af_held = af_held_in(s)
         quiet = entries["capture ok"][1]  # the LED after an event that changes nothing
         covered = quiet in (FLASH, ERROR)  # a flash or the error pattern covers the AF pattern
+        if force:
+            for name in RECALL_EVENT_NAMES:
+                entries.pop(name, None)
         entries.setdefault("recall press", ([], quiet))
         entries.setdefault("recall release", ([], quiet))  # not held: no press to end
         entries.setdefault("inlet: store focus", ([StoreFocus()], ERROR if quiet == ERROR else FLASH))

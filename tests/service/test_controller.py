@@ -23,6 +23,7 @@ from focusd.service.controller import (
     Stopping,
     Tick,
 )
+from focusd.service.trap_rows import ArmTrap, DisarmTrap, TrapTriggered
 from focusd.signals import ButtonId, LedPattern
 from tests.service.controller_recall_rows import recall_events, recall_rows, recall_states, with_recall
 
@@ -38,10 +39,11 @@ def release(button, t):
     return ButtonEvent(button, False, t)
 
 
-def make(mode="continuous", priority="release", burst=False, fps=5.0, limit=3, timeout_ms=500.0):
+def make(mode="continuous", priority="release", burst=False, fps=5.0, limit=3, timeout_ms=500.0, trap=False):
     return Controller(
         AfConfig(mode=mode),
-        ShutterConfig(priority=priority, focus_timeout_ms=timeout_ms, burst=burst, burst_fps=fps, burst_limit=limit),
+        ShutterConfig(priority=priority, focus_timeout_ms=timeout_ms, burst=burst, burst_fps=fps, burst_limit=limit,
+                      trap=trap),
     )
 
 
@@ -83,6 +85,7 @@ class Settings:
     priority: str
     burst: bool
     mode: str
+    trap: bool = False  #: shutter.trap (the trap's own table, TRAP_STATES, runs with it on)
 
     @property
     def focus(self) -> bool:
@@ -96,7 +99,8 @@ class Settings:
         return "shutter priority release" if self.priority == "release" else f"focus: {focus_word}"
 
     def controller(self) -> Controller:
-        return make(mode=self.mode, priority=self.priority, burst=self.burst, fps=5.0, limit=4, timeout_ms=500.0)
+        return make(mode=self.mode, priority=self.priority, burst=self.burst, fps=5.0, limit=4, timeout_ms=500.0,
+                    trap=self.trap)
 
 
 SETTINGS = [Settings(p, b, m) for p in ("release", "focus") for b in (False, True) for m in ("continuous", "single")]
@@ -127,6 +131,8 @@ EVENTS = {
     "camera back": CameraFault(True, T),
     "Stopping": Stopping(T),
     **recall_events(T),
+    # the camera thread saw press 1's trap fire; its peak frame was exposed at -5
+    "trap fired": TrapTriggered(1, at(-5), T),
 }
 
 #: state -> (events from a new controller, the LED pattern that leaves shown)
@@ -437,6 +443,21 @@ def with_remote_focus(state: str, row):
 
 ROWS = {state: with_remote_focus(state, row) for state, row in ROWS.items()}
 
+
+def with_trap_off(row):
+    """Trap focus off (these states' settings): a trap's fire report finds no trap armed and is
+    ignored; only the time passes, as with a finished capture at T."""
+
+    def full(s: Settings) -> dict:
+        entries = row(s)
+        entries["trap fired"] = entries["capture ok"]
+        return entries
+
+    return full
+
+
+ROWS = {state: with_trap_off(row) for state, row in ROWS.items()}
+
 def table_cases():
     for state in STATES:
         for event in EVENTS:
@@ -445,11 +466,12 @@ def table_cases():
                                    f"burst {'on' if s.burst else 'off'}-{s.mode}")
 
 
-def run_setup(state: str, s: Settings) -> tuple[Controller, LedPattern]:
-    """The controller in ``state``, and the LED pattern its commands left shown."""
+def run_setup(state: str, s: Settings, states=None) -> tuple[Controller, LedPattern]:
+    """The controller in ``state`` (of ``states``, default STATES), and the LED pattern its
+    commands left shown."""
     controller = s.controller()
     shown = OFF  # the LED starts off
-    for event in STATES[state][0]:
+    for event in (states or STATES)[state][0]:
         for command in controller.handle(event):
             if isinstance(command, ShowLed):
                 shown = command.pattern
@@ -485,6 +507,137 @@ def test_every_event_in_every_state(state, event_name, s):
     expected_commands, expected_led = ROWS[state](s)[event_name]
     led_command = [ShowLed(expected_led)] if expected_led != shown_before else []
     assert controller.handle(EVENTS[event_name]) == list(expected_commands) + led_command
+
+
+# ------------------------------------------------------------------ the trap's table (shutter.trap on)
+#
+# The same events, over the same settings with shutter.trap on, in the states trap focus adds
+# (focusd.service.trap_rows). With AF-ON held a press is an ordinary one ("AF-ON held, trap on" is
+# the "scanning" row); with AF-ON up it arms the trap and captures nothing until the fire.
+
+TRAP_SETTINGS = [dataclasses.replace(s, trap=True) for s in SETTINGS]
+
+TRAP_STATES = {
+    "trap idle": ([], lambda s: OFF),
+    # press 1 at -100 armed the trap: no capture, no flash
+    "trap armed": ([press(SHUT, at(-100))], lambda s: OFF),
+    "trap armed by the remote": ([press(REM, at(-100))], lambda s: OFF),
+    # press 1 at -300 armed, fired at -250 (peak frame -260): flash until -170; burst frame 1 due -50
+    "trap fired, shutter held": ([press(SHUT, at(-300)), TrapTriggered(1, at(-260), at(-250))], lambda s: FLASH),
+    "trap fired, let go": ([press(SHUT, at(-300)), TrapTriggered(1, at(-260), at(-250)), release(SHUT, at(-200))],
+                           lambda s: FLASH),
+    "AF-ON held, trap on": ([press(AF, at(-50))], lambda s: BLINK),
+    # armed at -100, AF-ON pressed at -50: disarmed, scanning, the shutter still held
+    "trap disarmed by AF-ON": ([press(SHUT, at(-100)), press(AF, at(-50))], lambda s: BLINK),
+}
+
+
+def quiet_row(led: LedPattern, **changes) -> dict:
+    """Every event gives no command and leaves ``led`` (errors show ERROR), but for ``changes``
+    (event name with spaces as underscores -> entry)."""
+    entries = {name: ([], led) for name in EVENTS}
+    entries.update({"capture failed": ([], ERROR), "camera fault": ([], ERROR)})
+    entries.update({name.replace("_", " "): entry for name, entry in changes.items()})
+    return entries
+
+
+def row_trap_idle(s: Settings, press_id: int = 1) -> dict:
+    arm = ([ArmTrap(press_id, T)], OFF)
+    return quiet_row(OFF, **{"AF-ON_press": (s.start(), BLINK), "remote_focus_press": (s.start(), BLINK),
+                             "shutter_press": arm, "remote_press": arm})
+
+
+def row_trap_armed(holder: str):
+    def row(s: Settings) -> dict:
+        take_focus = ([DisarmTrap(1, "AF-ON", T), *s.start()], BLINK)
+        return quiet_row(OFF, **{
+            "AF-ON_press": take_focus, "remote_focus_press": take_focus,
+            f"{holder}_release": ([DisarmTrap(1, "released", T)], OFF),
+            # the capture of the peak frame, for the press that armed it
+            "trap_fired": ([Capture(1, at(-100), at(-5), "trap", 0)], FLASH),
+        })
+
+    return row
+
+
+def row_trap_fired_held(s: Settings) -> dict:
+    burst = ([shot(1, -300, -50, "burst", 1)], FLASH) if s.burst else ([], OFF)  # burst rules apply
+    return quiet_row(OFF, **{"AF-ON_press": (s.start(), BLINK), "remote_focus_press": (s.start(), BLINK),
+                             "tick": burst, "tick, 2.5 s later": burst})  # and it fires once: "trap fired" nothing
+
+
+def row_trap_disarmed_by_af_on(s: Settings) -> dict:
+    return quiet_row(BLINK, **{"AF-ON_release": ([StopAf()], OFF), "FOCUSED": ([], STEADY), "FAILED": ([], FAST),
+                               "IDLE": ([], OFF)})  # no re-arm at the release: a new press arms
+
+
+TRAP_ROWS = {
+    "trap idle": row_trap_idle,
+    "trap armed": row_trap_armed("shutter"),
+    "trap armed by the remote": row_trap_armed("remote"),
+    "trap fired, shutter held": row_trap_fired_held,
+    "trap fired, let go": lambda s: row_trap_idle(s, press_id=2),
+    "AF-ON held, trap on": ROWS["scanning"],
+    "trap disarmed by AF-ON": row_trap_disarmed_by_af_on,
+}
+TRAP_ROWS = {state: with_recall(row, lambda s, state=state: run_setup(state, s, TRAP_STATES)[0].state.af_held,
+                               force=True) for state, row in TRAP_ROWS.items()}
+
+
+def trap_table_cases():
+    for state in TRAP_STATES:
+        for event in EVENTS:
+            for s in TRAP_SETTINGS:
+                yield pytest.param(state, event, s, id=f"{state}-{event}-{s.priority}-"
+                                   f"burst {'on' if s.burst else 'off'}-{s.mode}")
+
+
+def test_the_trap_table_has_every_event_in_every_state():
+    assert set(TRAP_ROWS) == set(TRAP_STATES)
+    for state, row in TRAP_ROWS.items():
+        for s in TRAP_SETTINGS:
+            assert set(row(s)) == set(EVENTS), (state, s)
+            _, shown = run_setup(state, s, TRAP_STATES)
+            assert shown == TRAP_STATES[state][1](s), state
+
+
+@pytest.mark.parametrize("state, event_name, s", list(trap_table_cases()))
+def test_every_event_in_every_trap_state(state, event_name, s):
+    controller, shown_before = run_setup(state, s, TRAP_STATES)
+    expected_commands, expected_led = TRAP_ROWS[state](s)[event_name]
+    led_command = [ShowLed(expected_led)] if expected_led != shown_before else []
+    assert controller.handle(EVENTS[event_name]) == list(expected_commands) + led_command
+
+
+def test_a_trap_fire_starts_a_burst_at_the_rate_until_release():
+    controller = make(burst=True, fps=10.0, limit=0, trap=True)
+    assert controller.handle(press(SHUT, 0)) == [ArmTrap(1, 0)]
+    first = captures(controller.handle(TrapTriggered(1, 480 * MS, 500 * MS)))
+    assert [(c.reason, c.due_ns, c.burst_index) for c in first] == [("trap", 480 * MS, 0)]
+    taken = [c for t in range(510, 900, 10) for c in captures(controller.handle(Tick(t * MS)))]
+    assert [(c.reason, c.due_ns, c.burst_index) for c in taken] == [
+        ("burst", (500 + 100 * k) * MS, k) for k in range(1, 4)]
+    assert captures(controller.handle(release(SHUT, 900 * MS))) == []
+    assert captures(controller.handle(Tick(2000 * MS))) == []
+    assert controller.presses == 1
+
+
+def test_a_stale_trap_fire_is_ignored_and_a_new_press_arms_anew():
+    controller = make(trap=True)
+    controller.handle(press(SHUT, 0))
+    assert controller.handle(release(SHUT, 10 * MS)) == [DisarmTrap(1, "released", 10 * MS)]
+    assert controller.handle(press(SHUT, 20 * MS)) == [ArmTrap(2, 20 * MS)]
+    # the camera thread saw press 1's trap fire before it heard of the release: nothing
+    assert captures(controller.handle(TrapTriggered(1, 5 * MS, 25 * MS))) == []
+    assert [c.press_id for c in captures(controller.handle(TrapTriggered(2, 30 * MS, 40 * MS)))] == [2]
+
+
+def test_trap_turned_on_by_a_reload_applies_from_the_next_press():
+    controller = make()
+    assert captures(controller.handle(press(SHUT, 0)))  # trap off: captured at once
+    controller.handle(release(SHUT, 10 * MS))
+    controller.reconfigure(AfConfig(), ShutterConfig(burst=False, trap=True))
+    assert controller.handle(press(SHUT, 20 * MS)) == [ArmTrap(2, 20 * MS)]
 
 
 @pytest.mark.parametrize(

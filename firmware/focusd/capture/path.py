@@ -123,6 +123,16 @@ class CapturePath:
             self.writer.submit(request)  # a full queue is reported back
         return refused
 
+    def take_kept(self, capture: Capture, frame: CameraFrame, exposed: ExposedLens | None, af_state: str,
+                  **fields) -> None:
+        """Hand ``capture`` to the writer now, from a frame kept earlier (trap focus: its peak
+        frame, focusd.service.trap), whose lens estimate ``exposed`` was taken when it came;
+        ``fields``: more CaptureRequest fields. Always its kept stream image, even with
+        full-resolution captures (a mode switch now would show a later moment)."""
+        lit = bool(self.assist_lit(frame)) if self.assist_lit is not None else False
+        request = _request(capture, frame, frame.main_image(), af_state, exposed, self.optics, lit)
+        self.writer.submit(dataclasses.replace(request, **fields))  # a full queue is reported back
+
     def after_frame(self) -> list[CaptureRefused]:
         """``camera.full_resolution_captures``: one mode switch per capture (focusing pauses).
         Called once the frame is released."""

@@ -60,7 +60,7 @@ log = logging.getLogger("focusd.capture")
 METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_reported", "lens_exposed",
                    "lens_exposed_range", "lens_moving", "lens_estimate_basis", "exposure_time_us",
                    "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index", "input",
-                   "af_assist_lit")
+                   "af_assist_lit", "trap_plane", "trap_rise")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
@@ -97,6 +97,8 @@ class CaptureRequest:
     raw: RawImage | None = None
     #: why there is no DNG although capture.raw is on (the camera streams no raw...); None otherwise
     raw_error: str | None = None
+    trap_plane: float | None = None  #: trap focus (reason "trap"): the armed plane, dioptres; None: not a trap's
+    trap_rise: float | None = None  #: trap focus: the peak's sharpness over the sharpness when armed
     extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
 
 

@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "in real time, idle, focused, during scans and in bursts (focusd.bench.shutter)")
     parser.add_argument("--assist", action="store_true",
                         help="the dark block without and with the AF-assist lamp (focusd.bench.assist)")
+    parser.add_argument("--trap", action="store_true",
+                        help="trap focus: subjects passing through the armed plane at 0.5-3 D/s, and false fires on "
+                             "10,000 still frames (focusd.bench.trap)")
     parser.add_argument("--web", action="store_true",
                         help="instead of the autofocus: AF frames, press to exposure and frame rate with three "
                              "viewfinder clients (and one magnifying) against none, as ratios measured in the same "
@@ -175,6 +178,23 @@ def _assist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trap(args: argparse.Namespace) -> int:
+    """``--trap``: trap focus's passes and still scenes (and JSON with --json); with --check, 1
+    when a target is missed."""
+    import json
+
+    from focusd.bench import trap
+    from focusd.sim import scenes
+
+    result = trap.run(list(scenes.TEXTURES), seed=args.seed, workers=args.workers)
+    print(trap.format_report(result, args.seed))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(result, file, indent=1)
+        print(f"\nwrote {args.json}")
+    return 1 if args.check and not trap.targets_met(result["summary"]) else 0
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         algorithms = _algorithms(args.algorithms)
@@ -212,6 +232,8 @@ def main(args: argparse.Namespace) -> int:
             return 2
     if args.assist:
         return _assist(args)
+    if args.trap:
+        return _trap(args)
     if args.shutter:
         return _shutter(args)
     if args.web:

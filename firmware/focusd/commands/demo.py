@@ -34,6 +34,14 @@ KEYS_HELP = "keys: a = AF-ON hold/let go, s or space = shutter tap, h = shutter 
 #: the demo's own keys (the simulated camera, ./captures), package data in focusd/demo/
 SETTINGS = "demo.toml"
 
+#: the simulated scenes (--scene): the still wall, and a subject filling the frame that comes from
+#: 5 m at 0.5 D/s and passes 1 m (1 D, where the simulated lens starts) 1.6 s after the start
+SCENES = ("wall", "approaching")
+#: what a shipped script needs besides its steps: keys laid under --set, and its scene
+SCRIPT_SETUPS: dict[str, tuple[dict[str, object], str]] = {
+    "trap": ({"shutter.trap": True}, "approaching"),
+}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     loader.add_config_arguments(parser)
@@ -42,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--script", default="default", help="button script: a file, or a shipped one by name (default, remote)")
     parser.add_argument("--light", default="indoor", choices=("bright", "indoor", "dim", "dark"),
                         help="the simulated scene's light (default indoor; dark: the AF-assist lamp's demo)")
+    parser.add_argument("--scene", default=None, choices=SCENES,
+                        help="the simulated scene: wall (bricks at 1.2 m, still), approaching (a subject coming from "
+                             "5 m at 0.5 D/s through the lens's starting plane, 1 m: trap focus's demo); default: "
+                             "the script's (approaching for --script trap, else wall)")
     parser.add_argument("--interactive", action="store_true", help="press the buttons from the keyboard: " + KEYS_HELP)
     parser.add_argument("--web", action="store_true", help="serve the viewfinder page too (default "
                         "http://127.0.0.1:8080/, printed on start) and run until Ctrl-C instead of playing a script")
@@ -70,6 +82,8 @@ def main(args: argparse.Namespace) -> int:
         print("focusd demo: --web and --interactive: choose one (the page has its own buttons)", file=sys.stderr)
         return 2
     keys = demo_keys(args.captures)
+    script_keys, script_scene = SCRIPT_SETUPS.get(args.script, ({}, "wall"))
+    keys.update(script_keys)  # the script's own keys (trap: shutter.trap), under --set like the rest
     if args.web:
         keys.update(web_keys(tempfile.mkdtemp(prefix="focusd-web-")))
     config = loader.load(args, keys)  # a ConfigError becomes exit status 78 in focusd.cli
@@ -93,7 +107,8 @@ def main(args: argparse.Namespace) -> int:
     terminal = StatusTerminal(sys.stderr)  # log lines go above the status line, not onto its end
     setup_logging("warning" if config.logging.level == "info" else config.logging.level, stream=terminal)
     factory = mock_pin_factory()
-    daemon = Daemon(config, build_camera(config, light=args.light), pin_factory=factory)
+    daemon = Daemon(config, build_camera(config, light=args.light, scene=demo_scene(args.scene or script_scene)),
+                    pin_factory=factory)
     install_signal_handlers(daemon)
     finger = MockPinDriver(config.pins, factory)
     done = threading.Event()
@@ -125,6 +140,15 @@ def main(args: argparse.Namespace) -> int:
     stats = daemon.stats
     print(f"focusd demo: {summary(stats, config.capture.directory)}")
     return code if stats.captures_failed == 0 else 1
+
+
+def demo_scene(name: str):
+    """The simulated scene called ``name`` (SCENES); None: the camera's own (the wall)."""
+    if name == "wall":
+        return None
+    from focusd.sim import scenes
+
+    return scenes.moving_scene("text", start_m=5.0, dioptres_per_s=0.5, seed=1)
 
 
 def _serve_page(config):

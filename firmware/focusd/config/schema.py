@@ -71,6 +71,7 @@ class ShutterConfig:
     burst: bool = True  #: keep capturing while the shutter is held
     burst_fps: float = 5.0  #: burst rate
     burst_limit: int = 20  #: most frames in one burst (0: no limit)
+    trap: bool = False  #: trap focus: the shutter held with AF-ON up arms a trap at the lens position (focusd.trap)
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "burst": check_boolean,
         "burst_fps": lambda v: check_number(v, 0, 30, "frames per second", low_open=True),
         "burst_limit": lambda v: check_integer(v, 0, None, " (frames; 0: no limit)"),
+        "trap": check_boolean,
     },
     "capture": {
         "directory": _directory, "format": check_choice("jpeg", "png"),

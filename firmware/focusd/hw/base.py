@@ -68,6 +68,9 @@ class CameraFrame:
     #: the raw stream's copy (RawImage); None: the camera streams no raw (capture.raw off)
     grab_raw: Callable[[], RawImage] | None = None
     release_callback: Callable[[], None] | None = None
+    #: a camera that can make this frame's main image again later (the simulator) gives it here;
+    #: None: :meth:`keep_main` copies it now
+    later_main: Callable[[], np.ndarray] | None = None
 
     def main_image(self) -> np.ndarray:
         """A copy of the main stream of this frame (H, W, 3) RGB or (H, W) grey uint8.
@@ -82,6 +85,14 @@ class CameraFrame:
         """A copy of this frame's raw stream, or None when the camera streams none. Taken on the
         camera thread, like :meth:`main_image`: a copy (and an unpacking view), no encoding."""
         return None if self.grab_raw is None else self.grab_raw()
+    def keep_main(self) -> Callable[[], np.ndarray]:
+        """This frame's main image for later, valid after :meth:`release` (trap focus keeps the
+        frame that may become its capture): a copy now, unless the camera can make the very image
+        again later (the simulator renders it then, sparing the camera thread a render per frame)."""
+        if self.later_main is not None:
+            return self.later_main
+        image = self.main_image()
+        return lambda: image
 
     def release(self) -> None:
         """Give the buffer back to the camera. Safe to call twice."""

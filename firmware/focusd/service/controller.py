@@ -11,7 +11,9 @@ It owns the meaning of the two buttons, and nothing else:
   With priority ``focus`` a press made while AF-ON is scanning waits for FOCUSED or FAILED or the
   timeout and then fires all the same, recording why (every press waiting fires, in order; at a
   shutdown, ``Stopping``, and when the camera fails, ``CameraFault``, they fire at once). Held with
-  burst on, it captures at the burst rate until release or the limit.
+  burst on, it captures at the burst rate until release or the limit. With ``shutter.trap`` a
+  press while AF-ON is up arms a trap instead (focusd.service.trap_rows: the capture comes when a
+  subject passes through the lens's plane).
 - **Recall** (``pins.recall``, optional) owns the stored focus position: held ``recall.long_press_ms``
   it stores the lens position (the LED flashes as it does); a shorter press, with AF-ON up, sends
   the lens back there, and once it has arrived the LED is steady as for a lock (a recalled lock)
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from focusd.af.types import AfMode, AfState
 from focusd.capture.order import Capture
 from focusd.config.schema import AfConfig, RecallConfig, ShutterConfig
+from focusd.service.trap_rows import TRAP_REASON, ArmTrap, DisarmTrap, TrapRows, TrapTriggered
 from focusd.signals import ButtonId, LedPattern
 
 #: how long the capture flash and the error pattern are shown before the AF pattern returns
@@ -111,7 +114,7 @@ class RecallAsked:
 
 
 Event = (ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping | FocusRecalled
-         | RecallAsked)
+         | RecallAsked | TrapTriggered)
 
 # -------------------------------------------------------------------------------------- commands
 
@@ -141,7 +144,7 @@ class RecallFocus:
     """Send the lens to the stored position (a press of recall with AF-ON up)."""
 
 
-Command = StartAf | StopAf | Capture | ShowLed | StoreFocus | RecallFocus
+Command = StartAf | StopAf | Capture | ShowLed | StoreFocus | RecallFocus | ArmTrap | DisarmTrap
 
 # ------------------------------------------------------------------------------------ controller
 
@@ -199,6 +202,7 @@ class ControllerState:
     recall_down_ns: int | None = None  #: when the recall button went down (None: up)
     recall_stored: bool = False  #: this recall press already stored (held past the long press)
     recalled: bool = False  #: the lens is at the recalled position (a recalled lock, until AF-ON)
+    trap: TrapRows = field(default_factory=TrapRows)  #: trap focus (focusd.service.trap_rows)
 
 
 class Controller:
@@ -233,7 +237,7 @@ class Controller:
             case ButtonEvent(button=button, pressed=pressed, time_ns=t):
                 match ROLE_OF_INPUT[button]:
                     case InputRole.FOCUS:
-                        self._af_button(button, pressed, commands)
+                        self._af_button(button, pressed, commands, t)
                     case InputRole.CAPTURE:
                         self._capture_button(button, pressed, t, commands)
                     case InputRole.RECALL:
@@ -258,6 +262,11 @@ class Controller:
             case CaptureFinished(error=error, time_ns=t):
                 if error is not None:
                     self.state.error_until_ns = t + ERROR_NS
+            case TrapTriggered(time_ns=t):
+                armed = self.state.trap.fired(event)
+                if armed is not None:
+                    self._fire(armed.press_id, armed.press_time_ns, t, TRAP_REASON, commands, armed.button,
+                               due_ns=event.peak_time_ns)
             case Stopping(time_ns=t):
                 self._fire_waits(t, "focus: stopping", commands)
             case CameraFault(recovered=recovered, time_ns=t):
@@ -274,7 +283,7 @@ class Controller:
 
     # AF-ON ----------------------------------------------------------------------------------
 
-    def _af_button(self, button: ButtonId, pressed: bool, commands: list[Command]) -> None:
+    def _af_button(self, button: ButtonId, pressed: bool, commands: list[Command], t: int) -> None:
         """Either focus input starts focus; focus stops when the last one held is let go (a remote
         half-pressed while the thumb holds AF-ON changes nothing, nor does letting one of them go)."""
         held = self.state.focus_held
@@ -284,6 +293,7 @@ class Controller:
         self.state.af_held = pressed
         if pressed:
             self.state.recalled = False  # AF-ON takes the lens: the recalled lock is over
+            self.state.trap.disarm("AF-ON", t, commands)  # the focus taken back: no trap (trap_rows)
             commands.append(StartAf(self.af_mode))
             self.state.af_state = AfState.SCANNING
         else:
@@ -299,6 +309,7 @@ class Controller:
             if not held:
                 self.state.burst = None  # a focus wait still fires: a press is a press
                 self.state.held_press_id = None
+                self.state.trap.disarm("released", t, commands)
             return
         if held:  # the other input is already holding a capture: this press adds nothing
             held.add(button)
@@ -310,6 +321,8 @@ class Controller:
         press_id = self.state.next_press_id
         self.state.next_press_id += 1
         self.state.held_press_id = press_id
+        if self.shutter.trap and not self.state.af_held:
+            return self.state.trap.arm(press_id, t, button, commands)  # its capture is the trap's
         if self.shutter.priority == "focus" and self.state.af_held and self.state.af_state == AfState.SCANNING:
             deadline = t + int(self.shutter.focus_timeout_ms * 1e6)
             # a second press while the first still waits waits too: each press is one capture
@@ -325,8 +338,8 @@ class Controller:
         return self.state.af_state.name
 
     def _fire(self, press_id: int, press_t: int, now: int, reason: str, commands: list[Command],
-              button: ButtonId | None) -> None:
-        commands.append(Capture(press_id, press_t, now, reason, 0, button))
+              button: ButtonId | None, due_ns: int | None = None) -> None:
+        commands.append(Capture(press_id, press_t, now if due_ns is None else due_ns, reason, 0, button))
         self.state.flash_until_ns = now + FLASH_NS
         # a burst belongs to the press whose input is still held, not to an earlier one firing late
         if self.shutter.burst and self.state.capture_held and self.state.held_press_id == press_id:

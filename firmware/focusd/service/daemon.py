@@ -55,6 +55,8 @@ from focusd.service.exposure_lock import BurstExposureLock
 from focusd.service.inlet import CommandInlet
 from focusd.service.notify import SystemdNotifier
 from focusd.service.subscribers import journal_handler, led_handler, status_handler
+from focusd.service.trap import TrapWatch
+from focusd.service.trap_rows import TRAP_REASON, ArmTrap, DisarmTrap
 
 log = logging.getLogger("focusd.daemon")
 
@@ -101,6 +103,7 @@ class Daemon:
         self.controller = Controller(config.af, config.shutter, config.recall)
         self.recall = FocusRecall(RecallStore(config.recall.state_file), self.events, camera.now_ns)
         self.burst_exposure = BurstExposureLock(camera, config.exposure.lock_in_bursts)
+        self.trap = TrapWatch(config.af.window)  #: trap focus's detector and kept frames (shutter.trap)
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
         # built in _run, once the camera is up (its own lens range is known only then)
@@ -326,6 +329,10 @@ class Daemon:
         self._drain_control(frame)
         self._dispatch(self.controller.handle(Tick(now)), frame)
         self._take_captures(frame)
+        sprung = self.trap.frame(frame, self.focus.lens_estimate, self.focus.commanded)
+        if sprung is not None:  # trap focus fired: the controller asks for the kept peak frame
+            self.events.publish(sprung.event())
+            self._dispatch(self.controller.handle(sprung.triggered()), frame)
         changed = self.focus.focus(frame)
         if changed is not None:
             self._dispatch(self.controller.handle(AfStateChanged(changed, now)), frame)
@@ -366,6 +373,12 @@ class Daemon:
                     self.focus.start(mode, frame)
                 case StopAf():
                     self.focus.stop()  # the lens stays exactly where it is
+                case ArmTrap() | DisarmTrap():
+                    self.events.publish(self.trap.command(command, frame, self.focus.commanded, self.config.af.window))
+                case Capture() if command.reason == TRAP_REASON:  # the kept peak frame, written now
+                    self.stats.captures_requested += 1
+                    self.trap.take(command, self.captures, self.engine.state.name)
+                    self.events.publish(ev.CaptureQueued(command.press_id, command.reason, 0, command.due_ns))
                 case Capture():
                     self.stats.captures_requested += 1
                     if self.assist is not None:  # the lamp off, and the capture after its light

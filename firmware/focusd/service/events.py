@@ -128,6 +128,35 @@ class FocusRecall:
 
     outcome: str
     target: float | None
+class TrapArmed:
+    """Trap focus (focusd.service.trap): press ``press_id`` armed a trap at ``plane`` D (the lens
+    position it watches: the last command, else the frame's LensPosition)."""
+
+    press_id: int
+    plane: float
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrapFired:
+    """The trap of press ``press_id`` fired: frame ``peak_sequence`` (exposed at ``peak_time_ns``)
+    was the sharpest of the pass, ``rise`` times the sharpness when armed; it is the capture."""
+
+    press_id: int
+    plane: float
+    peak_sequence: int
+    peak_time_ns: int
+    rise: float
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrapDisarmed:
+    """The trap of press ``press_id`` was disarmed before it fired: ``reason`` "released" (the
+    shutter let go) or "AF-ON" (focus taken back). A trap that fired is disarmed by its fire."""
+
+    press_id: int
+    reason: str
     time_ns: int
 
 
@@ -144,7 +173,8 @@ class FrameStatistics:
 
 
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
-         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | FocusStored | FocusRecall)
+         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | FocusStored | FocusRecall
+         | TrapArmed | TrapFired | TrapDisarmed)
 
 # ------------------------------------------------------------------------------------ the stream
 
@@ -282,6 +312,7 @@ class StatusBoard:
     led: LedPattern = LedPattern.OFF
     held: set[ButtonId] = field(default_factory=set)
     last_error: str | None = None
+    trap: str | None = None  #: trap focus: "armed", "fired", "off"; None (not shown) until first armed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> None:
@@ -304,13 +335,16 @@ class StatusBoard:
                     self.last_error = message
                 case FrameStatistics(frames=frames, fps=fps, dropped=dropped):
                     self.frames, self.fps, self.dropped = frames, fps, dropped
+                case TrapArmed() | TrapFired() | TrapDisarmed():
+                    self.trap = {TrapArmed: "armed", TrapFired: "fired", TrapDisarmed: "off"}[type(event)]
 
     def line(self) -> str:
         with self._lock:
             lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
             held = "+".join(sorted(b.value for b in self.held)) or "-"
             return (f"af={self.af_state} lens={lens} led={self.led.value} held={held} frames={self.frames} "
-                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}")
+                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}"
+                    + (f" trap={self.trap}" if self.trap else ""))
 
 
 class FrameCounter:

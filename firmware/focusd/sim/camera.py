@@ -262,4 +262,5 @@ class SimCamera(Camera):
         return CameraFrame(y=frame.y, sequence=frame.sequence, lens_position=frame.lens_position,
                            timestamp_ns=frame.timestamp_ns + offset, exposure_time_us=frame.exposure_time_us,
                            analogue_gain=frame.analogue_gain, frame_duration_us=frame.frame_duration_us,
-                           metadata=metadata, grab_main=grab_main, grab_raw=grab_raw if self.raw else None)
+                           metadata=metadata, grab_main=grab_main, grab_raw=grab_raw if self.raw else None,
+                           later_main=rig.main_image_of(frame))

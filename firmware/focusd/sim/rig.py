@@ -338,14 +338,30 @@ class SimRig:
         frame[y:y + h, x:x + w] = region
         return frame
 
+    def main_image_of(self, frame: SimFrame):
+        """``frame``'s main image, to be rendered when called (any time later): its lens, scene
+        time, exposure and lamp light are what it had (only its noise is drawn then)."""
+        gains, electrons_per_s = self._gains, self._electrons_per_s
+
+        def render() -> np.ndarray:
+            return self._render_main(frame, gains, electrons_per_s)
+
+        return render
+
     def main_image(self) -> np.ndarray:
         """The last frame's main stream: RGB uint8 at ``oversample`` x the lores size (1536x864 for
         the default lores size), grey scenes replicated to three channels, with the noise of that
         pixel size. Rendered on demand (one inverse FFT per layer, tens of ms)."""
-        frame, reflectance = self._main_reflectance("main_image")
+        frame = self.last_frame
+        if frame is None:
+            raise ConfigError("main_image", "no frame has been delivered yet")
+        return self._render_main(frame, self._gains, self._electrons_per_s)
+
+    def _render_main(self, frame: SimFrame, gains, electrons_per_s: float) -> np.ndarray:
+        reflectance = self._reflectance_of(frame, gains)
         o = self.geometry.optics.oversample
         noise = self._main_rng.standard_normal(reflectance.shape, dtype=np.float32)
-        grey = expose(reflectance, self._electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,
+        grey = expose(reflectance, electrons_per_s, frame.exposure_time_us / 1e6, frame.analogue_gain,
                       self.geometry.pixels_averaged / (o * o), self.sensor_model, noise)
         return np.repeat(grey[:, :, None], 3, axis=2)
 
@@ -359,17 +375,21 @@ class SimRig:
                      self.geometry.pixels_averaged / (o * o), self.sensor_model, noise)
 
     def _main_reflectance(self, what: str) -> tuple[SimFrame, np.ndarray]:
-        """The last frame and its linear reflectance on the main stream's grid (computed once per
-        frame: main and raw share it)."""
+        """The last frame and its linear reflectance on the main stream's grid."""
         frame = self.last_frame
         if frame is None:
             raise ConfigError(what, "no frame has been delivered yet")
+        return frame, self._reflectance_of(frame, self._gains)
+
+    def _reflectance_of(self, frame: SimFrame, gains) -> np.ndarray:
+        """``frame``'s linear reflectance on the main stream's grid, lit by ``gains`` (computed
+        once per frame: main and raw share it)."""
         if self._main_render is not None and self._main_render[0] is frame:
-            return self._main_render
+            return self._main_render[1]
         if self._main_renderer is None:
             full = Geometry.build(self.profile, self.mode.size, self.lores_size, self.geometry.optics, None)
             self._main_renderer = self.scene.renderer(full)
-        lit = {} if self._gains is None else {"gains": self._gains}
+        lit = {} if gains is None else {"gains": gains}
         reflectance = self._main_renderer.render_main(frame.lens_actual, frame.time_s, **lit)
         self._main_render = (frame, reflectance)
-        return self._main_render
+        return reflectance

@@ -85,6 +85,7 @@ class CameraFrame:
         """A copy of this frame's raw stream, or None when the camera streams none. Taken on the
         camera thread, like :meth:`main_image`: a copy (and an unpacking view), no encoding."""
         return None if self.grab_raw is None else self.grab_raw()
+
     def keep_main(self) -> Callable[[], np.ndarray]:
         """This frame's main image for later, valid after :meth:`release` (trap focus keeps the
         frame that may become its capture): a copy now, unless the camera can make the very image

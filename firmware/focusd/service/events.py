@@ -128,6 +128,10 @@ class FocusRecall:
 
     outcome: str
     target: float | None
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class TrapArmed:
     """Trap focus (focusd.service.trap): press ``press_id`` armed a trap at ``plane`` D (the lens
     position it watches: the last command, else the frame's LensPosition)."""

@@ -12,6 +12,8 @@ from focusd.service.controller import (
     ERROR_NS,
     FLASH_NS,
     AfStateChanged,
+    BracketEnded,
+    BracketRequested,
     ButtonEvent,
     CameraFault,
     Capture,
@@ -19,7 +21,9 @@ from focusd.service.controller import (
     Controller,
     ShowLed,
     StartAf,
+    StartBracket,
     StopAf,
+    StopBracket,
     Stopping,
     Tick,
 )
@@ -125,6 +129,8 @@ EVENTS = {
     "camera fault": CameraFault(False, T, "gone"),
     "camera back": CameraFault(True, T),
     "Stopping": Stopping(T),
+    "bracket asked": BracketRequested(T),
+    "bracket ended": BracketEnded(T),
 }
 
 #: state -> (events from a new controller, the LED pattern that leaves shown)
@@ -170,6 +176,10 @@ STATES = {
         [CaptureFinished(1, "disk full", at(-100))], lambda s: ERROR),
     "camera down": (
         [CameraFault(False, at(-100), "gone")], lambda s: ERROR),
+    # a shutter double-press at -300/-200 (AF-ON up): press 1 captured (flash over at -220), a series runs
+    "bracketing": (
+        [press(SHUT, at(-300)), release(SHUT, at(-280)), press(SHUT, at(-200)), release(SHUT, at(-180))],
+        lambda s: OFF),
 }
 
 
@@ -258,13 +268,14 @@ def row_capture_held(holder: str, press_ms: int, burst_taken: int):
     return row
 
 
-def row_flash_shown(s: Settings) -> dict:
-    """Press 1 at -30, let go: the flash is shown until +50 and covers the AF pattern."""
+def row_flash_shown(s: Settings, double_press: bool = True) -> dict:
+    """Press 1 at -30, let go: the flash is shown until +50 and covers the AF pattern. With AF-ON
+    up at press 1 (``double_press``) a shutter press now is the second of a double-press: a series."""
     fire = [shot(2, 0, 0, s.reason("AF-ON not held"))]
     return {
         "AF-ON press": (s.start(), FLASH),
         "AF-ON release": ([], FLASH),
-        "shutter press": (fire, FLASH),
+        "shutter press": ([StartBracket()] if double_press else fire, FLASH),
         "shutter release": ([], FLASH),
         "remote press": (fire, FLASH),
         "remote release": ([], FLASH),
@@ -341,8 +352,8 @@ def row_waiting(presses: list[int], held: bool):
 def row_wait_af_let_go(s: Settings) -> dict:
     """Press 1 at -40 during the scan, AF-ON let go at -20. Focus priority: press 1 still waits
     and fires at the next tick. Release priority: captured at -40, flash until +40."""
-    if not s.focus:  # press 1 long captured: exactly the "flash shown" state
-        return row_flash_shown(s)
+    if not s.focus:  # press 1 long captured: the "flash shown" state (AF-ON was held at press 1)
+        return row_flash_shown(s, double_press=False)
     # a new press while press 1 still waits: press 1 first (every waiting press fires in order)
     in_order = [shot(1, -40, 0, "focus: AF-ON released"), shot(2, 0, 0, "focus: AF-ON not held")]
     return {
@@ -395,6 +406,37 @@ def row_error(camera_down: bool):
     return row
 
 
+def row_bracketing(s: Settings) -> dict:
+    """A series runs: any press stops it and does nothing else; the rest leaves it running."""
+    return {
+        "AF-ON press": ([StopBracket(AF)], OFF),
+        "AF-ON release": ([], OFF),
+        "shutter press": ([StopBracket(SHUT)], OFF),
+        "shutter release": ([], OFF),
+        "remote press": ([StopBracket(REM)], OFF),
+        "remote release": ([], OFF),
+        "remote focus press": ([StopBracket(ButtonId.REMOTE_FOCUS)], OFF),
+        "remote focus release": ([], OFF),
+        "FOCUSED": ([], OFF),
+        "FAILED": ([], OFF),
+        "SCANNING": ([], OFF),
+        "IDLE": ([], OFF),
+        "tick": ([], OFF),
+        "tick, 2.5 s later": ([], OFF),
+        "capture ok": ([], OFF),
+        "capture failed": ([], ERROR),
+        "camera fault": ([], ERROR),
+        "camera back": ([], OFF),
+        "Stopping": ([], OFF),
+        "bracket asked": ([], OFF),  # one runs already
+        "bracket ended": ([], OFF),
+    }
+
+
+#: the states where the command inlet's request starts a series: no series running, no focus input
+#: or capture held, the camera up
+BRACKET_STARTS = {"idle", "released after lock", "capture flash shown", "focus wait, AF-ON let go", "error shown"}
+
 ROWS = {
     "idle": row_idle,
     "scanning": row_af_held("SCANNING", BLINK),
@@ -411,6 +453,7 @@ ROWS = {
     "focus wait, AF-ON let go": row_wait_af_let_go,
     "error shown": row_error(camera_down=False),
     "camera down": row_error(camera_down=True),
+    "bracketing": row_bracketing,
 }
 
 
@@ -422,14 +465,28 @@ def with_remote_focus(state: str, row):
     def full(s: Settings) -> dict:
         entries = row(s)
         held = run_setup(state, s)[0].state.af_held
-        entries["remote focus press"] = entries["AF-ON press"]
-        entries["remote focus release"] = entries["AF-ON press" if held else "AF-ON release"]
+        entries.setdefault("remote focus press", entries["AF-ON press"])
+        entries.setdefault("remote focus release", entries["AF-ON press" if held else "AF-ON release"])
         return entries
 
     return full
 
 
-ROWS = {state: with_remote_focus(state, row) for state, row in ROWS.items()}
+def with_bracket_events(state: str, row):
+    """The inlet's request starts a series in BRACKET_STARTS' states, else nothing; a series
+    ending by itself changes nothing but the controller's own flag. Neither changes the LED."""
+
+    def full(s: Settings) -> dict:
+        entries = row(s)
+        unchanged = entries["capture ok"][1]  # an event that changes nothing shows the state's LED at T
+        entries.setdefault("bracket asked", ([StartBracket()] if state in BRACKET_STARTS else [], unchanged))
+        entries.setdefault("bracket ended", ([], unchanged))
+        return entries
+
+    return full
+
+
+ROWS = {state: with_bracket_events(state, with_remote_focus(state, row)) for state, row in ROWS.items()}
 
 def table_cases():
     for state in STATES:

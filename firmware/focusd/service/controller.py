@@ -12,6 +12,11 @@ It owns the meaning of the two buttons, and nothing else:
   timeout and then fires all the same, recording why (every press waiting fires, in order; at a
   shutdown, ``Stopping``, and when the camera fails, ``CameraFault``, they fire at once). Held with
   burst on, it captures at the burst rate until release or the limit.
+- **Focus bracketing** (docs/bracketing.md): with AF-ON up, a shutter press that completes a
+  double-press (focusd.service.bracket_gesture) asks for a series, ``StartBracket``, instead of a
+  photo (the first press took its own); so does the command inlet (``BracketRequested``). While a
+  series runs, any press (AF-ON, shutter, the remote's) stops it, ``StopBracket``, and does nothing
+  else; the daemon says when a series ended by itself (``BracketEnded``).
 - **LED**: off when idle, blinking while scanning, steady when focused, fast blink when focus
   failed, a short flash on each capture, a distinct pattern on errors.
 
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from focusd.af.types import AfMode, AfState
 from focusd.capture.order import Capture
 from focusd.config.settings import AfConfig, ShutterConfig
+from focusd.service.bracket_gesture import DoublePressGesture
 from focusd.signals import ButtonId, LedPattern
 
 #: how long the capture flash and the error pattern are shown before the AF pattern returns
@@ -89,7 +95,21 @@ class Stopping:
     time_ns: int
 
 
-Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping
+@dataclass(frozen=True, slots=True)
+class BracketRequested:
+    """The command inlet asked for a focus-bracketing series."""
+
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketEnded:
+    """The series ended by itself (done, clipped, a fault): presses are presses again."""
+
+    time_ns: int
+
+
+Event = ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping | BracketRequested | BracketEnded
 
 # -------------------------------------------------------------------------------------- commands
 
@@ -109,7 +129,19 @@ class ShowLed:
     pattern: LedPattern
 
 
-Command = StartAf | StopAf | Capture | ShowLed
+@dataclass(frozen=True, slots=True)
+class StartBracket:
+    """Start a focus-bracketing series from where the lens is (the camera thread's BracketSeries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopBracket:
+    """Stop the series now: ``button`` was pressed (None: asked otherwise)."""
+
+    button: ButtonId | None = None
+
+
+Command = StartAf | StopAf | Capture | ShowLed | StartBracket | StopBracket
 
 # ------------------------------------------------------------------------------------ controller
 
@@ -162,6 +194,7 @@ class ControllerState:
     camera_down: bool = False
     next_press_id: int = 1
     held_press_id: int | None = None  #: the press the held capture input made (it owns the burst)
+    bracketing: bool = False  #: a focus-bracketing series runs (a press stops it)
 
 
 class Controller:
@@ -174,6 +207,7 @@ class Controller:
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
         self.state = ControllerState()
+        self.gesture = DoublePressGesture()
 
     # public ---------------------------------------------------------------------------------
 
@@ -191,6 +225,9 @@ class Controller:
     def handle(self, event: Event) -> list[Command]:
         commands: list[Command] = []
         match event:
+            case ButtonEvent(button=button, pressed=True) if self.state.bracketing:
+                self.state.bracketing = False  # the press stops the series and does nothing else
+                commands.append(StopBracket(button))
             case ButtonEvent(button=button, pressed=pressed, time_ns=t):
                 match ROLE_OF_INPUT[button]:
                     case InputRole.FOCUS:
@@ -205,6 +242,10 @@ class Controller:
             case CaptureFinished(error=error, time_ns=t):
                 if error is not None:
                     self.state.error_until_ns = t + ERROR_NS
+            case BracketRequested():
+                self._start_bracket(commands)
+            case BracketEnded():
+                self.state.bracketing = False
             case Stopping(time_ns=t):
                 self._fire_waits(t, "focus: stopping", commands)
             case CameraFault(recovered=recovered, time_ns=t):
@@ -226,6 +267,8 @@ class Controller:
         half-pressed while the thumb holds AF-ON changes nothing, nor does letting one of them go)."""
         held = self.state.focus_held
         (held.add if pressed else held.discard)(button)
+        if pressed:
+            self.gesture.af_on_pressed()
         if bool(held) == self.state.af_held:
             return
         self.state.af_held = pressed
@@ -240,6 +283,10 @@ class Controller:
 
     def _capture_button(self, button: ButtonId, pressed: bool, t: int, commands: list[Command]) -> None:
         held = self.state.capture_held
+        if button is ButtonId.SHUTTER:
+            gesture = (self.gesture.shutter_pressed if pressed else self.gesture.shutter_released)
+            if gesture(t / 1e9, self.state.af_held) and not held and self._start_bracket(commands):
+                return  # the second press of a double-press: the series, not a photo
         if not pressed:
             held.discard(button)
             if not held:
@@ -264,6 +311,15 @@ class Controller:
         # "shutter priority release" (not "release": it is the setting, not a button let go)
         reason = RELEASE_PRIORITY_REASON if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
         self._fire(press_id, t, t, reason, commands, button)
+
+    def _start_bracket(self, commands: list[Command]) -> bool:
+        """A series starts unless one runs, a focus input or a capture is held, or the camera is down."""
+        state = self.state
+        if state.bracketing or state.af_held or state.capture_held or state.camera_down:
+            return False
+        state.bracketing = True
+        commands.append(StartBracket())
+        return True
 
     def _focus_word(self) -> str:
         if not self.state.af_held and self.state.af_state == AfState.IDLE:

@@ -47,9 +47,10 @@ from focusd.service.cameras import told_lens_path
 from focusd.service.focus import FocusDriver
 from focusd.service.reload import reread
 from focusd.service.controller import (
-    AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, ShowLed, StartAf, StopAf,
-    Stopping, Tick,
+    AfStateChanged, BracketEnded, BracketRequested, CameraFault, Capture, CaptureFinished, Controller, ShowLed,
+    StartAf, StartBracket, StopAf, StopBracket, Stopping, Tick,
 )
+from focusd.service.bracket_series import BracketSeries, Finished, Shot, bracket_event
 from focusd.service.exposure_lock import BurstExposureLock
 from focusd.service.inlet import CommandInlet
 from focusd.service.notify import SystemdNotifier
@@ -109,6 +110,7 @@ class Daemon:
         self.assist: AssistLampRules | None = None  #: the AF-assist lamp's rules, with pins.af_assist
         self.lamp = None  #: the AF-assist lamp's output (focusd.hw.assist_lamp)
         self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
+        self.bracket: BracketSeries | None = None  #: the focus-bracketing sequencer
         self._starter: CameraStarter | None = None
         self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
         self._stop = threading.Event()
@@ -182,6 +184,7 @@ class Daemon:
                 started.callback(self.camera.stop)
                 self.lens_path = told_lens_path(config, profile, self.camera)
                 self.focus = FocusDriver(config, self.lens_path, self.camera, self.events, self.stats)
+                self.bracket = BracketSeries(config.bracket, profile, self.camera, self.focus)
                 if config.pins.af_assist is not None:
                     started.callback(self._open_assist_lamp().close)
                 self.indicator = self.indicator_factory(config)
@@ -262,6 +265,7 @@ class Daemon:
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
         self._take_inputs(None)  # edges queued before the stop still count
+        self._bracket(self.bracket.stop("stopped", "daemon stopping", self.camera.now_ns()))
         # a focus-priority press still waiting for the scan fires now: every press yields a result
         self._dispatch(self.controller.handle(Stopping(self.camera.now_ns())))
         for _ in range(DRAIN_FRAMES):
@@ -303,6 +307,7 @@ class Daemon:
                       error, healthy, wait_first_s)
         self._notify_changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
+        self._bracket(self.bracket.stop("fault", str(error), self.camera.now_ns()))
         self._refused(self.captures.refuse_waiting(f"camera unavailable: {error}"))
         with contextlib.suppress(CameraError):
             self.camera.stop()
@@ -335,6 +340,8 @@ class Daemon:
 
     def _take_captures(self, frame: CameraFrame) -> None:
         self.focus.observe(frame)  # every frame, before a capture asks
+        if self.bracket.running:  # its shot is of this very frame: queued before the frame's captures are taken
+            self._bracket(self.bracket.frame(frame))
         self._refused(self.captures.take(frame, self.engine.state.name, self.focus.lens_estimate))
 
     def _take_inputs(self, frame: CameraFrame | None) -> None:
@@ -361,19 +368,34 @@ class Daemon:
                 case StopAf():
                     self.focus.stop()  # the lens stays exactly where it is
                 case Capture():
-                    self.stats.captures_requested += 1
                     if self.assist is not None:  # the lamp off, and the capture after its light
                         due_ns, change = self.assist.capture(command.due_ns, self.camera.now_ns())
                         self._light(change)
                         command = dataclasses.replace(command, due_ns=due_ns)
-                    self.captures.queue(command)
-                    self.events.publish(ev.CaptureQueued(command.press_id, command.reason,
-                                                         command.burst_index, command.due_ns))
+                    self._queue_capture(command)
+                case StartBracket():
+                    self.bracket.start()
+                case StopBracket(button=button):
+                    self._bracket(self.bracket.stop("stopped", f"{button.value} pressed", self.camera.now_ns()))
                 case ShowLed(pattern=pattern):
                     self.events.publish(ev.LedChanged(pattern, self.camera.now_ns()))
                 case _:
                     raise TypeError(f"no handler for controller command {command!r}")
         self.burst_exposure.follow(self.controller.state.burst is not None)
+
+    def _queue_capture(self, command: Capture) -> None:
+        self.stats.captures_requested += 1
+        self.captures.queue(command)
+        self.events.publish(ev.CaptureQueued(command.press_id, command.reason, command.burst_index, command.due_ns))
+
+    def _bracket(self, outcomes) -> None:
+        """Carry out the bracketing series' outcomes (focusd.service.bracket_series)."""
+        for outcome in outcomes:
+            self.events.publish(bracket_event(outcome))
+            if isinstance(outcome, Shot):
+                self._queue_capture(outcome.capture)
+            elif isinstance(outcome, Finished):
+                self._dispatch(self.controller.handle(BracketEnded(outcome.time_ns)))
 
     def _light(self, outcome: LampChange | Rescan | None, frame: CameraFrame | None = None) -> None:
         """Carry out the AF-assist lamp's outcome: the GPIO write and its event, or the new scan."""
@@ -424,6 +446,8 @@ class Daemon:
                 self._set_window(payload)
             elif kind == "settings":
                 self._change_settings(*payload)
+            elif kind == "bracket":
+                self._dispatch(self.controller.handle(BracketRequested(self.camera.now_ns())))
             elif kind == "reload" and not self._stop.is_set():
                 self._reload()  # (a reload asked for while stopping would start what is being closed)
 
@@ -479,3 +503,4 @@ class Daemon:
         self.config = new
         if self.focus is not None:
             self.focus.adopt(new)
+            self.bracket.settings = new.bracket  # from the next series

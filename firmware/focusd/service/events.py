@@ -121,8 +121,50 @@ class FrameStatistics:
     time_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class BracketStarted:
+    """A focus-bracketing series was planned (focusd.service.bracket_series): its planes in
+    shooting order (dioptres), from ``start`` (the lock) towards ``direction``."""
+
+    number: int  #: the series' number in this run
+    planes: tuple[float, ...]
+    start: float
+    direction: str  #: "infinity" | "near"
+    depth_of_field: float  #: dioptres, at [bracket] coc_px
+    step: float  #: dioptres between planes
+    clipped: bool  #: the lens range cut the plan short
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketShot:
+    """A series' shot was asked of the frame exposed wholly at its plane (its capture follows:
+    CaptureQueued, then CaptureWritten with the file in the series' folder)."""
+
+    number: int
+    index: int  #: 1-based, in shooting order
+    plane: float  #: dioptres
+    sequence: int  #: the frame's
+    lens_exposed: float  #: the estimate of the lens during its exposure (focusd.lens_estimate)
+    frames: int  #: frames this plane took
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketFinished:
+    """The series ended: ``reason`` "done" | "clipped" | "stopped" | "fault"; the exposure is released."""
+
+    number: int
+    reason: str
+    shots: int
+    planned: int
+    detail: str  #: what stopped it ("shutter pressed", "daemon stopping", the fault); "" when done
+    time_ns: int
+
+
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
-         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged)
+         | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | BracketStarted | BracketShot
+         | BracketFinished)
 
 # ------------------------------------------------------------------------------------ the stream
 

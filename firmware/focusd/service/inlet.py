@@ -36,6 +36,12 @@ class CommandInlet:
         """As if ``button``'s contact opened now."""
         self._edges.put(RawEdge(ButtonId(button), False, self._now_ns()))
 
+    def bracket(self) -> None:
+        """Start a focus-bracketing series (docs/bracketing.md), as the shutter double-press does:
+        on the camera thread, unless one runs, a focus input or a capture is held, or the camera
+        is down. A press of any input stops it."""
+        self._control(("bracket", None))
+
     def set_af_window(self, window) -> tuple[float, float, float, float]:
         """Move the AF window (x, y, width, height as fractions of the frame). Checked as the
         configuration's ``af.window`` is (a bad one raises ConfigError naming ``af.window``);

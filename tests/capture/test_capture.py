@@ -122,7 +122,8 @@ def test_jpeg_carries_lens_af_state_and_press_in_exif_and_journal(tmp_path):
                         "sequence": 103, "lens_reported": 2.5, "lens_exposed": 2.0, "lens_exposed_range": [1.5, 2.5],
                         "lens_moving": True, "lens_estimate_basis": "metadata", "exposure_time_us": 8000.0,
                         "analogue_gain": 1.5, "f_number": 1.8, "focal_length_mm": 4.74, "af_state": "SCANNING",
-                        "reason": "focus: timeout", "burst_index": 2, "input": "remote", "af_assist_lit": False}
+                        "reason": "focus: timeout", "burst_index": 2, "input": "remote", "af_assist_lit": False,
+                        "series": None, "series_index": None, "series_plane": None}
     assert read_metadata(result.path) == embedded
     (line,) = journal(folder)
     assert {key: line[key] for key in embedded} == embedded

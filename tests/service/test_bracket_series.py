@@ -307,3 +307,30 @@ def test_a_series_stopped_before_its_first_frame_held_nothing_and_says_nothing()
     assert bracket.stop("stopped", "shutter pressed", 0) == []
     assert not bracket.running and camera.holds == []
     assert bracket.stop("stopped", "shutter pressed", 0) == []  # none runs: nothing
+
+
+def test_a_series_after_a_series_starts_from_the_same_lock_and_after_a_scan_from_the_new_one(tmp_path):
+    config = make_config(tmp_path, bracket={"direction": "near", "shots": 3})
+    with DaemonHarness(config, seed=1) as rig:
+        events = rig.daemon.events.subscribe("test", depth=100_000)
+        first_lock = lock(rig)
+        starts = []
+        for _ in range(2):
+            rig.daemon.inlet.bracket()
+            seen: list = []
+            run_until_finished(rig, events, seen)
+            starts += [e.start for e in seen if isinstance(e, ev.BracketStarted)]
+        rig.step(3)
+        second_lock = lock(rig)
+        rig.daemon.inlet.bracket()
+        seen = []
+        run_until_finished(rig, events, seen)
+        starts += [e.start for e in seen if isinstance(e, ev.BracketStarted)]
+    assert starts[:2] == [pytest.approx(first_lock)] * 2  # not from the first series' last plane
+    assert starts[2] == pytest.approx(second_lock)
+    lines = series_lines(rig)
+    assert len(lines) == 9 and [line["series"] for line in lines[::3]] == ["BRACKET_0001", "BRACKET_0002",
+                                                                          "BRACKET_0003"]
+    for line in lines:  # the second series' first plane too, after the lens went back
+        assert line["extra"]["SimLensMoving"] is False
+        assert line["extra"]["SimLensActual"] == pytest.approx(line["series_plane"], abs=1e-3)

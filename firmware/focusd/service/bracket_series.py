@@ -1,8 +1,10 @@
 """The focus-bracketing sequencer, on the camera thread: one series of shots, plane after plane.
 
 A collaborator of the daemon (docs/bracketing.md, "The sequencer"). :meth:`BracketSeries.start`
-arms a series; from the next frame on, :meth:`BracketSeries.frame` plans it from where the lens
-is (the lock: the last position commanded, focusd.bracket.plan_for), holds the exposure
+arms a series; from the next frame on, :meth:`BracketSeries.frame` plans it from the lock
+(focusd.bracket.plan_for): the last lens position commanded by anything but a series (the
+autofocus, focus recall), so that a series after a series starts from the same lock rather than
+from the last plane (the lens goes back first); it holds the exposure
 (``Camera.hold_exposure``) and, frame by frame:
 
 1. commands the lens towards the plane through ``FocusDriver.move_lens`` (the only way to command
@@ -95,6 +97,8 @@ class BracketSeries:
         self._frames = 0  #: frames the plane has taken so far
         self._last_command: float | None = None
         self._held = False
+        self._lock: float | None = None  #: where the last series started
+        self._left_at: float | None = None  #: where the last series left the lens (its last command)
 
     @property
     def running(self) -> bool:
@@ -145,7 +149,12 @@ class BracketSeries:
 
     def _begin(self, frame: CameraFrame) -> Started:
         self._armed = False
-        start = self.focus.commanded if self.focus.commanded is not None else float(frame.lens_position)
+        here = self.focus.commanded
+        if here is not None and self._left_at is not None and abs(here - self._left_at) <= SAME_PLANE_D:
+            start = self._lock  # nothing moved the lens since the last series: its lock still holds
+        else:
+            start = here if here is not None else float(frame.lens_position)
+        self._lock = start
         self._plan = plan_for(self.profile, self.settings, start)
         self.number += 1
         self._index, self._frames = 0, 0
@@ -175,6 +184,7 @@ class BracketSeries:
     def _finish(self, reason: str, detail: str, time_ns: int) -> Finished:
         finished = Finished(self.number, reason, self._index, len(self._plan.planes), detail, time_ns)
         self._plan = None
+        self._left_at = self._last_command
         self._hold(False)
         log.info("bracketing series %d %s: %d of %d shots%s", finished.number, reason, finished.shots,
                  finished.planned, f" ({detail})" if detail else "")

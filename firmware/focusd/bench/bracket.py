@@ -147,7 +147,8 @@ def figures(condition: Condition, seen: list, journal: list[dict]) -> dict:
         "estimate_moving": sum(bool(line["lens_moving"]) for line in lines),
         "plane_error_d": max((abs(a - line["series_plane"]) for a, line in zip(actual, lines)), default=math.nan),
         "covered": covered, "worst_blur_px": worst, "coc_px": condition.coc_px,
-        "exposures": len({(line["exposure_time_us"], line["analogue_gain"]) for line in lines}),
+        # to a thousandth of a microsecond: the hold passes the exposure through seconds and back
+        "exposures": len({(round(line["exposure_time_us"], 3), round(line["analogue_gain"], 6)) for line in lines}),
     }
 
 

@@ -87,3 +87,9 @@ def test_a_bad_bracket_key_in_the_file_exits_78_naming_it(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == EX_CONFIG == 78, result.stderr
     assert "bracket.direction" in result.stderr and "bracket.shots" in result.stderr
+
+
+def test_the_gesture_key_is_a_boolean():
+    assert parse_config({"bracket": {"gesture": False}}).bracket.gesture is False
+    with pytest.raises(ConfigError, match="bracket.gesture"):
+        parse_config({"bracket": {"gesture": "yes"}})

@@ -846,3 +846,41 @@ def test_each_capture_names_the_input_pressed_through_bursts_and_focus_waits():
     assert captures(waiting.handle(press(REM, 10 * MS))) == []
     (fired,) = captures(waiting.handle(AfStateChanged(AfState.FOCUSED, 20 * MS)))
     assert fired.button is REM
+
+
+def test_a_shutter_double_press_with_af_on_up_starts_a_series_and_its_first_press_is_a_photo():
+    controller = make()
+    (first,) = captures(controller.handle(press(SHUT, 0)))
+    controller.handle(release(SHUT, 60 * MS))
+    assert StartBracket() in controller.handle(press(SHUT, 400 * MS))  # 0.34 s after the release
+    assert controller.presses == 1 and first.press_id == 1
+    controller.handle(release(SHUT, 450 * MS))
+    assert controller.handle(Tick(2000 * MS)) == []  # the series runs: nothing else happens
+    assert [c for c in controller.handle(press(SHUT, 2100 * MS)) if not isinstance(c, ShowLed)] == [StopBracket(SHUT)]
+    controller.handle(release(SHUT, 2150 * MS))
+    # the stop press opened no window: the next tap is a photo, and so is the one after it
+    assert len(captures(controller.handle(press(SHUT, 2300 * MS)))) == 1
+
+
+@pytest.mark.parametrize("events", [
+    [press(SHUT, 0), release(SHUT, 60 * MS), press(SHUT, 500 * MS)],  # too late: 0.44 s after the release
+    [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 60 * MS), release(AF, 70 * MS), press(SHUT, 200 * MS)],
+    [press(SHUT, 0), release(SHUT, 60 * MS), press(AF, 100 * MS), release(AF, 150 * MS), press(SHUT, 200 * MS)],
+    [press(REM, 0), release(REM, 60 * MS), press(REM, 200 * MS)],  # the remote is no gesture
+], ids=["too slow", "AF-ON held at the first press", "AF-ON pressed between", "the remote"])
+def test_what_is_not_a_double_press_is_a_photo(events):
+    controller = make()
+    out = [c for event in events for c in controller.handle(event)]
+    assert StartBracket() not in out and len(captures(out)) == 2
+
+
+def test_the_gesture_off_makes_every_press_a_photo_and_the_inlet_still_starts_a_series():
+    controller = make()
+    controller.reconfigure(AfConfig(), ShutterConfig(), bracket_gesture=False)
+    out = [c for e in (press(SHUT, 0), release(SHUT, 60 * MS), press(SHUT, 200 * MS)) for c in controller.handle(e)]
+    assert StartBracket() not in out and len(captures(out)) == 2
+    controller.handle(release(SHUT, 260 * MS))
+    assert StartBracket() in controller.handle(BracketRequested(300 * MS))
+    assert controller.handle(BracketRequested(310 * MS)) == []  # one runs
+    controller.handle(BracketEnded(400 * MS))
+    assert len(captures(controller.handle(press(SHUT, 500 * MS)))) == 1  # a press is a photo again

@@ -200,12 +200,13 @@ class ControllerState:
 class Controller:
     """Events in, commands out. See the module docstring for the behaviour."""
 
-    def __init__(self, af: AfConfig, shutter: ShutterConfig):
+    def __init__(self, af: AfConfig, shutter: ShutterConfig, bracket_gesture: bool = True):
         missing = set(ButtonId) - set(ROLE_OF_INPUT)
         if missing:  # a new input falls into no catch-all: it needs a role first
             raise ValueError(f"inputs without a role: {', '.join(sorted(b.value for b in missing))}")
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
+        self.bracket_gesture = bracket_gesture  #: [bracket] gesture: the double-press starts a series
         self.state = ControllerState()
         self.gesture = DoublePressGesture()
 
@@ -217,10 +218,12 @@ class Controller:
         press of one input while the other holds a capture is not one."""
         return self.state.next_press_id - 1
 
-    def reconfigure(self, af: AfConfig, shutter: ShutterConfig) -> None:
+    def reconfigure(self, af: AfConfig, shutter: ShutterConfig, bracket_gesture: bool | None = None) -> None:
         """Take new settings (SIGHUP); they apply from the next press."""
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
+        if bracket_gesture is not None:
+            self.bracket_gesture = bracket_gesture
 
     def handle(self, event: Event) -> list[Command]:
         commands: list[Command] = []
@@ -283,7 +286,7 @@ class Controller:
 
     def _capture_button(self, button: ButtonId, pressed: bool, t: int, commands: list[Command]) -> None:
         held = self.state.capture_held
-        if button is ButtonId.SHUTTER:
+        if button is ButtonId.SHUTTER and self.bracket_gesture:
             gesture = (self.gesture.shutter_pressed if pressed else self.gesture.shutter_released)
             if gesture(t / 1e9, self.state.af_held) and not held and self._start_bracket(commands):
                 return  # the second press of a double-press: the series, not a photo

@@ -98,7 +98,7 @@ class Daemon:
         self.stats = DaemonStats()
         self.edges = EdgeQueue()
         self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
-        self.controller = Controller(config.af, config.shutter)
+        self.controller = Controller(config.af, config.shutter, config.bracket.gesture)
         self.burst_exposure = BurstExposureLock(camera, config.exposure.lock_in_bursts)
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         self.inlet = CommandInlet(self.edges, camera.now_ns, self._control.put)
@@ -496,7 +496,7 @@ class Daemon:
     def _adopt(self, new: Config) -> None:
         """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
         [af] applies from the next AF-ON press)."""
-        self.controller.reconfigure(new.af, new.shutter)
+        self.controller.reconfigure(new.af, new.shutter, new.bracket.gesture)
         self.burst_exposure.enabled = new.exposure.lock_in_bursts  # from the next burst (one running when turned off is let go at once)
         if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)

@@ -302,6 +302,7 @@ class StatusBoard:
     led: LedPattern = LedPattern.OFF
     held: set[ButtonId] = field(default_factory=set)
     last_error: str | None = None
+    bracket: tuple[int, int] | None = None  #: (shots, planes) of the series running, None: none
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> None:
@@ -324,13 +325,20 @@ class StatusBoard:
                     self.last_error = message
                 case FrameStatistics(frames=frames, fps=fps, dropped=dropped):
                     self.frames, self.fps, self.dropped = frames, fps, dropped
+                case BracketStarted(planes=planes):
+                    self.bracket = (0, len(planes))
+                case BracketShot(index=index) if self.bracket is not None:
+                    self.bracket = (index, self.bracket[1])
+                case BracketFinished():
+                    self.bracket = None
 
     def line(self) -> str:
         with self._lock:
             lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
             held = "+".join(sorted(b.value for b in self.held)) or "-"
+            series = "" if self.bracket is None else f" bracket={self.bracket[0]}/{self.bracket[1]}"
             return (f"af={self.af_state} lens={lens} led={self.led.value} held={held} frames={self.frames} "
-                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}")
+                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}{series}")
 
 
 class FrameCounter:

@@ -334,3 +334,16 @@ def test_a_series_after_a_series_starts_from_the_same_lock_and_after_a_scan_from
     for line in lines:  # the second series' first plane too, after the lens went back
         assert line["extra"]["SimLensMoving"] is False
         assert line["extra"]["SimLensActual"] == pytest.approx(line["series_plane"], abs=1e-3)
+
+
+def test_with_full_resolution_captures_the_next_plane_waits_for_the_frame_after_the_shot():
+    """The full-resolution capture is a mode switch after the shot's frame: no lens command may
+    precede it."""
+    focus, camera = FakeFocus(), FakeCamera()
+    bracket = BracketSeries(BracketConfig(direction="near", shots=2), load_profile("imx708"), camera, focus,
+                            full_resolution=True)
+    bracket.start()
+    focus.lens_estimate.answer = ExposedLens(1.0, 1.0, 1.0, False, "metadata")
+    outcomes = bracket.frame(FakeFrame(10))
+    assert [type(o) for o in outcomes] == [Started, Shot] and focus.moves == []
+    assert bracket.frame(FakeFrame(11)) == [] and focus.moves == [pytest.approx(1.4486, abs=1e-3)]

@@ -15,7 +15,9 @@ from the last plane (the lens goes back first); it holds the exposure
    exposed wholly at it: not moving, every state the exposure may have seen within
    ``PLANE_TOLERANCE_D`` of the plane;
 3. asks for a :class:`~focusd.capture.order.Capture` of exactly that frame (due at its own start
-   of exposure, handed to the capture path in the same frame) and commands the next plane.
+   of exposure, handed to the capture path in the same frame) and commands the next plane (with
+   ``camera.full_resolution_captures``, whose capture is a mode switch after the frame, at the
+   next frame: the lens never moves while that capture is exposed).
 
 It never calls into the daemon: each call returns outcomes (:class:`Started`, :class:`Shot`,
 :class:`Finished`) that the daemon carries out (queue the capture, publish the events, tell the
@@ -85,11 +87,14 @@ class BracketSeries:
     """At most one series at a time. ``focus`` is the daemon's FocusDriver (the lens and its
     estimate), ``settings`` the ``[bracket]`` section, ``profile`` the camera profile (optics)."""
 
-    def __init__(self, settings, profile, camera: Camera, focus):
+    def __init__(self, settings, profile, camera: Camera, focus, full_resolution: bool = False):
         self.settings = settings  #: [bracket]; a reload applies from the next series
         self.profile = profile
         self.camera = camera
         self.focus = focus
+        #: camera.full_resolution_captures: the shot is a mode switch after its frame, so the next
+        #: plane is commanded a frame later (never while that capture is exposed)
+        self.full_resolution = full_resolution
         self.number = 0  #: series started in this run
         self._armed = False
         self._plan: BracketPlan | None = None
@@ -138,7 +143,8 @@ class BracketSeries:
                     reason = "clipped" if self._plan.clipped else "done"
                     outcomes.append(self._finish(reason, "", frame.timestamp_ns))
                     return outcomes
-                self._command_towards(self._plan.planes[self._index], frame)
+                if not self.full_resolution:
+                    self._command_towards(self._plan.planes[self._index], frame)
                 return outcomes
         if self._frames >= MAX_FRAMES_PER_SHOT:
             outcomes.append(self._finish("fault", f"the lens did not settle at {plane:.3f} D within "

@@ -184,7 +184,8 @@ class Daemon:
                 started.callback(self.camera.stop)
                 self.lens_path = told_lens_path(config, profile, self.camera)
                 self.focus = FocusDriver(config, self.lens_path, self.camera, self.events, self.stats)
-                self.bracket = BracketSeries(config.bracket, profile, self.camera, self.focus)
+                self.bracket = BracketSeries(config.bracket, profile, self.camera, self.focus,
+                                             config.camera.full_resolution_captures)
                 if config.pins.af_assist is not None:
                     started.callback(self._open_assist_lamp().close)
                 self.indicator = self.indicator_factory(config)

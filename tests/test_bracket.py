@@ -73,3 +73,23 @@ def test_defaults_and_good_values():
     config = parse_config({"bracket": {"shots": 8, "step": 0.8, "direction": "near", "coc_px": 1.5}})
     assert config.bracket == BracketConfig(8, 0.8, "near", 1.5)
     assert parse_config({}).bracket == BracketConfig()
+
+
+def test_a_bad_bracket_key_in_the_file_exits_78_naming_it(tmp_path):
+    import subprocess
+    import sys
+
+    from focusd.errors import EX_CONFIG
+
+    path = tmp_path / "focusd.toml"
+    path.write_text('[bracket]\ndirection = "sideways"\nshots = 1\n')
+    result = subprocess.run([sys.executable, "-m", "focusd.cli", "check-config", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == EX_CONFIG == 78, result.stderr
+    assert "bracket.direction" in result.stderr and "bracket.shots" in result.stderr
+
+
+def test_the_gesture_key_is_a_boolean():
+    assert parse_config({"bracket": {"gesture": False}}).bracket.gesture is False
+    with pytest.raises(ConfigError, match="bracket.gesture"):
+        parse_config({"bracket": {"gesture": "yes"}})

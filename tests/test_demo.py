@@ -228,3 +228,29 @@ def test_the_recall_demo_stores_the_start_position_and_recalls_it_after_focusing
     assert [row["af_state"] for row in rows] == ["IDLE", "RECALLED"]
     at_subject, recalled = (row["lens_exposed"] for row in rows)
     assert abs(recalled - stored) < 0.01 and abs(at_subject - stored) > 0.1
+
+
+def test_the_bracket_demo_shoots_a_series_into_its_folder_and_stops_the_second_at_af_on(tmp_path):
+    """demo/bracket.buttons: a lock, a shutter double-press (a photo, then a series of 5 towards
+    near, demo.toml), a second double-press whose series AF-ON stops."""
+    captures = tmp_path / "captures"
+    result = subprocess.run([*DEMO, "--captures", str(captures), "--script", "bracket"], cwd=REPO,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert ", 2 shutter presses, " in result.stdout and "0 failed" in result.stdout
+    journal = [json.loads(line) for line in (captures / "captures.jsonl").read_text().splitlines()]
+    photos = [entry for entry in journal if entry["series"] is None]
+    assert [entry["press_id"] for entry in photos] == [1, 2]  # each double-press's first tap
+    first = [entry for entry in journal if entry["series"] == "BRACKET_0001"]
+    second = [entry for entry in journal if entry["series"] == "BRACKET_0002"]
+    assert [entry["file"] for entry in first] == [f"BRACKET_0001/BRACKET_0001_{i:03d}.jpg" for i in range(1, 6)]
+    assert sorted(p.name for p in (captures / "BRACKET_0001").iterdir()) == [Path(e["file"]).name for e in first]
+    assert 1 <= len(second) < 5  # stopped by AF-ON
+    planes = [entry["series_plane"] for entry in first]
+    assert planes == sorted(planes) and planes[0] == pytest.approx(second[0]["series_plane"])  # near; same lock
+    for entry in first + second:
+        assert entry["error"] is None and entry["reason"] == "bracket"
+        assert entry["lens_moving"] is False and entry["extra"]["SimLensMoving"] is False
+        assert entry["extra"]["SimLensActual"] == pytest.approx(entry["series_plane"], abs=1e-3)
+    # locked: one exposure (to the microsecond's thousandth: the hold passes it through seconds and back)
+    assert len({(round(e["exposure_time_us"], 3), round(e["analogue_gain"], 6)) for e in first}) == 1

@@ -71,6 +71,7 @@ def pi_config(tmp_path: Path, **sections):
                    "lores_size": list(LORES)},
         "capture": {"directory": str(tmp_path / "captures"), "format": "png"},  # lossless: pixels read back
         "shutter": {"burst": False},
+        "bracket": {"gesture": False},  # taps a few frames apart are photos here, not the bracketing double-press
     }
     for name, fields in sections.items():
         data.setdefault(name, {}).update(fields)

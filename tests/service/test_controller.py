@@ -12,6 +12,8 @@ from focusd.service.controller import (
     ERROR_NS,
     FLASH_NS,
     AfStateChanged,
+    BracketEnded,
+    BracketRequested,
     ButtonEvent,
     CameraFault,
     Capture,
@@ -19,7 +21,9 @@ from focusd.service.controller import (
     Controller,
     ShowLed,
     StartAf,
+    StartBracket,
     StopAf,
+    StopBracket,
     Stopping,
     Tick,
 )
@@ -133,6 +137,8 @@ EVENTS = {
     **recall_events(T),
     # the camera thread saw press 1's trap fire; its peak frame was exposed at -5
     "trap fired": TrapTriggered(1, at(-5), T),
+    "bracket asked": BracketRequested(T),
+    "bracket ended": BracketEnded(T),
 }
 
 #: state -> (events from a new controller, the LED pattern that leaves shown)
@@ -179,6 +185,10 @@ STATES = {
     "camera down": (
         [CameraFault(False, at(-100), "gone")], lambda s: ERROR),
     **recall_states(at),
+    # a shutter double-press at -300/-200 (AF-ON up): press 1 captured (flash over at -220), a series runs
+    "bracketing": (
+        [press(SHUT, at(-300)), release(SHUT, at(-280)), press(SHUT, at(-200)), release(SHUT, at(-180))],
+        lambda s: OFF),
 }
 
 
@@ -267,13 +277,14 @@ def row_capture_held(holder: str, press_ms: int, burst_taken: int):
     return row
 
 
-def row_flash_shown(s: Settings) -> dict:
-    """Press 1 at -30, let go: the flash is shown until +50 and covers the AF pattern."""
+def row_flash_shown(s: Settings, double_press: bool = True) -> dict:
+    """Press 1 at -30, let go: the flash is shown until +50 and covers the AF pattern. With AF-ON
+    up at press 1 (``double_press``) a shutter press now is the second of a double-press: a series."""
     fire = [shot(2, 0, 0, s.reason("AF-ON not held"))]
     return {
         "AF-ON press": (s.start(), FLASH),
         "AF-ON release": ([], FLASH),
-        "shutter press": (fire, FLASH),
+        "shutter press": ([StartBracket()] if double_press else fire, FLASH),
         "shutter release": ([], FLASH),
         "remote press": (fire, FLASH),
         "remote release": ([], FLASH),
@@ -350,8 +361,8 @@ def row_waiting(presses: list[int], held: bool):
 def row_wait_af_let_go(s: Settings) -> dict:
     """Press 1 at -40 during the scan, AF-ON let go at -20. Focus priority: press 1 still waits
     and fires at the next tick. Release priority: captured at -40, flash until +40."""
-    if not s.focus:  # press 1 long captured: exactly the "flash shown" state
-        return row_flash_shown(s)
+    if not s.focus:  # press 1 long captured: the "flash shown" state (AF-ON was held at press 1)
+        return row_flash_shown(s, double_press=False)
     # a new press while press 1 still waits: press 1 first (every waiting press fires in order)
     in_order = [shot(1, -40, 0, "focus: AF-ON released"), shot(2, 0, 0, "focus: AF-ON not held")]
     return {
@@ -404,6 +415,40 @@ def row_error(camera_down: bool):
     return row
 
 
+def row_bracketing(s: Settings) -> dict:
+    """A series runs: any press stops it and does nothing else; the rest leaves it running."""
+    return {
+        "AF-ON press": ([StopBracket(AF)], OFF),
+        "AF-ON release": ([], OFF),
+        "shutter press": ([StopBracket(SHUT)], OFF),
+        "shutter release": ([], OFF),
+        "remote press": ([StopBracket(REM)], OFF),
+        "remote release": ([], OFF),
+        "remote focus press": ([StopBracket(ButtonId.REMOTE_FOCUS)], OFF),
+        "remote focus release": ([], OFF),
+        "FOCUSED": ([], OFF),
+        "FAILED": ([], OFF),
+        "SCANNING": ([], OFF),
+        "IDLE": ([], OFF),
+        "tick": ([], OFF),
+        "tick, 2.5 s later": ([], OFF),
+        "capture ok": ([], OFF),
+        "capture failed": ([], ERROR),
+        "camera fault": ([], ERROR),
+        "camera back": ([], OFF),
+        "Stopping": ([], OFF),
+        "bracket asked": ([], OFF),  # one runs already
+        "bracket ended": ([], OFF),
+        "recall press": ([StopBracket(ButtonId.RECALL)], OFF),
+        "inlet: recall focus": ([], OFF),  # the series owns the lens
+    }
+
+
+#: the states where the command inlet's request starts a series: no series running, no focus input
+#: or capture held, the camera up
+BRACKET_STARTS = {"idle", "released after lock", "capture flash shown", "focus wait, AF-ON let go", "error shown",
+                  "recall held", "recall held long, no tick", "recall stored, still held", "recalled"}
+
 ROWS = {
     "idle": row_idle,
     "scanning": row_af_held("SCANNING", BLINK),
@@ -420,6 +465,7 @@ ROWS = {
     "focus wait, AF-ON let go": row_wait_af_let_go,
     "error shown": row_error(camera_down=False),
     "camera down": row_error(camera_down=True),
+    "bracketing": row_bracketing,
 }
 ROWS = {state: with_recall(row, lambda s, state=state: run_setup(state, s)[0].state.af_held)
         for state, row in ROWS.items()}
@@ -434,14 +480,28 @@ def with_remote_focus(state: str, row):
     def full(s: Settings) -> dict:
         entries = row(s)
         held = run_setup(state, s)[0].state.af_held
-        entries["remote focus press"] = entries["AF-ON press"]
-        entries["remote focus release"] = entries["AF-ON press" if held else "AF-ON release"]
+        entries.setdefault("remote focus press", entries["AF-ON press"])
+        entries.setdefault("remote focus release", entries["AF-ON press" if held else "AF-ON release"])
         return entries
 
     return full
 
 
-ROWS = {state: with_remote_focus(state, row) for state, row in ROWS.items()}
+def with_bracket_events(state: str, row):
+    """The inlet's request starts a series in BRACKET_STARTS' states, else nothing; a series
+    ending by itself changes nothing but the controller's own flag. Neither changes the LED."""
+
+    def full(s: Settings) -> dict:
+        entries = row(s)
+        unchanged = entries["capture ok"][1]  # an event that changes nothing shows the state's LED at T
+        entries.setdefault("bracket asked", ([StartBracket()] if state in BRACKET_STARTS else [], unchanged))
+        entries.setdefault("bracket ended", ([], unchanged))
+        return entries
+
+    return full
+
+
+ROWS = {state: with_bracket_events(state, with_remote_focus(state, row)) for state, row in ROWS.items()}
 
 
 def with_trap_off(row):
@@ -582,6 +642,25 @@ TRAP_ROWS = {
 }
 TRAP_ROWS = {state: with_recall(row, lambda s, state=state: run_setup(state, s, TRAP_STATES)[0].state.af_held,
                                force=True) for state, row in TRAP_ROWS.items()}
+
+
+def with_bracket_in_trap(state: str, row):
+    """The inlet's series request in the trap's states: it starts one when no focus input or
+    capture is held (with shutter.trap the double-press is off: the shutter arms the trap)."""
+
+    def full(s: Settings) -> dict:
+        entries = row(s)
+        controller = run_setup(state, s, TRAP_STATES)[0]
+        starts = not (controller.state.af_held or controller.state.capture_held)
+        unchanged = entries["capture ok"][1]
+        entries["bracket asked"] = ([StartBracket()] if starts else [], unchanged)
+        entries["bracket ended"] = ([], unchanged)
+        return entries
+
+    return full
+
+
+TRAP_ROWS = {state: with_bracket_in_trap(state, row) for state, row in TRAP_ROWS.items()}
 
 
 def trap_table_cases():
@@ -948,3 +1027,41 @@ def test_each_capture_names_the_input_pressed_through_bursts_and_focus_waits():
     assert captures(waiting.handle(press(REM, 10 * MS))) == []
     (fired,) = captures(waiting.handle(AfStateChanged(AfState.FOCUSED, 20 * MS)))
     assert fired.button is REM
+
+
+def test_a_shutter_double_press_with_af_on_up_starts_a_series_and_its_first_press_is_a_photo():
+    controller = make()
+    (first,) = captures(controller.handle(press(SHUT, 0)))
+    controller.handle(release(SHUT, 60 * MS))
+    assert StartBracket() in controller.handle(press(SHUT, 400 * MS))  # 0.34 s after the release
+    assert controller.presses == 1 and first.press_id == 1
+    controller.handle(release(SHUT, 450 * MS))
+    assert controller.handle(Tick(2000 * MS)) == []  # the series runs: nothing else happens
+    assert [c for c in controller.handle(press(SHUT, 2100 * MS)) if not isinstance(c, ShowLed)] == [StopBracket(SHUT)]
+    controller.handle(release(SHUT, 2150 * MS))
+    # the stop press opened no window: the next tap is a photo, and so is the one after it
+    assert len(captures(controller.handle(press(SHUT, 2300 * MS)))) == 1
+
+
+@pytest.mark.parametrize("events", [
+    [press(SHUT, 0), release(SHUT, 60 * MS), press(SHUT, 500 * MS)],  # too late: 0.44 s after the release
+    [press(AF, 0), press(SHUT, 10 * MS), release(SHUT, 60 * MS), release(AF, 70 * MS), press(SHUT, 200 * MS)],
+    [press(SHUT, 0), release(SHUT, 60 * MS), press(AF, 100 * MS), release(AF, 150 * MS), press(SHUT, 200 * MS)],
+    [press(REM, 0), release(REM, 60 * MS), press(REM, 200 * MS)],  # the remote is no gesture
+], ids=["too slow", "AF-ON held at the first press", "AF-ON pressed between", "the remote"])
+def test_what_is_not_a_double_press_is_a_photo(events):
+    controller = make()
+    out = [c for event in events for c in controller.handle(event)]
+    assert StartBracket() not in out and len(captures(out)) == 2
+
+
+def test_the_gesture_off_makes_every_press_a_photo_and_the_inlet_still_starts_a_series():
+    controller = make()
+    controller.reconfigure(AfConfig(), ShutterConfig(), bracket_gesture=False)
+    out = [c for e in (press(SHUT, 0), release(SHUT, 60 * MS), press(SHUT, 200 * MS)) for c in controller.handle(e)]
+    assert StartBracket() not in out and len(captures(out)) == 2
+    controller.handle(release(SHUT, 260 * MS))
+    assert StartBracket() in controller.handle(BracketRequested(300 * MS))
+    assert controller.handle(BracketRequested(310 * MS)) == []  # one runs
+    controller.handle(BracketEnded(400 * MS))
+    assert len(captures(controller.handle(press(SHUT, 500 * MS)))) == 1  # a press is a photo again

@@ -82,7 +82,8 @@ def test_no_lens_command_after_af_on_release_until_next_press(tmp_path):
 
 
 def test_500_bouncing_presses_give_500_files(tmp_path):
-    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "jpeg"})
+    # taps in quick succession, each a photo: not the bracketing double-press
+    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "jpeg"}, bracket={"gesture": False})
     with DaemonHarness(config, seed=5) as rig:
         for _ in range(500):
             rig.finger.bounce(SHUT, pressed=True, chatter=2)
@@ -102,7 +103,8 @@ def test_500_bouncing_presses_give_500_files(tmp_path):
 
 
 def test_sigterm_with_captures_queued_writes_them_all_and_exits_0(tmp_path):
-    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "png"})
+    config = make_config(tmp_path, shutter={"burst": False}, capture={"queue_depth": 64, "format": "png"},
+                         bracket={"gesture": False})  # quick taps, each a photo
     rig = DaemonHarness(config, seed=9)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     from focusd.commands.run import install_signal_handlers
@@ -368,7 +370,7 @@ def test_a_reload_that_changes_capture_goes_on_focusing_while_the_old_writer_dra
 
     monkeypatch.setattr(capture, "write_temp", stalling_write_temp)
     path = tmp_path / "focusd.toml"
-    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n'
+    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n[bracket]\ngesture = false\n'  # quick taps: photos
     path.write_text(base + f'[capture]\ndirectory = "{old_folder}"\n')
     timeline = Timeline()
     with DaemonHarness(load_config(path), seed=5, notifier=RecordingNotifier(timeline)) as rig:
@@ -457,7 +459,7 @@ def test_reloads_back_to_a_folder_still_being_written_keep_one_writer_there(tmp_
 
     monkeypatch.setattr(capture, "write_temp", slow_card)
     path = tmp_path / "focusd.toml"
-    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n'
+    base = '[camera]\nbackend = "sim"\n[shutter]\nburst = false\n[bracket]\ngesture = false\n'  # quick taps: photos
     path.write_text(base + f'[capture]\ndirectory = "{folder_x}"\n')
     with DaemonHarness(load_config(path), seed=5) as rig:
         try:

@@ -264,3 +264,14 @@ def test_a_window_moved_in_continuous_af_refocuses_and_in_single_af_waits_for_th
         rig.daemon.inlet.release(ButtonId.AF_ON)
         assert rig.wait(lambda s: s.af_state == "IDLE")
         assert rig.daemon.engine.window == window  # from the next press
+
+
+def test_the_status_line_shows_a_running_series_and_nothing_after_it():
+    board = ev.StatusBoard()
+    quiet = board.line()
+    board.apply(ev.BracketStarted(1, (1.0, 1.45, 1.9), 1.0, "near", 0.45, 0.45, False, 0))
+    assert board.line().endswith(" bracket=0/3")
+    board.apply(ev.BracketShot(1, 2, 1.45, 40, 1.45, 5, 0))
+    assert board.line().endswith(" bracket=2/3")
+    board.apply(ev.BracketFinished(1, "stopped", 2, 3, "shutter pressed", 0))
+    assert board.line() == quiet

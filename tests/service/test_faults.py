@@ -197,7 +197,8 @@ def test_full_disk_through_the_daemon_fails_the_capture_shows_the_error_and_capt
     caplog.set_level(logging.INFO)
     with small_disk(tmp_path / "disk") as disk:
         folder = disk / "captures"
-        config = make_config(tmp_path, shutter={"burst": False}, capture={"directory": str(folder)})
+        config = make_config(tmp_path, shutter={"burst": False}, capture={"directory": str(folder)},
+                             bracket={"gesture": False})  # quick taps, each a photo
         with DaemonHarness(config, seed=2) as rig:
             ballast = fill_disk(disk)  # the writer has made its folder; now there is no room left
             rig.press(SHUT)

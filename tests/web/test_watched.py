@@ -23,7 +23,8 @@ def af_and_shutter_frames(tmp_path, clients: int) -> tuple[list[int], list[int],
     and the preview frames sent."""
     runtime_dir = tempfile.mkdtemp(prefix="fw-")
     try:
-        config = harness_config(tmp_path, web={"enabled": True, "runtime_dir": runtime_dir})
+        # shutter taps 7 frames apart, each a photo: not the focus-bracketing double-press
+        config = harness_config(tmp_path, web={"enabled": True, "runtime_dir": runtime_dir}, bracket={"gesture": False})
         with DaemonHarness(config, seed=3) as harness:
             bridge = harness.daemon.bridge
             watching = [BridgeClient(os.path.join(runtime_dir, SOCKET_NAME)) for _ in range(clients)]

@@ -109,7 +109,9 @@ def run(presses: int = 30, seed: int = 0, progress=None) -> tuple[list[Delay], d
             config, camera=dataclasses.replace(config.camera, backend="sim"),
             capture=dataclasses.replace(config.capture, directory=folder, queue_depth=64),
             # a burst frame every 100 ms while held; a shot is held 2 frames, too short for one
-            shutter=dataclasses.replace(config.shutter, burst=True, burst_fps=10.0, burst_limit=0))
+            shutter=dataclasses.replace(config.shutter, burst=True, burst_fps=10.0, burst_limit=0),
+            # presses a few frames apart, each a photo: not the focus-bracketing double-press
+            bracket=dataclasses.replace(config.bracket, gesture=False))
         camera = build_camera(config, pacing="realtime", seed=seed)
         daemon = Daemon(config, camera, pin_factory=mock_pin_factory())
         due: dict[tuple[int, int], int] = {}

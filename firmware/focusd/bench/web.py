@@ -119,7 +119,8 @@ def run(af_trials: int = 8, presses: int = 20, seed: int = 0, progress=None) -> 
         config = dataclasses.replace(
             config, camera=dataclasses.replace(config.camera, backend="sim"),
             capture=dataclasses.replace(config.capture, directory=folder, queue_depth=64),
-            web=dataclasses.replace(config.web, enabled=True, runtime_dir=runtime))
+            web=dataclasses.replace(config.web, enabled=True, runtime_dir=runtime),
+            bracket=dataclasses.replace(config.bracket, gesture=False))  # quick presses: photos, not a double-press
         camera = build_camera(config, pacing="realtime", seed=seed)
         daemon = Daemon(config, camera, pin_factory=mock_pin_factory())
         due: dict[int, int] = {}

@@ -68,6 +68,8 @@ _TAG_EXPOSURE_TIME, _TAG_F_NUMBER, _TAG_ISO, _TAG_FOCAL_LENGTH = 0x829A, 0x829D,
 #: (libcamera reports no ISO; this is not a sensitivity calibrated to ISO 12232)
 ISO_PER_GAIN = 100
 _FIELDS = ("date", "time", "counter", "sequence")
+#: a focus-bracketing series' folder inside the capture folder: ``BRACKET_0001``, ``BRACKET_0002``...
+SERIES_PREFIX = "BRACKET_"
 _MAX_NAME_ATTEMPTS = 100_000
 
 
@@ -150,6 +152,21 @@ def highest_counter(folder: Path, pattern: FilenamePattern) -> int:
             if counter is not None:
                 highest = max(highest, counter)
     return highest
+
+
+def make_series_folder(folder: Path) -> str:
+    """Make the next series folder (``BRACKET_<n>``, n one above the highest in ``folder``) and
+    return its name. Never an existing one: ``mkdir`` refuses it and the next number is taken."""
+    pattern = re.compile(re.escape(SERIES_PREFIX) + r"(\d+)")
+    numbers = [int(m.group(1)) for m in map(pattern.fullmatch, os.listdir(folder)) if m]
+    number = max(numbers, default=0) + 1
+    while True:
+        name = f"{SERIES_PREFIX}{number:04d}"
+        try:
+            (folder / name).mkdir()
+            return name
+        except FileExistsError:
+            number += 1
 
 
 # ------------------------------------------------------------------------------------ encoding

@@ -12,6 +12,17 @@ from focusd.signals import ButtonId
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesShot:
+    """One shot of a focus-bracketing series (focusd.service.bracket_series): the writer puts the
+    series in a folder of its own, ``BRACKET_<counter>``, named when its first shot is written."""
+
+    number: int  #: the series' number in this run of the daemon (which shots share a folder)
+    index: int  #: 1-based, in shooting order (the file's number in the folder)
+    plane: float  #: dioptres, the plane the lens was sent to
+    planes: int  #: planes in the series' plan
+
+
+@dataclass(frozen=True, slots=True)
 class Capture:
     """Capture the first frame exposed at or after ``press_time_ns`` (burst: ``due_ns``)."""
 
@@ -22,3 +33,4 @@ class Capture:
     burst_index: int = 0
     #: the input whose press it is (the journal's ``input``); not part of what a capture is
     button: ButtonId | None = field(default=None, compare=False)
+    series: SeriesShot | None = None  #: a focus-bracketing shot: its series, index and plane

@@ -233,6 +233,9 @@ def _request(capture: Capture, frame: CameraFrame, image, af_state: str, exposed
         f_number=optics.f_number,
         focal_length_mm=optics.focal_length_mm,
         af_assist_lit=assist_lit,
+        series_shot=capture.series,
+        series_index=None if capture.series is None else capture.series.index,
+        series_plane=None if capture.series is None else capture.series.plane,
         # the frame's own metadata, as the camera gave it (numbers and text only)
         extra={k: v for k, v in frame.metadata.items() if isinstance(v, (int, float, str))},
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -45,11 +45,13 @@ from focusd.capture.files import (
     encode,
     fsync_folder,
     highest_counter,
+    make_series_folder,
     publish_together,
     read_metadata,
     remove_stale_temps,
     write_temp,
 )
+from focusd.capture.order import SeriesShot
 from focusd.config.settings import CaptureConfig
 from focusd.errors import CaptureError, ConfigError
 from focusd.hw.base import RawImage
@@ -60,7 +62,7 @@ log = logging.getLogger("focusd.capture")
 METADATA_FIELDS = ("press_id", "press_time_ns", "frame_time_ns", "sequence", "lens_reported", "lens_exposed",
                    "lens_exposed_range", "lens_moving", "lens_estimate_basis", "exposure_time_us",
                    "analogue_gain", "f_number", "focal_length_mm", "af_state", "reason", "burst_index", "input",
-                   "af_assist_lit", "trap_plane", "trap_rise")
+                   "af_assist_lit", "trap_plane", "trap_rise", "series", "series_index", "series_plane")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value to compare
@@ -99,6 +101,11 @@ class CaptureRequest:
     raw_error: str | None = None
     trap_plane: float | None = None  #: trap focus (reason "trap"): the armed plane, dioptres; None: not a trap's
     trap_rise: float | None = None  #: trap focus: the peak's sharpness over the sharpness when armed
+    #: a focus-bracketing shot (the writer names its folder; not recorded itself)
+    series_shot: SeriesShot | None = None
+    series: str | None = None  #: the series' folder (``BRACKET_0001``), set by the writer
+    series_index: int | None = None  #: 1-based, in shooting order
+    series_plane: float | None = None  #: dioptres, the plane the lens was sent to
     extra: dict = field(default_factory=dict)  #: anything else worth recording (exposure, gain...)
 
 
@@ -146,6 +153,7 @@ class CaptureWriter:
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._next_counter: int | None = None  # None: the folder is not ready (scanned at the next capture)
+        self._series: dict[int, str] = {}  # series number -> its folder's name (made at its first shot)
 
     # ------------------------------------------------------------------------------ public API
 
@@ -237,6 +245,7 @@ class CaptureWriter:
         try:
             if self._next_counter is None:
                 self._prepare_folder()
+            request, folder = self._in_series(request)
             metadata = {name: getattr(request, name) for name in METADATA_FIELDS}
             data = encode(request.image, self.config.format, self.config.jpeg_quality, metadata,
                           self.camera_name, wall_time)
@@ -246,22 +255,29 @@ class CaptureWriter:
             temps = []
             try:
                 if raw_data is not None:
-                    temps.append(write_temp(self.folder, raw_data))
-                temps.append(write_temp(self.folder, data))
+                    temps.append(write_temp(folder, raw_data))
+                temps.append(write_temp(folder, data))
             except BaseException:
                 self._remove_temps(temps)  # the DNG's, written before the image's failed
                 raise
             used = {}
 
-            def names_for(attempt: int) -> list[str]:
-                used["counter"] = self._next_counter + attempt
-                name = self.pattern.name(wall_time, used["counter"], request.sequence, attempt)
+            def with_raw(name: str) -> list[str]:
                 stem = name[:-len(self.pattern.extension)]
                 return [stem + RAW_EXTENSION, name] if raw_data is not None else [name]
 
+            def names_for(attempt: int) -> list[str]:
+                if request.series is not None:  # the series' own numbering: its order on the card
+                    used["counter"] = self._next_counter
+                    suffix = f"-{attempt + 1}" if attempt else ""
+                    return with_raw(f"{request.series}_{request.series_index:03d}{suffix}{self.pattern.extension}")
+                used["counter"] = self._next_counter + attempt
+                return with_raw(self.pattern.name(wall_time, used["counter"], request.sequence, attempt))
+
             *raw_paths, path = publish_together(temps, names_for)
             raw_path = raw_paths[0] if raw_paths else None
-            self._next_counter = used["counter"] + 1
+            if request.series is None:
+                self._next_counter = used["counter"] + 1
         except OSError as error:
             if isinstance(error, FileNotFoundError):
                 self._next_counter = None  # the folder went away: make it again next time
@@ -271,15 +287,18 @@ class CaptureWriter:
             log.exception("capture of press %d: unexpected error", request.press_id)
             return self._failed(request, wall_time, f"internal error: {error!r}")
         try:
-            fsync_folder(self.folder)
+            fsync_folder(folder)
         except OSError as error:  # the file is there, complete; only its name's durability is in doubt
             log.warning("%s: folder fsync failed (%s): the name may not survive a power cut",
                         path.name, describe_os_error(error))
-        record = self._record(request, wall_time, path.name, None)
-        record["counter"] = used["counter"]
+        file_name = path.name if request.series is None else f"{request.series}/{path.name}"
+        record = self._record(request, wall_time, file_name, None)
+        if request.series is None:
+            record["counter"] = used["counter"]
         record["bytes"] = len(data)
         if raw_path is not None:
-            record.update(raw=raw_path.name, raw_bytes=len(raw_data))
+            raw_name = raw_path.name if request.series is None else f"{request.series}/{raw_path.name}"
+            record.update(raw=raw_name, raw_bytes=len(raw_data))
         try:
             self.journal.append(record)
         except OSError as error:
@@ -296,6 +315,18 @@ class CaptureWriter:
             except FileNotFoundError:
                 pass
 
+    def _in_series(self, request: CaptureRequest) -> tuple[CaptureRequest, Path]:
+        """The folder a request goes to: a series' own (made at its first shot), else the capture folder."""
+        shot = request.series_shot
+        if shot is None:
+            return request, self.folder
+        name = self._series.get(shot.number)
+        if name is None:
+            name = self._series[shot.number] = make_series_folder(self.folder)
+            fsync_folder(self.folder)
+            log.info("bracketing series %d goes to %s", shot.number, name)
+        return replace(request, series=name), self.folder / name
+
     def _failed(self, request: CaptureRequest, wall_time: datetime, reason: str) -> CaptureResult:
         log.error("capture of press %d failed: %s", request.press_id, reason)
         result = CaptureResult(request, None, reason)
@@ -311,6 +342,8 @@ class CaptureWriter:
 
     def _record(self, request: CaptureRequest, wall_time: datetime, file_name: str | None,
                 error: str | None) -> dict:
+        if request.series_shot is not None and request.series is None:  # a shot failed before its folder was named
+            request = replace(request, series=self._series.get(request.series_shot.number))
         record = {name: getattr(request, name) for name in METADATA_FIELDS}
         record.update(file=file_name, error=error, wall_time=wall_time.isoformat(timespec="milliseconds"),
                       camera=self.camera_name, format=self.config.format, extra=dict(request.extra),

@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trap", action="store_true",
                         help="trap focus: subjects passing through the armed plane at 0.5-3 D/s, and false fires on "
                              "10,000 still frames (focusd.bench.trap)")
+    parser.add_argument("--bracket", action="store_true",
+                        help="instead of the autofocus: focus-bracketing series on the daemon and the simulated camera: "
+                             "frames per shot, shots while the lens moved, depth coverage (focusd.bench.bracket)")
     parser.add_argument("--web", action="store_true",
                         help="instead of the autofocus: AF frames, press to exposure and frame rate with three "
                              "viewfinder clients (and one magnifying) against none, as ratios measured in the same "
@@ -195,6 +198,23 @@ def _trap(args: argparse.Namespace) -> int:
     return 1 if args.check and not trap.targets_met(result["summary"]) else 0
 
 
+def _bracket(args: argparse.Namespace) -> int:
+    """``--bracket``: focus-bracketing series on the daemon (and JSON with --json)."""
+    import json
+
+    from focusd.bench import bracket
+
+    progress = None if args.no_progress else (lambda name: print(f"bench --bracket: {name}...", file=sys.stderr,
+                                                                   flush=True))
+    rows = bracket.run(seed=args.seed, progress=progress)
+    print(bracket.format_report(rows, args.seed))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(rows, file, indent=1)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         algorithms = _algorithms(args.algorithms)
@@ -234,6 +254,8 @@ def main(args: argparse.Namespace) -> int:
         return _assist(args)
     if args.trap:
         return _trap(args)
+    if args.bracket:
+        return _bracket(args)
     if args.shutter:
         return _shutter(args)
     if args.web:

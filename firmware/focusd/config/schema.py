@@ -123,6 +123,9 @@ class BracketConfig:
     step: float = 1.0  #: distance between planes, in depths of field (1.0: the fields just touch)
     direction: str = "infinity"  #: from the lock: "infinity" (towards 0 D) | "near" (towards the near limit)
     coc_px: float = 2.0  #: circle of confusion, full-resolution pixels: blur up to this counts as sharp
+    #: a shutter double-press with AF-ON up starts a series (false: only the command inlet does, and
+    #: every shutter press is a photo)
+    gesture: bool = True
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,7 @@ CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "step": lambda v: check_number(v, 0, 4, "depths of field", low_open=True),
         "direction": check_choice("infinity", "near"),
         "coc_px": lambda v: check_number(v, 0, 100, "pixels", low_open=True),
+        "gesture": check_boolean,
     },
     "recall": {
         "state_file": _absolute_path,

@@ -14,6 +14,11 @@ It owns the meaning of the two buttons, and nothing else:
   burst on, it captures at the burst rate until release or the limit. With ``shutter.trap`` a
   press while AF-ON is up arms a trap instead (focusd.service.trap_rows: the capture comes when a
   subject passes through the lens's plane).
+- **Focus bracketing** (docs/bracketing.md): with AF-ON up, a shutter press that completes a
+  double-press (focusd.service.bracket_gesture) asks for a series, ``StartBracket``, instead of a
+  photo (the first press took its own); so does the command inlet (``BracketRequested``). While a
+  series runs, any press (AF-ON, shutter, the remote's) stops it, ``StopBracket``, and does nothing
+  else; the daemon says when a series ended by itself (``BracketEnded``).
 - **Recall** (``pins.recall``, optional) owns the stored focus position: held ``recall.long_press_ms``
   it stores the lens position (the LED flashes as it does); a shorter press, with AF-ON up, sends
   the lens back there, and once it has arrived the LED is steady as for a lock (a recalled lock)
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from focusd.af.types import AfMode, AfState
 from focusd.capture.order import Capture
 from focusd.config.schema import AfConfig, RecallConfig, ShutterConfig
+from focusd.service.bracket_gesture import DoublePressGesture
 from focusd.service.trap_rows import TRAP_REASON, ArmTrap, DisarmTrap, TrapRows, TrapTriggered
 from focusd.signals import ButtonId, LedPattern
 
@@ -113,8 +119,22 @@ class RecallAsked:
     time_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class BracketRequested:
+    """The command inlet asked for a focus-bracketing series."""
+
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketEnded:
+    """The series ended by itself (done, clipped, a fault): presses are presses again."""
+
+    time_ns: int
+
+
 Event = (ButtonEvent | AfStateChanged | Tick | CaptureFinished | CameraFault | Stopping | FocusRecalled
-         | RecallAsked | TrapTriggered)
+         | RecallAsked | TrapTriggered | BracketRequested | BracketEnded)
 
 # -------------------------------------------------------------------------------------- commands
 
@@ -144,7 +164,20 @@ class RecallFocus:
     """Send the lens to the stored position (a press of recall with AF-ON up)."""
 
 
-Command = StartAf | StopAf | Capture | ShowLed | StoreFocus | RecallFocus | ArmTrap | DisarmTrap
+@dataclass(frozen=True, slots=True)
+class StartBracket:
+    """Start a focus-bracketing series from where the lens is (the camera thread's BracketSeries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopBracket:
+    """Stop the series now: ``button`` was pressed (None: asked otherwise)."""
+
+    button: ButtonId | None = None
+
+
+Command = (StartAf | StopAf | Capture | ShowLed | StoreFocus | RecallFocus | ArmTrap | DisarmTrap | StartBracket
+           | StopBracket)
 
 # ------------------------------------------------------------------------------------ controller
 
@@ -203,19 +236,23 @@ class ControllerState:
     recall_stored: bool = False  #: this recall press already stored (held past the long press)
     recalled: bool = False  #: the lens is at the recalled position (a recalled lock, until AF-ON)
     trap: TrapRows = field(default_factory=TrapRows)  #: trap focus (focusd.service.trap_rows)
+    bracketing: bool = False  #: a focus-bracketing series runs (a press stops it)
 
 
 class Controller:
     """Events in, commands out. See the module docstring for the behaviour."""
 
-    def __init__(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig = RecallConfig()):
+    def __init__(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig = RecallConfig(),
+                 bracket_gesture: bool = True):
         missing = set(ButtonId) - set(ROLE_OF_INPUT)
         if missing:  # a new input falls into no catch-all: it needs a role first
             raise ValueError(f"inputs without a role: {', '.join(sorted(b.value for b in missing))}")
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
         self.recall = recall
+        self.bracket_gesture = bracket_gesture  #: [bracket] gesture: the double-press starts a series
         self.state = ControllerState()
+        self.gesture = DoublePressGesture()
 
     # public ---------------------------------------------------------------------------------
 
@@ -225,15 +262,21 @@ class Controller:
         press of one input while the other holds a capture is not one."""
         return self.state.next_press_id - 1
 
-    def reconfigure(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig | None = None) -> None:
+    def reconfigure(self, af: AfConfig, shutter: ShutterConfig, recall: RecallConfig | None = None,
+                    bracket_gesture: bool | None = None) -> None:
         """Take new settings (SIGHUP); they apply from the next press."""
         self.af_mode = AfMode(af.mode)
         self.shutter = shutter
         self.recall = self.recall if recall is None else recall
+        if bracket_gesture is not None:
+            self.bracket_gesture = bracket_gesture
 
     def handle(self, event: Event) -> list[Command]:
         commands: list[Command] = []
         match event:
+            case ButtonEvent(button=button, pressed=True) if self.state.bracketing:
+                self.state.bracketing = False  # the press stops the series and does nothing else
+                commands.append(StopBracket(button))
             case ButtonEvent(button=button, pressed=pressed, time_ns=t):
                 match ROLE_OF_INPUT[button]:
                     case InputRole.FOCUS:
@@ -252,7 +295,7 @@ class Controller:
                 commands.append(StoreFocus())
                 self.state.flash_until_ns = t + FLASH_NS
             case RecallAsked(store=False):
-                if not self.state.af_held:
+                if not self.state.af_held and not self.state.bracketing:  # AF-ON, or a series, owns the lens
                     commands.append(RecallFocus())
             case FocusRecalled(ok=ok, time_ns=t):
                 # a recalled lock only if nothing took the lens since: AF-ON pressed meanwhile wins
@@ -267,6 +310,10 @@ class Controller:
                 if armed is not None:
                     self._fire(armed.press_id, armed.press_time_ns, t, TRAP_REASON, commands, armed.button,
                                due_ns=event.peak_time_ns)
+            case BracketRequested():
+                self._start_bracket(commands)
+            case BracketEnded():
+                self.state.bracketing = False
             case Stopping(time_ns=t):
                 self._fire_waits(t, "focus: stopping", commands)
             case CameraFault(recovered=recovered, time_ns=t):
@@ -288,6 +335,8 @@ class Controller:
         half-pressed while the thumb holds AF-ON changes nothing, nor does letting one of them go)."""
         held = self.state.focus_held
         (held.add if pressed else held.discard)(button)
+        if pressed:
+            self.gesture.af_on_pressed()
         if bool(held) == self.state.af_held:
             return
         self.state.af_held = pressed
@@ -304,6 +353,11 @@ class Controller:
 
     def _capture_button(self, button: ButtonId, pressed: bool, t: int, commands: list[Command]) -> None:
         held = self.state.capture_held
+        # with shutter.trap the shutter arms the trap (AF-ON up): no double-press (the inlet still brackets)
+        if button is ButtonId.SHUTTER and self.bracket_gesture and not self.shutter.trap:
+            gesture = (self.gesture.shutter_pressed if pressed else self.gesture.shutter_released)
+            if gesture(t / 1e9, self.state.af_held) and not held and self._start_bracket(commands):
+                return  # the second press of a double-press: the series, not a photo
         if not pressed:
             held.discard(button)
             if not held:
@@ -331,6 +385,15 @@ class Controller:
         # "shutter priority release" (not "release": it is the setting, not a button let go)
         reason = RELEASE_PRIORITY_REASON if self.shutter.priority == "release" else f"focus: {self._focus_word()}"
         self._fire(press_id, t, t, reason, commands, button)
+
+    def _start_bracket(self, commands: list[Command]) -> bool:
+        """A series starts unless one runs, a focus input or a capture is held, or the camera is down."""
+        state = self.state
+        if state.bracketing or state.af_held or state.capture_held or state.camera_down:
+            return False
+        state.bracketing = True
+        commands.append(StartBracket())
+        return True
 
     def _focus_word(self) -> str:
         if not self.state.af_held and self.state.af_state == AfState.IDLE:

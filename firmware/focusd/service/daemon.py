@@ -48,9 +48,11 @@ from focusd.service.focus import FocusDriver
 from focusd.service.recall import FocusRecall, RecallStore
 from focusd.service.reload import reread
 from focusd.service.controller import (
-    AfStateChanged, CameraFault, Capture, CaptureFinished, Controller, FocusRecalled, RecallAsked, RecallFocus,
-    ShowLed, StartAf, StopAf, Stopping, StoreFocus, Tick,
+    AfStateChanged, BracketEnded, BracketRequested, CameraFault, Capture, CaptureFinished, Controller,
+    FocusRecalled, RecallAsked, RecallFocus, ShowLed, StartAf, StartBracket, StopAf, StopBracket, Stopping,
+    StoreFocus, Tick,
 )
+from focusd.service.bracket_series import BracketSeries, Finished, Shot, bracket_event
 from focusd.service.exposure_lock import BurstExposureLock
 from focusd.service.inlet import CommandInlet
 from focusd.service.notify import SystemdNotifier
@@ -100,7 +102,7 @@ class Daemon:
         self.stats = DaemonStats()
         self.edges = EdgeQueue()
         self.debouncer = Debouncer(int(config.pins.bounce_ms * 1e6))
-        self.controller = Controller(config.af, config.shutter, config.recall)
+        self.controller = Controller(config.af, config.shutter, config.recall, config.bracket.gesture)
         self.recall = FocusRecall(RecallStore(config.recall.state_file), self.events, camera.now_ns)
         self.burst_exposure = BurstExposureLock(camera, config.exposure.lock_in_bursts)
         self.trap = TrapWatch(config.af.window)  #: trap focus's detector and kept frames (shutter.trap)
@@ -114,6 +116,7 @@ class Daemon:
         self.assist: AssistLampRules | None = None  #: the AF-assist lamp's rules, with pins.af_assist
         self.lamp = None  #: the AF-assist lamp's output (focusd.hw.assist_lamp)
         self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
+        self.bracket: BracketSeries | None = None  #: the focus-bracketing sequencer
         self._starter: CameraStarter | None = None
         self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
         self._stop = threading.Event()
@@ -188,6 +191,8 @@ class Daemon:
                 started.callback(self.camera.stop)
                 self.lens_path = told_lens_path(config, profile, self.camera)
                 self.focus = FocusDriver(config, self.lens_path, self.camera, self.events, self.stats)
+                self.bracket = BracketSeries(config.bracket, profile, self.camera, self.focus,
+                                             config.camera.full_resolution_captures)
                 if config.pins.af_assist is not None:
                     started.callback(self._open_assist_lamp().close)
                 self.indicator = self.indicator_factory(config)
@@ -268,6 +273,7 @@ class Daemon:
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
         self._take_inputs(None)  # edges queued before the stop still count
+        self._bracket(self.bracket.stop("stopped", "daemon stopping", self.camera.now_ns()))
         # a focus-priority press still waiting for the scan fires now: every press yields a result
         self._dispatch(self.controller.handle(Stopping(self.camera.now_ns())))
         for _ in range(DRAIN_FRAMES):
@@ -309,6 +315,7 @@ class Daemon:
                       error, healthy, wait_first_s)
         self._notify_changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
+        self._bracket(self.bracket.stop("fault", str(error), self.camera.now_ns()))
         self._refused(self.captures.refuse_waiting(f"camera unavailable: {error}"))
         with contextlib.suppress(CameraError):
             self.camera.stop()
@@ -348,6 +355,8 @@ class Daemon:
 
     def _take_captures(self, frame: CameraFrame) -> None:
         self.focus.observe(frame)  # every frame, before a capture asks
+        if self.bracket.running:  # its shot is of this very frame: queued before the frame's captures are taken
+            self._bracket(self.bracket.frame(frame))
         self._refused(self.captures.take(frame, self.focus.state_name, self.focus.lens_estimate))
 
     def _take_inputs(self, frame: CameraFrame | None) -> None:
@@ -380,24 +389,39 @@ class Daemon:
                     self.trap.take(command, self.captures, self.engine.state.name)
                     self.events.publish(ev.CaptureQueued(command.press_id, command.reason, 0, command.due_ns))
                 case Capture():
-                    self.stats.captures_requested += 1
                     if self.assist is not None:  # the lamp off, and the capture after its light
                         due_ns, change = self.assist.capture(command.due_ns, self.camera.now_ns())
                         self._light(change)
                         command = dataclasses.replace(command, due_ns=due_ns)
-                    self.captures.queue(command)
-                    self.events.publish(ev.CaptureQueued(command.press_id, command.reason,
-                                                         command.burst_index, command.due_ns))
+                    self._queue_capture(command)
                 case StoreFocus():
                     self.recall.store_from(self.focus)
                 case RecallFocus():
                     if not self.recall.recall_to(self.focus, frame):
                         self._dispatch(self.controller.handle(FocusRecalled(False, self.camera.now_ns())))
+                case StartBracket():
+                    self.bracket.start()
+                case StopBracket(button=button):
+                    self._bracket(self.bracket.stop("stopped", f"{button.value} pressed", self.camera.now_ns()))
                 case ShowLed(pattern=pattern):
                     self.events.publish(ev.LedChanged(pattern, self.camera.now_ns()))
                 case _:
                     raise TypeError(f"no handler for controller command {command!r}")
         self.burst_exposure.follow(self.controller.state.burst is not None)
+
+    def _queue_capture(self, command: Capture) -> None:
+        self.stats.captures_requested += 1
+        self.captures.queue(command)
+        self.events.publish(ev.CaptureQueued(command.press_id, command.reason, command.burst_index, command.due_ns))
+
+    def _bracket(self, outcomes) -> None:
+        """Carry out the bracketing series' outcomes (focusd.service.bracket_series)."""
+        for outcome in outcomes:
+            self.events.publish(bracket_event(outcome))
+            if isinstance(outcome, Shot):
+                self._queue_capture(outcome.capture)
+            elif isinstance(outcome, Finished):
+                self._dispatch(self.controller.handle(BracketEnded(outcome.time_ns)))
 
     def _light(self, outcome: LampChange | Rescan | None, frame: CameraFrame | None = None) -> None:
         """Carry out the AF-assist lamp's outcome: the GPIO write and its event, or the new scan."""
@@ -450,6 +474,8 @@ class Daemon:
                 self._set_window(payload)
             elif kind == "settings":
                 self._change_settings(*payload)
+            elif kind == "bracket":
+                self._dispatch(self.controller.handle(BracketRequested(self.camera.now_ns())))
             elif kind == "reload" and not self._stop.is_set():
                 self._reload()  # (a reload asked for while stopping would start what is being closed)
 
@@ -498,10 +524,12 @@ class Daemon:
     def _adopt(self, new: Config) -> None:
         """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new
         [af] applies from the next AF-ON press)."""
-        self.controller.reconfigure(new.af, new.shutter, new.recall)  # (recall.state_file: after a restart)
+        # (recall.state_file: after a restart)
+        self.controller.reconfigure(new.af, new.shutter, new.recall, new.bracket.gesture)
         self.burst_exposure.enabled = new.exposure.lock_in_bursts  # from the next burst (one running when turned off is let go at once)
         if new.capture != self.config.capture:
             self.captures.replace_writer(new.capture)
         self.config = new
         if self.focus is not None:
             self.focus.adopt(new)
+            self.bracket.settings = new.bracket  # from the next series

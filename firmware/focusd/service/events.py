@@ -176,9 +176,50 @@ class FrameStatistics:
     time_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class BracketStarted:
+    """A focus-bracketing series was planned (focusd.service.bracket_series): its planes in
+    shooting order (dioptres), from ``start`` (the lock) towards ``direction``."""
+
+    number: int  #: the series' number in this run
+    planes: tuple[float, ...]
+    start: float
+    direction: str  #: "infinity" | "near"
+    depth_of_field: float  #: dioptres, at [bracket] coc_px
+    step: float  #: dioptres between planes
+    clipped: bool  #: the lens range cut the plan short
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketShot:
+    """A series' shot was asked of the frame exposed wholly at its plane (its capture follows:
+    CaptureQueued, then CaptureWritten with the file in the series' folder)."""
+
+    number: int
+    index: int  #: 1-based, in shooting order
+    plane: float  #: dioptres
+    sequence: int  #: the frame's
+    lens_exposed: float  #: the estimate of the lens during its exposure (focusd.lens_estimate)
+    frames: int  #: frames this plane took
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BracketFinished:
+    """The series ended: ``reason`` "done" | "clipped" | "stopped" | "fault"; the exposure is released."""
+
+    number: int
+    reason: str
+    shots: int
+    planned: int
+    detail: str  #: what stopped it ("shutter pressed", "daemon stopping", the fault); "" when done
+    time_ns: int
+
+
 Event = (FocusChanged | LensCommanded | InputChanged | CaptureQueued | CaptureWritten | CaptureFailed
          | LedChanged | ErrorReported | FrameStatistics | AssistLampChanged | FocusStored | FocusRecall
-         | TrapArmed | TrapFired | TrapDisarmed)
+         | TrapArmed | TrapFired | TrapDisarmed | BracketStarted | BracketShot | BracketFinished)
 
 # ------------------------------------------------------------------------------------ the stream
 
@@ -317,6 +358,7 @@ class StatusBoard:
     held: set[ButtonId] = field(default_factory=set)
     last_error: str | None = None
     trap: str | None = None  #: trap focus: "armed", "fired", "off"; None (not shown) until first armed
+    bracket: tuple[int, int] | None = None  #: (shots, planes) of the series running, None: none
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> None:
@@ -341,13 +383,20 @@ class StatusBoard:
                     self.frames, self.fps, self.dropped = frames, fps, dropped
                 case TrapArmed() | TrapFired() | TrapDisarmed():
                     self.trap = {TrapArmed: "armed", TrapFired: "fired", TrapDisarmed: "off"}[type(event)]
+                case BracketStarted(planes=planes):
+                    self.bracket = (0, len(planes))
+                case BracketShot(index=index) if self.bracket is not None:
+                    self.bracket = (index, self.bracket[1])
+                case BracketFinished():
+                    self.bracket = None
 
     def line(self) -> str:
         with self._lock:
             lens = "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
             held = "+".join(sorted(b.value for b in self.held)) or "-"
+            series = "" if self.bracket is None else f" bracket={self.bracket[0]}/{self.bracket[1]}"
             return (f"af={self.af_state} lens={lens} led={self.led.value} held={held} frames={self.frames} "
-                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}"
+                    f"fps={self.fps:.0f} captures={self.captures_written} failed={self.captures_failed}{series}"
                     + (f" trap={self.trap}" if self.trap else ""))
 
 

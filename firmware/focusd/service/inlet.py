@@ -44,6 +44,11 @@ class CommandInlet:
         """Send the lens to the stored position, as a press of the recall button does (ignored
         while AF-ON is held)."""
         self._control(("recall", False))
+    def bracket(self) -> None:
+        """Start a focus-bracketing series (docs/bracketing.md), as the shutter double-press does:
+        on the camera thread, unless one runs, a focus input or a capture is held, or the camera
+        is down. A press of any input stops it."""
+        self._control(("bracket", None))
 
     def set_af_window(self, window) -> tuple[float, float, float, float]:
         """Move the AF window (x, y, width, height as fractions of the frame). Checked as the

@@ -243,6 +243,7 @@ class SimCamera(Camera):
             "SensorTimestamp": frame.timestamp_ns + offset + int(frame.exposure_time_us * 1e3),
             "FrameDuration": int(round(frame.frame_duration_us)),
             "SimLensActual": frame.lens_actual,  # simulator truth: for tests and journals only
+            "SimLensMoving": frame.lens_moving,  # truth: the glass moved during a rendered row's exposure
             "SimAssistLit": frame.assist_lit,  # share of the exposure the AF-assist lamp lit (truth)
             "SensorBlackLevels": black_levels_metadata(),  # as libcamera reports them (16-bit units)
             "DigitalGain": 1.0,

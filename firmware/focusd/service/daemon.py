@@ -386,7 +386,7 @@ class Daemon:
                     self.events.publish(self.trap.command(command, frame, self.focus.commanded, self.config.af.window))
                 case Capture() if command.reason == TRAP_REASON:  # the kept peak frame, written now
                     self.stats.captures_requested += 1
-                    self.trap.take(command, self.captures, self.engine.state.name)
+                    self.trap.take(command, self.captures, self.focus.state_name)
                     self.events.publish(ev.CaptureQueued(command.press_id, command.reason, 0, command.due_ns))
                 case Capture():
                     if self.assist is not None:  # the lamp off, and the capture after its light

@@ -38,7 +38,7 @@ from focusd.hw.assist_lamp import assist_lamp_for
 from focusd.hw.gpio import GpioButtons, indicator_for_pins
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
-from focusd.service.stats import DaemonStats
+from focusd.service.stats import DaemonStats, StatsWatch
 from focusd.service.assist import AssistLampRules, LampChange, Rescan
 from focusd.service.backoff import Backoff, CameraStarter
 from focusd.service.bridge import Bridge, daemon_snapshot
@@ -46,7 +46,7 @@ from focusd.service.buttons import Debouncer, EdgeQueue
 from focusd.service.cameras import told_lens_path
 from focusd.service.focus import FocusDriver
 from focusd.service.recall import FocusRecall, RecallStore
-from focusd.service.reload import reread
+from focusd.service.reload import reload_from_file
 from focusd.service.controller import (
     AfStateChanged, BracketEnded, BracketRequested, CameraFault, Capture, CaptureFinished, Controller,
     FocusRecalled, RecallAsked, RecallFocus, ShowLed, StartAf, StartBracket, StopAf, StopBracket, Stopping,
@@ -120,8 +120,8 @@ class Daemon:
         self._starter: CameraStarter | None = None
         self._frame_counter = ev.FrameCounter(FRAME_STATISTICS_EVERY)
         self._stop = threading.Event()
-        self._changed = threading.Condition()
-        self.stopped = threading.Event()
+        self._watch = StatsWatch(self.stats)  # wait_until's condition, told after each frame and capture
+        self.stopped = self._watch.stopped
 
     @property
     def engine(self) -> AutofocusEngine | None:
@@ -143,18 +143,7 @@ class Daemon:
 
     def wait_until(self, predicate: Callable[[DaemonStats], bool], timeout: float) -> bool:
         """Block until ``predicate(stats)`` holds (checked after each frame and capture)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self.stats):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.stopped.is_set():
-                    return predicate(self.stats)
-                self._changed.wait(remaining)
-            return True
-
-    def _notify_changed(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+        return self._watch.wait_until(predicate, timeout)
 
     # ------------------------------------------------------------------------ start-up, shutdown
 
@@ -163,8 +152,7 @@ class Daemon:
         try:
             self._run()
         finally:
-            self.stopped.set()
-            self._notify_changed()
+            self._watch.finished()
         return 0
 
     def _run(self) -> None:
@@ -268,7 +256,7 @@ class Daemon:
                 self._process(frame)
             self._refused(self.captures.after_frame())
             self.notifier.watchdog()
-            self._notify_changed()
+            self._watch.changed()
 
     def _drain_pending(self) -> None:
         """After a stop request: a few more frames so that presses already made are captured."""
@@ -313,7 +301,7 @@ class Daemon:
         else:  # a relapse (or a camera that opens but sends nothing): reopening at once would spin
             log.error("camera failed: %s (%d frames after it started); reopening in %.1f s",
                       error, healthy, wait_first_s)
-        self._notify_changed()
+        self._watch.changed()
         self._dispatch(self.controller.handle(CameraFault(False, self.camera.now_ns(), str(error))))
         self._bracket(self.bracket.stop("fault", str(error), self.camera.now_ns()))
         self._refused(self.captures.refuse_waiting(f"camera unavailable: {error}"))
@@ -456,7 +444,7 @@ class Daemon:
             self.stats.last_error = error
             self.events.publish(ev.CaptureFailed(press_id, error, now))
         self._dispatch(self.controller.handle(CaptureFinished(press_id, error, now)))
-        self._notify_changed()
+        self._watch.changed()
 
     # ---------------------------------------------------------------------------- control queue
 
@@ -492,23 +480,9 @@ class Daemon:
         log.info("AF window moved to %s", ", ".join(f"{v:.3f}" for v in window))
 
     def _reload(self) -> None:
-        """SIGHUP: re-read the file; a bad new file is refused and the old configuration kept."""
-        source = self.config.source
-        if source is None:
-            log.warning("reload requested but the configuration was not read from a file")
-            return
-        self.notifier.reloading()
-        try:
-            new = reread(self.config)
-        except ConfigError as error:
-            log.error("reload refused, keeping the running configuration: %s", error)
-            self._report_error(str(error))
-            self.notifier.ready(self.status.line())
-            return
-        self._adopt(new)
-        self.stats.reloads += 1
-        log.info("configuration re-read from %s", source)
-        self.notifier.ready(self.status.line())
+        """SIGHUP: re-read the file (focusd.service.reload); a bad one is refused, the old kept."""
+        if reload_from_file(self.config, self._adopt, self.notifier, self.status.line, self._report_error):
+            self.stats.reloads += 1
 
     def _change_settings(self, changes: dict, reply) -> None:
         """The command inlet's live settings: checked, written to the file, applied as a reload."""

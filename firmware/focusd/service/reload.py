@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Callable
 
 from focusd.config.capture_folder import check_at_start
 from focusd.config.settings import Config, apply_overrides, load_config
+from focusd.errors import ConfigError
 
 log = logging.getLogger("focusd.daemon")
 
@@ -31,3 +33,26 @@ def reread(running: Config) -> Config:
         if getattr(new, section) != getattr(running, section):
             log.warning("[%s] changed: takes effect after a restart", section)
     return dataclasses.replace(new, **{section: getattr(running, section) for section in RESTART_SECTIONS})
+
+
+def reload_from_file(running: Config, adopt: Callable[[Config], None], notifier, status_line: Callable[[], str],
+                     report_error: Callable[[str], None]) -> bool:
+    """SIGHUP: re-read the file and ``adopt`` it, telling systemd (RELOADING=1, then READY=1 with
+    the status line); a bad new file is refused, reported and the running configuration kept.
+    True when a new configuration was adopted."""
+    source = running.source
+    if source is None:
+        log.warning("reload requested but the configuration was not read from a file")
+        return False
+    notifier.reloading()
+    try:
+        new = reread(running)
+    except ConfigError as error:
+        log.error("reload refused, keeping the running configuration: %s", error)
+        report_error(str(error))
+        notifier.ready(status_line())
+        return False
+    adopt(new)
+    log.info("configuration re-read from %s", source)
+    notifier.ready(status_line())
+    return True

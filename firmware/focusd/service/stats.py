@@ -5,7 +5,10 @@ by the tests (``Daemon.wait_until``). Everything a front end shows comes from th
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass
@@ -30,3 +33,33 @@ class DaemonStats:
     def lens_text(self) -> str:
         """The last lens command, "-" before the first."""
         return "-" if math.isnan(self.lens_position) else f"{self.lens_position:.2f}D"
+
+
+class StatsWatch:
+    """Waiting, on any thread, for the camera thread's counters to reach a state: the camera thread
+    calls :meth:`changed` after each frame and capture, and :meth:`finished` when it stops."""
+
+    def __init__(self, stats: DaemonStats) -> None:
+        self.stats = stats
+        self.stopped = threading.Event()  #: the camera thread returned from run()
+        self._changed = threading.Condition()
+
+    def wait_until(self, predicate: Callable[[DaemonStats], bool], timeout: float) -> bool:
+        """Block until ``predicate(stats)`` holds; False after ``timeout`` seconds, or once
+        stopped if it does not hold then."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.stats):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.stopped.is_set():
+                    return predicate(self.stats)
+                self._changed.wait(remaining)
+            return True
+
+    def changed(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def finished(self) -> None:
+        self.stopped.set()
+        self.changed()

@@ -347,3 +347,31 @@ def test_with_full_resolution_captures_the_next_plane_waits_for_the_frame_after_
     outcomes = bracket.frame(FakeFrame(10))
     assert [type(o) for o in outcomes] == [Started, Shot] and focus.moves == []
     assert bracket.frame(FakeFrame(11)) == [] and focus.moves == [pytest.approx(1.4486, abs=1e-3)]
+
+
+def test_with_capture_raw_each_shot_s_dng_is_in_the_series_folder_with_its_plane(tmp_path):
+    """capture.raw and bracketing together: a focus-stacking tool that takes raw files finds the
+    series' DNGs beside its JPEGs, named alike, each with its own lens position inside."""
+    import json
+
+    import rawpy
+    from PIL import TiffImagePlugin
+
+    config = make_config(tmp_path, bracket={"direction": "near", "shots": 3}, capture={"raw": True})
+    with DaemonHarness(config, seed=1) as rig:
+        events = rig.daemon.events.subscribe("test", depth=100_000)
+        lock(rig)
+        rig.daemon.inlet.bracket()
+        assert run_until_finished(rig, events, []).reason == "done"
+    lines = series_lines(rig)
+    folder = Path(config.capture.directory)
+    assert [line["raw"] for line in lines] == [f"BRACKET_0001/BRACKET_0001_{i:03d}.dng" for i in range(1, 4)]
+    for line in lines:
+        with rawpy.imread(str(folder / line["raw"])) as decoded:
+            assert decoded.sizes.raw_width > 0
+        with open(folder / line["raw"], "rb") as dng:  # the DNG's own metadata: IFD 0's ImageDescription
+            tags = TiffImagePlugin.ImageFileDirectory_v2(dng.read(8))
+            tags.load(dng)
+        inside = json.loads(tags[270])
+        assert inside["series_plane"] == pytest.approx(line["series_plane"])
+        assert inside["lens_exposed"] == pytest.approx(line["series_plane"], abs=1e-3)

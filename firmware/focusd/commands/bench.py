@@ -165,53 +165,48 @@ def _web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_json(path: str | None, data) -> None:
+    """--json of --assist, --trap, --bracket: ``data`` to ``path`` (None: nothing)."""
+    if path:
+        import json
+
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(data, file, indent=1)
+        print(f"\nwrote {path}")
+
+
 def _assist(args: argparse.Namespace) -> int:
     """``--assist``: the dark block without and with the AF-assist lamp (and JSON with --json)."""
-    import json
-
     from focusd.bench import assist
     from focusd.sim import scenes
 
     table = assist.run(list(scenes.TEXTURES), seed=args.seed, workers=args.workers)
     print(assist.format_report(table, args.seed))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(table, file, indent=1)
-        print(f"\nwrote {args.json}")
+    _write_json(args.json, table)
     return 0
 
 
 def _trap(args: argparse.Namespace) -> int:
     """``--trap``: trap focus's passes and still scenes (and JSON with --json); with --check, 1
     when a target is missed."""
-    import json
-
     from focusd.bench import trap
     from focusd.sim import scenes
 
     result = trap.run(list(scenes.TEXTURES), seed=args.seed, workers=args.workers)
     print(trap.format_report(result, args.seed))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(result, file, indent=1)
-        print(f"\nwrote {args.json}")
+    _write_json(args.json, result)
     return 1 if args.check and not trap.targets_met(result["summary"]) else 0
 
 
 def _bracket(args: argparse.Namespace) -> int:
     """``--bracket``: focus-bracketing series on the daemon (and JSON with --json)."""
-    import json
-
     from focusd.bench import bracket
 
     progress = None if args.no_progress else (lambda name: print(f"bench --bracket: {name}...", file=sys.stderr,
                                                                    flush=True))
     rows = bracket.run(seed=args.seed, progress=progress)
     print(bracket.format_report(rows, args.seed))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(rows, file, indent=1)
-        print(f"\nwrote {args.json}")
+    _write_json(args.json, rows)
     return 0
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from focusd.config.schema import AfAssistConfig
+from focusd.service import events as ev
 
 #: frames after the first frame exposed wholly under the lamp before the scan starts again: the
 #: auto exposure follows the new light over a few frames (libcamera's AGC, the simulator's ae_speed)
@@ -128,3 +129,23 @@ class AssistLampRules:
             self._spans[-1][1] = now_ns
             self._off_ns = now_ns
         return LampChange(lit, level, now_ns)
+
+
+class AssistLamp:
+    """The rules and the lamp's output together, on the camera thread: :meth:`carry_out` does a
+    LampChange (the GPIO write and its event) and hands a Rescan back (the engine is the daemon's)."""
+
+    def __init__(self, rules: AssistLampRules, output, events: ev.EventStream):
+        self.rules = rules
+        self.output = output  #: focusd.hw.assist_lamp: set(lit), close()
+        self._events = events
+
+    def carry_out(self, outcome: LampChange | Rescan | None) -> Rescan | None:
+        if isinstance(outcome, LampChange):
+            self.output.set(outcome.lit)
+            self._events.publish(ev.AssistLampChanged(outcome.lit, outcome.level, outcome.time_ns))
+            return None
+        return outcome
+
+    def close(self) -> None:
+        self.output.close()

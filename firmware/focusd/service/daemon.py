@@ -31,22 +31,21 @@ from focusd.capture.path import CapturePath, CaptureRefused, LensOptics
 from focusd.capture.writer import CaptureResult
 from focusd.config.profiles import load_profile
 from focusd.config.settings import Config
-from focusd.config.writeback import apply_live
-from focusd.errors import CameraError, ConfigError
+from focusd.errors import CameraError
 from focusd.hw.base import Camera, CameraFrame, Indicator
 from focusd.hw.assist_lamp import assist_lamp_for
 from focusd.hw.gpio import GpioButtons, indicator_for_pins
 from focusd.lens_path import LensPath
 from focusd.service import events as ev
 from focusd.service.stats import DaemonStats, StatsWatch
-from focusd.service.assist import AssistLampRules, LampChange, Rescan
+from focusd.service.assist import AssistLamp, AssistLampRules, LampChange, Rescan
 from focusd.service.backoff import Backoff, CameraStarter
 from focusd.service.bridge import Bridge, daemon_snapshot
 from focusd.service.buttons import Debouncer, EdgeQueue
 from focusd.service.cameras import told_lens_path
 from focusd.service.focus import FocusDriver
 from focusd.service.recall import FocusRecall, RecallStore
-from focusd.service.reload import reload_from_file
+from focusd.service.reload import change_live_settings, reload_from_file
 from focusd.service.controller import (
     AfStateChanged, BracketEnded, BracketRequested, CameraFault, Capture, CaptureFinished, Controller,
     FocusRecalled, RecallAsked, RecallFocus, ShowLed, StartAf, StartBracket, StopAf, StopBracket, Stopping,
@@ -113,8 +112,7 @@ class Daemon:
         self.focus: FocusDriver | None = None  #: the engine and every lens command
         self.captures: CapturePath | None = None
         self.indicator: Indicator | None = None
-        self.assist: AssistLampRules | None = None  #: the AF-assist lamp's rules, with pins.af_assist
-        self.lamp = None  #: the AF-assist lamp's output (focusd.hw.assist_lamp)
+        self.assist: AssistLamp | None = None  #: the AF-assist lamp's rules and output, with pins.af_assist
         self.bridge: Bridge | None = None  #: the web page's socket, with [web] enabled
         self.bracket: BracketSeries | None = None  #: the focus-bracketing sequencer
         self._starter: CameraStarter | None = None
@@ -199,11 +197,11 @@ class Daemon:
                 self.notifier.stopping()
                 log.info("focusd stopping: %s", self.status.line())
 
-    def _open_assist_lamp(self):
-        self.assist = AssistLampRules(self.config.af_assist, self.camera.frame_duration_ns)
-        self.lamp = assist_lamp_for(self.config, self.pin_factory)
-        self.captures.assist_lit = lambda frame: self.assist.lit_during(frame.timestamp_ns, frame.exposure_time_us)
-        return self.lamp
+    def _open_assist_lamp(self) -> AssistLamp:
+        rules = AssistLampRules(self.config.af_assist, self.camera.frame_duration_ns)
+        self.assist = AssistLamp(rules, assist_lamp_for(self.config, self.pin_factory), self.events)
+        self.captures.assist_lit = lambda frame: rules.lit_during(frame.timestamp_ns, frame.exposure_time_us)
+        return self.assist
 
     def _listen(self, name: str, handler) -> ev.Listener:
         listener = self.listeners[name] = self.events.listen(name, handler)
@@ -335,7 +333,7 @@ class Daemon:
         if recalled is not None:
             self._dispatch(self.controller.handle(FocusRecalled(recalled, now)), frame)
         if self.assist is not None:
-            self._light(self.assist.frame(frame.y, now, held=self.focus.active, scanning=self.engine.state is
+            self._light(self.assist.rules.frame(frame.y, now, held=self.focus.active, scanning=self.engine.state is
                                           AfState.SCANNING, continuous=self.engine.mode is AfMode.CONTINUOUS,
                                           window=self.config.af.window, now_ns=self.camera.now_ns()), frame)
         if self.bridge is not None:
@@ -378,7 +376,7 @@ class Daemon:
                     self.events.publish(ev.CaptureQueued(command.press_id, command.reason, 0, command.due_ns))
                 case Capture():
                     if self.assist is not None:  # the lamp off, and the capture after its light
-                        due_ns, change = self.assist.capture(command.due_ns, self.camera.now_ns())
+                        due_ns, change = self.assist.rules.capture(command.due_ns, self.camera.now_ns())
                         self._light(change)
                         command = dataclasses.replace(command, due_ns=due_ns)
                     self._queue_capture(command)
@@ -412,12 +410,9 @@ class Daemon:
                 self._dispatch(self.controller.handle(BracketEnded(outcome.time_ns)))
 
     def _light(self, outcome: LampChange | Rescan | None, frame: CameraFrame | None = None) -> None:
-        """Carry out the AF-assist lamp's outcome: the GPIO write and its event, or the new scan."""
-        if isinstance(outcome, Rescan):
+        """The AF-assist lamp's outcome: the GPIO write and its event (AssistLamp), or the new scan."""
+        if self.assist.carry_out(outcome) is not None:  # a Rescan: the lamp's light is in
             self.focus.start(self.engine.mode, frame)
-        elif outcome is not None:
-            self.lamp.set(outcome.lit)
-            self.events.publish(ev.AssistLampChanged(outcome.lit, outcome.level, outcome.time_ns))
 
     def _report_error(self, message: str) -> None:
         self.stats.last_error = message
@@ -485,15 +480,8 @@ class Daemon:
             self.stats.reloads += 1
 
     def _change_settings(self, changes: dict, reply) -> None:
-        """The command inlet's live settings: checked, written to the file, applied as a reload."""
-        try:
-            new = apply_live(self.config, changes)
-        except ConfigError as error:
-            log.error("settings refused: %s", error)
-            return reply(error)
-        self._adopt(new)
-        log.info("settings changed: %s", changes)
-        reply(None)
+        """The command inlet's live settings (focusd.service.reload), applied as a reload."""
+        change_live_settings(self.config, changes, self._adopt, reply)
 
     def _adopt(self, new: Config) -> None:
         """[af], [shutter] and [capture] from ``new``; a scan in progress is not disturbed (the new

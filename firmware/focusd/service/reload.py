@@ -14,6 +14,7 @@ from typing import Callable
 
 from focusd.config.capture_folder import check_at_start
 from focusd.config.settings import Config, apply_overrides, load_config
+from focusd.config.writeback import apply_live
 from focusd.errors import ConfigError
 
 log = logging.getLogger("focusd.daemon")
@@ -56,3 +57,18 @@ def reload_from_file(running: Config, adopt: Callable[[Config], None], notifier,
     log.info("configuration re-read from %s", source)
     notifier.ready(status_line())
     return True
+
+
+def change_live_settings(running: Config, changes: dict, adopt: Callable[[Config], None],
+                         reply: Callable[[ConfigError | None], None]) -> None:
+    """The command inlet's live settings: checked, written to the file (focusd.config.writeback),
+    then ``adopt``-ed as a reload's; ``reply(None)``, or ``reply(error)`` naming the key when refused
+    (then nothing changed)."""
+    try:
+        new = apply_live(running, changes)
+    except ConfigError as error:
+        log.error("settings refused: %s", error)
+        return reply(error)
+    adopt(new)
+    log.info("settings changed: %s", changes)
+    reply(None)

@@ -163,7 +163,7 @@ class AutofocusEngine:
             if scan.track.trusted and scan.track.metadata_lag is not None:
                 self.statistics.latency_estimate = float(scan.track.metadata_lag)
         if self.phase in SCANNING and self.phase is not Phase.PRIME:
-            self._add_sample(sequence, self._signal(measurement))
+            self._add_sample(sequence, measurement)
             learn_dwell(scan, self.tuning)
         target = self._step(sequence, measurement)
         # the first result comes within max_frames of start() (retries included), and every later
@@ -191,6 +191,7 @@ class AutofocusEngine:
         scan = ScanState(start=start, track=track, began_at=self.statistics.frames, dwell=self.tuning.clean_dwell)
         if previous is not None and previous.noise_known:
             scan.noise, scan.noise_known, scan.jitter = previous.noise, True, previous.jitter
+            scan.noise_level = previous.noise_level
             scan.retries = previous.retries
         low, high = self.lens_range
         # subjects are most often beyond half a metre: from nearer than that, look further first
@@ -204,11 +205,12 @@ class AutofocusEngine:
         self._scan = scan
         self.phase = Phase.PRIME
 
-    def _add_sample(self, sequence: int, value: float) -> None:
+    def _add_sample(self, sequence: int, measurement: Measurement) -> None:
         track = self._scan.track
         states = track.states(sequence)
         if states is not None:
-            self._scan.samples.append(Sample(sequence, value, states, track.margin))
+            self._scan.samples.append(Sample(sequence, self._signal(measurement), states, track.margin,
+                                             measurement.level))
 
     def _step(self, sequence: int, measurement: Measurement) -> float | None:
         scan, tuning = self._scan, self.tuning
@@ -218,7 +220,7 @@ class AutofocusEngine:
                 return self._apply(outcome, measurement)
             self.phase = Phase.SWEEP
             for seq, primed in scan.prime_frames:
-                self._add_sample(seq, self._signal(primed))
+                self._add_sample(seq, primed)
             if scan.track.first_command_sequence is None:
                 return self._apply(Move(first_step(scan, tuning)), measurement)
             return self._apply(sweep(scan, tuning, self.lens_range), measurement)

@@ -4,12 +4,16 @@ Why apart from the sweep: the sweep's clean frames are a step (1 D) apart; a nar
 scene at macro distances: a few tenths of a dioptre wide) lies anywhere between them. So the probes
 go into the gaps beside the sharpest held frame, and beside any held frame of at least
 resolve_ratio of it (a scalloped top, a second maximum close by), probe_step apart from the sharp
-side, gap_probes per gap. Each is held like the sweep's steps, so that its last frame is wholly at
-it whatever the mix; they go from the end the lens is nearest to, one after another without
-waiting to see them, and once the last is sent the lens goes straight on to the peak fitted to what
-has been seen so far, so that it is already there when the last probes come in. If the fitted top
-then lies between probes, it is probed too (max_extensions). The peak is the vertex of the
-Lorentzian fitted over the top (focusd.af.fit, with fit_reach: dips and all).
+side, gap_probes per gap; a gap between two frames both that sharp is filled (the top may be
+anywhere in it). Each is held like the sweep's steps, so that its last frame is wholly at it
+whatever the mix; they go from the end the lens is nearest to, one after another without waiting
+to see them, and once the last is sent the lens goes straight on to the peak fitted to what has
+been seen so far, so that it is already there when the last probes come in. Then, once
+(max_extensions): if the sharpest sample still has a gap beside it wider than 1.5 probe steps and
+than the fitted top's width, the probes went into the wrong gaps and a narrow top may hide there
+(a real stack's peak a few tenths of a dioptre wide, or asymmetric): it is probed; otherwise, if
+the fitted top lies between probes, it is probed. The peak is the vertex of the Lorentzian fitted
+over the top (focusd.af.fit, with fit_reach: dips and all).
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from focusd.af.tuning import AfTuning
 def gaps(state: ScanState, tuning: AfTuning, lens_range) -> list[float]:
     """Probes the held samples call for: in every gap wider than 1.5 probe steps next to
     a sample of at least resolve_ratio of the sharpest and within probe_reach of it, probe_step
-    apart from that sample's side, at most gap_probes per gap. A gap between the sharpest and an
-    end of the range counts too."""
+    apart from that sample's side, at most gap_probes per gap (all the gap needs if both its
+    samples are that sharp). A gap between the sharpest and an end of the range counts too."""
     positions, values = held_curve(state)
     order = np.argsort(positions, kind="stable")
     x, v = positions[order], values[order]
@@ -49,12 +53,33 @@ def gaps(state: ScanState, tuning: AfTuning, lens_range) -> list[float]:
             continue
         if top_at not in (a, b) and max(va, vb) < tuning.resolve_ratio * top:
             continue
-        count = min(tuning.gap_probes, math.ceil(width / step - 1e-9) - 1)
         spacing = width / (math.ceil(width / step - 1e-9))
+        count = math.ceil(width / step - 1e-9) - 1
+        if min(va, vb) < tuning.resolve_ratio * top:
+            count = min(tuning.gap_probes, count)
+        # else: between two samples nearly as sharp as the sharpest the top may be anywhere: filled
         if va >= vb:
             out += [float(a + spacing * k) for k in range(1, count + 1)]
         else:
             out += [float(b - spacing * k) for k in range(1, count + 1)]
+    return out
+
+
+def open_sides(positions: np.ndarray, top_at: float, tuning: AfTuning, lens_range, width: float) -> list[float]:
+    """A probe a probe_step from the sharpest sample into each gap beside it still wider than 1.5
+    probe steps and than the top's fitted ``width`` (an end of the range bounds a gap too): a
+    narrow top may hide in a gap the fit has not seen; a gap narrower than the top cannot hide it."""
+    out = []
+    low, high = lens_range
+    below = positions[positions < top_at - SAME]
+    above = positions[positions > top_at + SAME]
+    nearest_below = float(below.max()) if below.size else low
+    nearest_above = float(above.min()) if above.size else high
+    wide = max(1.5 * tuning.probe_step, width)
+    if top_at - nearest_below > wide:
+        out.append(top_at - tuning.probe_step)
+    if nearest_above - top_at > wide:
+        out.append(top_at + tuning.probe_step)
     return out
 
 
@@ -95,8 +120,7 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     positions, values = held_curve(state)
     best = int(np.argmax(values))
     top_at, top = float(positions[best]), float(values[best])
-    lowest = min(float(values.min()), min(s.value for s in state.samples))
-    weak = weak_peak(state, tuning, top, lowest)
+    weak = weak_peak(state, tuning)
     fit = fit_peak(positions, values, tuning.fit_fraction, bounds=lens_range, reach=tuning.fit_reach)
     low, high = lens_range
     target = top_at if fit is None else fit.position
@@ -111,11 +135,16 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
         return Move(target if abs(target - track.last_command) > tuning.lock_tolerance else None)
     if weak is not None:
         return Fail(weak)
-    if state.extensions < tuning.max_extensions and fit is not None \
-            and np.min(np.abs(positions - target)) > tuning.probe_step / 2:
-        # the fitted top lies between probes: look there
-        state.extensions += 1
-        _send(state, [target])
-        return probe(state, tuning, lens_range)
+    if state.extensions < tuning.max_extensions:
+        # the sharpest sample with a wide gap beside it (the probes went into the other gaps
+        # first), or the fitted top between probes: look there
+        width = fit.width if fit is not None and math.isfinite(fit.width) else 0.0
+        more = open_sides(positions, top_at, tuning, lens_range, width)
+        if not more and fit is not None and np.min(np.abs(positions - target)) > tuning.probe_step / 2:
+            more = [target]
+        if more:
+            state.extensions += 1
+            _send(state, more)
+            return probe(state, tuning, lens_range)
     state.fit = fit
     return GoTo(target, top, top_at)

@@ -45,6 +45,7 @@ class Sample:
     value: float  #: the focus measure less its noise part
     states: tuple[float, ...]  #: D: the lens states the exposure may have seen, oldest first
     margin: int  #: frames of doubt of the track (0: from the metadata, 1: from the told latency)
+    level: float = 0.0  #: the window's mean level, code values (the noise part moves with it)
 
     @property
     def low(self) -> float:
@@ -134,6 +135,7 @@ class ScanState:
     # --- the focus measure's noise (PRIME)
     noise: float = 0.0  #: the noise part of the focus measure on the still frames at the start
     noise_known: bool = False
+    noise_level: float = 0.0  #: the window's mean level on those frames, code values
     jitter: float = 0.0  #: the measure's frame-to-frame scatter on a still lens (absolute)
     prime_frames: list = field(default_factory=list)  #: (sequence, Measurement) of the still frames at the start
     first_sequence: int | None = None  #: the scan's first frame

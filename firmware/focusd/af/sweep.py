@@ -3,8 +3,9 @@
 PRIME: the first two frames are exposed before any command can reach the lens; their difference
 holds only sensor noise, which gives the noise part of the focus measure (subtracted from every
 sample: what the scan compares is the scene's own contrast) and its scatter. The noise part moves
-with the level (gain, the tone curve: a frame that is only brighter can measure less), so a peak
-must also stand min_signal of the noise part above the lowest frame.
+with the level (gain, the tone curve: a frame that is only brighter can measure less) in a way not
+known, so a peak must also stand min_signal of the noise part above the lowest frame, with the
+noise part of each taken as unfavourably as its level allows (AfTuning.noise_level_power).
 
 SWEEP: the lens steps sweep_step at a time from where it is, towards where subjects usually are
 (likely_position) first; every step is at most max_slew, so every write lands whole in the IPA's
@@ -60,6 +61,7 @@ def prime(state: ScanState, tuning: AfTuning, measure: FocusMeasure, measurement
     if not state.noise_known and len(state.prime_frames) >= PRIME_FRAMES:
         (_, first), (_, second) = state.prime_frames[:2]
         state.noise = measure.noise_floor(first, second)
+        state.noise_level = (first.level + second.level) / 2
         state.noise_known = True
         state.jitter = abs(second.focus - first.focus) / math.sqrt(2)
     # frames before the first command can be seen: two, whatever the latency (0 or more)
@@ -83,8 +85,27 @@ def jitter(state: ScanState, tuning: AfTuning, value: float) -> float:
     return max(tuning.noise_jitter * state.noise, tuning.scene_jitter * max(value, 0.0), state.jitter)
 
 
-def weak_peak(state: ScanState, tuning: AfTuning, best: float, lowest: float) -> str | None:
-    """Why the sharpest sample is no peak to lock on (None: it is one)."""
+def noise_shift(state: ScanState, tuning: AfTuning, level: float) -> tuple[float, float]:
+    """How far the noise part of a frame at ``level`` may differ from the one subtracted (measured
+    at the still frames' level), as (most added, most removed): the signal of a sample lies
+    between value - added and value + removed (AfTuning.noise_level_power)."""
+    if state.noise <= 0 or level <= 0 or state.noise_level <= 0:
+        return 0.0, 0.0
+    extreme = (state.noise_level / level) ** tuning.noise_level_power
+    return state.noise * max(extreme - 1.0, 0.0), state.noise * max(1.0 - extreme, 0.0)
+
+
+def weak_peak(state: ScanState, tuning: AfTuning) -> str | None:
+    """Why the sharpest held sample is no peak to lock on (None: it is one): compared with the
+    lowest sample of the scan, with their noise parts taken as unfavourably as their levels
+    allow (noise_shift)."""
+    held = [s for s in state.samples if s.at(state.dwell) is not None]
+    if not held:
+        return "no clean sample"
+    top = max(held, key=lambda s: s.value)
+    bottom = min(state.samples, key=lambda s: s.value)
+    best = top.value - noise_shift(state, tuning, top.level)[0]
+    lowest = bottom.value + noise_shift(state, tuning, bottom.level)[1]
     if best < tuning.min_peak_ratio * max(lowest, 0.0):
         return f"flat focus curve: best {best:.3g} less than {tuning.min_peak_ratio}x the lowest {lowest:.3g}"
     if best - lowest < tuning.noise_sigmas * jitter(state, tuning, best):
@@ -156,11 +177,10 @@ def sweep(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
     positions, values = held_curve(state)
     best = int(np.argmax(values))
     top, top_at = float(values[best]), float(positions[best])
-    lowest = min(float(values.min()), min(s.value for s in state.samples))
     direction = state.direction
     drop = max(top * (1 - tuning.pass_ratio), tuning.noise_sigmas * jitter(state, tuning, top))
     low, high = lens_range
-    weak = weak_peak(state, tuning, top, lowest)
+    weak = weak_peak(state, tuning)
     if weak is None and latest.value <= top - drop and direction * (newest - top_at) >= tuning.pass_margin:
         behind = direction * (positions - top_at) <= -tuning.pass_margin / 2
         approach_end = low if direction > 0 else high
@@ -205,8 +225,7 @@ def turn(state: ScanState, tuning: AfTuning, lens_range, positions: np.ndarray, 
     edge = float(seen.min()) if state.direction < 0 else float(seen.max())
     other_end = low if state.direction < 0 else high
     if state.direction * (other_end - edge) <= SAME:
-        lowest = min(float(values.min()), min(s.value for s in state.samples))
-        weak = weak_peak(state, tuning, float(values.max()), lowest)
+        weak = weak_peak(state, tuning)
         return whole_range_seen(lens_range, positions, values, best, weak)
     state.resume_at = min(max(edge + state.direction * tuning.sweep_step, low), high)
     return Move(state.resume_at)

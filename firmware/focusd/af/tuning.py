@@ -78,6 +78,12 @@ class AfTuning:
     """A peak must stand at least this fraction of the noise part above the lowest frame: the
     noise part moves with the level (a frame that is only brighter can measure 30-50% less in the
     dark), so less than this is no peak (dark, featureless); the sweep goes on past it."""
+    noise_level_power: float = 2.0
+    """How the noise part moves with the window's level is not known (shot noise, read noise, the
+    tone curve, the ISP's denoise): it is taken to scale as level^-p for any p from 0 to this (2:
+    a noise of constant code values, as a gamma curve makes shot noise). A peak must stand out
+    under every such p; a frame only darker than the still frames at the start may hold more
+    noise than they did (the wrong locks on the noise of a darker part of a dim scan)."""
 
     # --- the probes (focusd.af.probe) ------------------------------------------------------------
     resolve_ratio: float = 0.8
@@ -90,8 +96,9 @@ class AfTuning:
     probe_step: float = 0.25
     """D between the probes across the bracket the sweep found."""
     max_extensions: int = 1
-    """Probes at the fitted top when it lies between probes (more than half a probe step from every
-    one)."""
+    """Rounds of probes after the first: into a gap still open beside the sharpest sample (wider
+    than 1.5 probe steps and than the fitted top), else at the fitted top when it lies between
+    probes (more than half a probe step from every one)."""
     fit_fraction: float = 0.6
     """Probes at or above this fraction of the sharpest take part in the peak fit."""
     fit_reach: float = 0.65
@@ -167,7 +174,7 @@ class AfTuning:
         for name in ("min_peak_ratio", "noise_sigmas"):
             if not getattr(self, name) >= 1.0:
                 out.append((name, "must be a ratio >= 1"))
-        for name in ("dark_level", "likely_position", "hyperfocal", "scene_jitter"):
+        for name in ("dark_level", "likely_position", "hyperfocal", "scene_jitter", "noise_level_power"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 out.append((name, f"must be a number >= 0, not {value!r}"))

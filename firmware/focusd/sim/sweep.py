@@ -10,9 +10,10 @@ Replay: each frame is mapped onto the sensor's full field (centre-cropped to its
 the sensor mode's crop and area-resized to the lores size, once. A lens position between two
 frames' positions is a linear blend of the two; beyond either end, the end frame is blurred
 further by a disk that grows with the distance past the end at the stack's own rate (focus falls
-per frame step as it changed between the last two frames: a stack's frame spacing in dioptres is
-a declared number, not the profile's optics), so a search that overshoots sees focus keep falling
-as it would have had the stack gone on. The photographs'
+per frame step as fast as it changed over either of the last two steps: a stack's frame spacing in
+dioptres is a declared number, not the profile's optics; either, because an end frame as sharp as
+its neighbour has the peak between them, and past it focus falls as it rose), so a search that
+overshoots sees focus keep falling as it would have had the stack gone on. The photographs'
 sRGB codes are linearised and treated as reflectance (the AE rescales them anyway). The main
 stream of a replay is the nearest frames' blend at main size, without the extra blur past the ends.
 
@@ -276,13 +277,20 @@ def _gradient_energy(linear: np.ndarray) -> float:
 END_FALL_PER_STEP = (0.3, 0.85)
 
 
-def _end_blur_per_step(padded: np.ndarray, end: np.ndarray, inner: np.ndarray, out, optics, widest: float) -> float:
-    """Lores pixels of blur-disk diameter per frame step past an end of a stack: the blur that
-    makes the end frame's measure change by as much as it changed from the frame next to it (the
-    stack's own rate of focus; the camera's optics need not be the profile's). Bisection."""
-    end_energy, inner_energy = _gradient_energy(end), _gradient_energy(inner)
-    ratio = min(end_energy, inner_energy) / max(end_energy, inner_energy, 1e-12)
-    wanted = end_energy * min(max(ratio, END_FALL_PER_STEP[0]), END_FALL_PER_STEP[1])
+def _end_blur_rate(padded: np.ndarray, frames: list[np.ndarray], gaps: list[float], out, optics,
+                   widest: float) -> float:
+    """Lores pixels of blur-disk diameter per dioptre past an end of a stack. ``frames``: the end
+    frame and the one or two next to it, ``gaps``: dioptres between consecutive ones. The blur is
+    the one that makes the end frame's measure fall over the first gap as much as it changed over
+    either of the last two (the faster; the stack's own rate of focus: the camera's optics need not
+    be the profile's), within END_FALL_PER_STEP. Either of the two, because the frame next to the
+    end may be as sharp as the end (the peak lies between them): focus still falls off past the
+    end as it rose towards it. Bisection."""
+    energies = [_gradient_energy(frame) for frame in frames]
+    falls = [min(a, b) / max(a, b, 1e-12) for a, b in zip(energies, energies[1:])]
+    # the second pair's change over the first pair's gap
+    falls = [fall ** (gaps[0] / gap) for fall, gap in zip(falls, gaps)]
+    wanted = energies[0] * min(max(min(falls), END_FALL_PER_STEP[0]), END_FALL_PER_STEP[1])
     pixels = BlurStack(padded, 1.0, 0.0, dataclasses.replace(optics, max_defocus_dioptres=widest), out)
     low, high = 0.0, widest
     for _ in range(14):
@@ -291,13 +299,13 @@ def _end_blur_per_step(padded: np.ndarray, end: np.ndarray, inner: np.ndarray, o
             low = middle
         else:
             high = middle
-    return max(high, 0.05)
+    return max(high, 0.05) / gaps[0]
 
 
 class SweepRenderer:
     """Renders a SweepScene's linear image over the geometry's region. Past either end of the
     stack, the end frame is blurred by a disk that grows at the stack's own rate (focus falls per
-    frame step as it did between the last two frames, within END_FALL_PER_STEP)."""
+    frame step as fast as it changed over either of the last two steps, within END_FALL_PER_STEP)."""
 
     def __init__(self, scene: SweepScene, geometry: Geometry):
         self.scene = scene
@@ -317,8 +325,10 @@ class SweepRenderer:
             padded = np.pad(full[end], margin, mode="reflect")[y:y + h + 2 * margin, x:x + w + 2 * margin]
             rate = geometry.lores_px_per_dioptre  # a single frame: the profile's optics
             if len(full) > 1:
-                gap = abs(positions[end] - positions[inner])
-                rate = _end_blur_per_step(padded, self._frames[end], self._frames[inner], out, optics, widest) / gap
+                nearest = [end, inner, inner + (inner - end)][:min(3, len(full))]
+                rate = _end_blur_rate(padded, [self._frames[i] for i in nearest],
+                                      [abs(positions[i] - positions[j]) for i, j in zip(nearest, nearest[1:])],
+                                      out, optics, widest)
             self._ends.append(BlurStack(padded, rate, 0.0,
                                         dataclasses.replace(optics, max_defocus_dioptres=widest / rate), out))
         self._main: list[np.ndarray] | None = None

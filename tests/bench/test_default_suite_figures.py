@@ -34,15 +34,15 @@ def test_real_stacks(report):
     focusd, stock = report["summary"]["focusd"], report["summary"]["stock-normal"]
     real = focusd["real"]
     assert real["trials"] == stock["real"]["trials"] >= 300
-    # the target is 0.97 told right: measured 0.917 (the misses: windows whose top is two
-    # near-equal maxima a frame apart, where stock normal misses too)
-    assert real["accuracy_told_right"] >= 0.91
-    assert real["accuracy_told_wrong"] >= 0.95
+    # the targets: 0.97 told right, 0.95 told a frame wrong (measured 0.981 and 0.981)
+    assert real["accuracy_told_right"] >= 0.97
+    assert real["accuracy_told_wrong"] >= 0.97
     assert real["failed_lit"] <= 0.02
-    assert real["accuracy"] >= stock["real"]["accuracy"] + 0.05
+    assert real["wrong_lock"] <= 0.02  # measured 0.012: FOCUSED at a wrong place is the worst outcome
+    assert real["accuracy"] >= stock["real"]["accuracy"] + 0.1
     assert focusd["real_ratios"]["vs_stock_normal"] >= 3.0
     for block in ("real-tuning", "real-held-out"):
-        assert focusd["blocks"][block]["accuracy"] >= 0.92, block
+        assert focusd["blocks"][block]["accuracy"] >= 0.97, block
 
 
 def test_synthetic_blocks(report):
@@ -68,4 +68,5 @@ def test_the_report_says_which_targets_it_misses(report):
     assert checks["x fewer frames than stock-normal (main)"]["ok"]
     assert checks["static: lens commands in 1000 frames after lock"]["ok"]
     told_right = checks["real stacks: in focus, latency told right"]
-    assert told_right["ok"] == (told_right["value"] >= 0.97)
+    assert told_right["ok"] and told_right["value"] >= 0.97
+    assert all(check["ok"] for check in report["checks"]), [c["name"] for c in report["checks"] if not c["ok"]]

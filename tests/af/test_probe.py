@@ -1,6 +1,6 @@
-"""The probes and the peak test on hand-made samples, and the engine on the real-stack trials
-they were made for (a top hidden in a gap the probes left; the noise of a darker part of a dim
-scan taken for a peak)."""
+"""The probes, the peak test and the arrival on hand-made samples, and the engine on the
+real-stack trials they were made for (a top hidden in a gap the probes left; the noise of a darker
+part of a dim scan taken for a peak; a narrow peak whose fitted vertex does not confirm)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from focusd.af.arrive import arrive
 from focusd.af.probe import gaps, open_sides
-from focusd.af.state import Sample, ScanState
+from focusd.af.state import GoTo, Rescan, Sample, ScanState
 from focusd.af.sweep import noise_shift, weak_peak
 from focusd.af.track import LensTrack
 from focusd.af.tuning import AfTuning
@@ -93,3 +94,25 @@ def test_the_noise_of_a_darker_part_of_a_dim_scan_is_no_peak():
     spec = real_trial("noah_nikon_beetle", (0.5, 0.75, 0.25, 0.25), 0.15, 4.259, 6.2597, "dim", 4, 4.43, 0.461, 343)
     result = run_trial(spec, "focusd")
     assert result.state == "FAILED" or abs(result.error) <= spec.tolerance
+
+
+def test_a_fitted_peak_that_does_not_confirm_sends_the_lens_exactly_to_the_sharpest_probe_however_near():
+    def arrived(target, fallback):
+        state = scan([(10.09, 0.066, 80.0), (target, 0.033, 80.0)])
+        state.track.command(0, target)
+        state.target, state.expected, state.fallback_target = target, 0.066, fallback
+        return arrive(state, TUNING)
+
+    outcome = arrived(10.134, 10.09)  # 0.044 D apart: less than lock_tolerance, and it matters
+    assert isinstance(outcome, GoTo) and outcome.exact and outcome.target == pytest.approx(10.09)
+    assert isinstance(arrived(10.09, 10.09), Rescan)  # the sharpest probe itself did not confirm
+
+
+def test_a_narrow_peak_locks_on_the_sharpest_probe_when_the_fit_does_not_confirm():
+    # the fit put the vertex 0.044 D off a peak 0.15 D wide: the probe itself was never tried, a
+    # re-scan ran out of frames and the scan ended FAILED at indoor light
+    spec = real_trial("petteri_pcb_depthmap", (0.5, 0.25, 0.25, 0.25), 0.15, 9.437, 10.0307, "indoor", 5, 4.84,
+                      0.665, 481)
+    result = run_trial(spec, "focusd")
+    assert result.state == "FOCUSED"
+    assert abs(result.error) <= spec.tolerance

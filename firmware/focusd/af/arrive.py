@@ -29,6 +29,6 @@ def arrive(state: ScanState, tuning: AfTuning) -> Outcome:
     if latest.value >= tuning.confirm_ratio * state.expected - allowance:
         return Lock(target)
     fallback = state.fallback_target
-    if fallback is not None and abs(fallback - target) > tuning.lock_tolerance:
-        return GoTo(fallback, state.expected)
+    if fallback is not None and abs(fallback - target) > SAME:
+        return GoTo(fallback, state.expected, exact=True)
     return Rescan(f"could not confirm the peak ({latest.value:.3g} < {tuning.confirm_ratio} x {state.expected:.3g})")

@@ -8,10 +8,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from focusd.af import AutofocusEngine
 from focusd.af.arrive import arrive
-from focusd.af.probe import gaps, open_sides
-from focusd.af.state import GoTo, Rescan, Sample, ScanState
-from focusd.af.sweep import noise_shift, weak_peak
+from focusd.af.measure import Measurement
+from focusd.af.probe import gaps, open_sides, probe
+from focusd.af.state import GoTo, Move, Rescan, Sample, ScanState
+from focusd.af.sweep import noise_shift, prime, weak_peak
 from focusd.af.track import LensTrack
 from focusd.af.tuning import AfTuning
 from focusd.bench.runner import run_trial
@@ -116,3 +118,95 @@ def test_a_narrow_peak_locks_on_the_sharpest_probe_when_the_fit_does_not_confirm
     result = run_trial(spec, "focusd")
     assert result.state == "FOCUSED"
     assert abs(result.error) <= spec.tolerance
+
+
+# --- gaps / open_sides boundaries
+def test_a_gap_between_the_sharpest_and_a_sample_of_exactly_resolve_ratio_is_filled():
+    # "at least resolve_ratio": 0.8 of 1.0 is that sharp (dyadic positions: exact arithmetic)
+    state = scan([(1.0, 0.3, 90), (2.0, 1.0, 90), (3.0, 0.8, 90), (4.0, 0.2, 90)])
+    assert [p for p in sorted(gaps(state, TUNING, RANGE)) if 2.0 < p < 3.0] == pytest.approx([2.25, 2.5, 2.75])
+
+
+def test_a_gap_exactly_as_wide_as_the_limit_is_not_probed():
+    # "wider than": 0.375 D (1.5 probe steps) below is not, 0.625 D above is
+    assert open_sides(np.array([4.0, 4.375, 5.0]), 4.375, TUNING, RANGE, width=0.0) == [pytest.approx(4.625)]
+    # and a gap exactly as wide as the fitted top is not either
+    assert open_sides(np.array([3.5, 4.0, 4.25]), 4.0, TUNING, RANGE, width=0.5) == []
+
+
+def test_the_probe_into_a_gap_below_goes_a_probe_step_from_the_sharpest_not_to_its_middle():
+    assert open_sides(np.array([3.0, 4.0, 4.25]), 4.0, TUNING, RANGE, width=0.0) == [pytest.approx(3.75)]
+
+
+# --- probe(): the extension round
+def lorentz(centre, width, positions):
+    return [(p, 1 / (1 + ((p - centre) / width) ** 2), 80.0) for p in positions]
+
+
+def probing(samples, extensions=0):
+    state = scan(samples)
+    state.track.command(0, samples[-1][0])
+    state.extensions = extensions
+    return state, probe(state, TUNING, RANGE)
+
+
+POSITIONS = [2.0, 3.0, 3.25, 3.5, 4.5]  # the sharpest (3.5) with 1 D unseen above it
+
+
+def test_an_open_side_is_probed_before_a_fitted_top_between_probes():
+    # narrow top fitted at 3.9 (between probes): the open side's probe, a probe step from 3.5, first
+    state, outcome = probing(lorentz(3.9, 0.3, POSITIONS))
+    assert isinstance(outcome, Move) and state.extensions == 1
+    assert outcome.target == pytest.approx(3.75) and state.plan == pytest.approx([3.75] * len(state.plan))
+
+
+def test_a_gap_narrower_than_the_fitted_top_is_not_probed():
+    # a top 1 D wide: the 1 D gap above 3.5 cannot hide it, and the fit is by a probe: go there
+    state, outcome = probing(lorentz(3.6, 1.5, POSITIONS))
+    assert isinstance(outcome, GoTo) and outcome.target == pytest.approx(3.6) and outcome.fallback == 3.5
+    assert state.extensions == 0
+
+
+def test_no_more_than_max_extensions_rounds():
+    state, outcome = probing(lorentz(3.6, 0.3, POSITIONS), extensions=TUNING.max_extensions)
+    assert isinstance(outcome, GoTo)
+
+
+# --- weak_peak: levels
+def test_a_brighter_lowest_frame_may_have_lost_noise_so_a_peak_must_stand_above_that_too():
+    # noise measured at level 40; the lowest frame (50) may measure up to 1-(40/50)^2 of it less
+    samples = [(1.0, 0.002, 50.0), (2.0, 0.006, 40.0), (3.0, 0.0025, 40.0)]
+    assert weak_peak(scan(samples, 0.01, 40.0), TUNING) is not None
+    same_level = [(1.0, 0.002, 40.0), (2.0, 0.006, 40.0), (3.0, 0.0025, 40.0)]
+    assert weak_peak(scan(same_level, 0.01, 40.0), TUNING) is None
+
+
+def test_the_lowest_frame_of_the_scan_counts_even_if_not_held():
+    # held samples nearly flat; a mixed frame (the lens moving) far lower shows the curve does fall
+    state = scan([(1.0, 0.0050, 80.0), (2.0, 0.0060, 80.0), (3.0, 0.0055, 80.0)])
+    state.samples.append(Sample(3, 0.001, (3.0, 3.5, 4.0), 0, 80.0))
+    assert weak_peak(state, TUNING) is None
+    state.samples.pop()
+    assert weak_peak(state, TUNING) is not None
+
+
+# --- the still frames' level
+class _Measure:
+    def noise_floor(self, first, second):
+        return 0.01
+
+
+def test_the_noise_level_is_the_mean_level_of_the_two_still_frames():
+    state = ScanState(start=1.0, track=LensTrack(1.0, 2))
+    window = np.zeros((4, 4), np.float32)
+    for sequence, level in enumerate((40.0, 50.0)):
+        prime(state, TUNING, _Measure(), Measurement(0.1, level, np.ones(4), window), sequence)
+    assert state.noise_known and state.noise_level == pytest.approx(45.0)
+
+
+def test_a_rescan_keeps_the_level_the_noise_was_measured_at():
+    af = AutofocusEngine(lens_range=RANGE, latency_frames=2)
+    previous = ScanState(start=1.0, track=LensTrack(1.0, 2), noise=0.01, noise_known=True, noise_level=42.0,
+                         jitter=0.001)
+    af._begin_scan(2.0, previous=previous)  # the one place every re-scan (a failed confirmation, continuous) begins
+    assert af._scan.noise == 0.01 and af._scan.noise_level == 42.0

@@ -116,22 +116,33 @@ def test_blur_continues_beyond_the_ends(tmp_path):
     assert sharpness(7.0) > sharpness(8.0) > sharpness(10.0)
 
 
-def test_past_an_end_as_sharp_as_its_neighbour_focus_falls_as_fast_as_it_rose(tmp_path):
-    # frames 5 and 6 equally sharp (the peak between them, at the end of the stack): past the end
-    # the blur grows at the rate the stack rose towards it, not at the slowest rate allowed (the
-    # old rule, from the last two frames alone, left a plateau a search locked on)
+def peak_at_the_end(tmp_path, positions):
+    """The sharpness, by lens position, of a replayed stack whose last two frames are equally
+    sharp (the peak between them, at the end of the stack)."""
     images = synthetic_images(sharpest=5, count=7)
-    write_sweep(tmp_path, images[:6] + [images[5]], lens_positions=[3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0])
+    write_sweep(tmp_path, images[:6] + [images[5]], lens_positions=positions)
     geometry = Geometry.build(PROFILE, (2304, 1296), (768, 432), OpticsModel(), None)
     renderer = SweepScene(load_sweep(tmp_path)).renderer(geometry)
+    return lambda position: gradient_energy(renderer.render([(position, 1.0)], 0.0) * 255, AF_WINDOW)
 
-    def sharpness(position):
-        return gradient_energy(renderer.render([(position, 1.0)], 0.0) * 255, AF_WINDOW)
 
+def test_past_an_end_as_sharp_as_its_neighbour_focus_falls_as_fast_as_it_rose(tmp_path):
+    # past the end the blur grows at the rate the stack rose towards it, not at the slowest rate
+    # allowed (the old rule, from the last two frames alone, left a plateau a search locked on)
+    sharpness = peak_at_the_end(tmp_path, [3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0])
     assert sharpness(6.0) == pytest.approx(sharpness(5.5), rel=0.02)
     assert sharpness(6.0) == pytest.approx(sharpness(6.01), rel=0.05)  # continuous at the end
     assert sharpness(6.5) < 0.5 * sharpness(6.0)
     assert sharpness(6.5) > sharpness(7.0)
+
+
+def test_past_an_end_after_a_shorter_last_step_focus_falls_per_dioptre_as_it_rose(tmp_path):
+    # the last step (0.25 D) is a quarter of the one before (1 D): the 1 D step's fall, taken per
+    # dioptre, sets the rate past the end, not that fall over the short last step
+    sharpness = peak_at_the_end(tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.25])
+    rose = sharpness(5.0) / sharpness(6.0)  # over 1 D
+    fell = sharpness(6.5) / sharpness(6.25)  # over 0.25 D past the end
+    assert fell == pytest.approx(rose ** 0.25, abs=0.1)
 
 
 def test_replay_through_the_rig_is_seeded(tmp_path):

@@ -25,7 +25,8 @@ SWEEP (focusd.af.sweep): 1 D steps from where the lens is, towards where subject
   show the glass arrives earlier), until a clean frame well past the sharpest measures clearly less
   and one on the way to it did too (the peak is bracketed); turning round once if it only falls.
 PROBE (focusd.af.probe): clean samples probe_step apart in the gaps beside the sharpest, held
-  like the steps, sent one after another; the peak is the Lorentzian fitted over the top.
+  like the steps, sent one after another (a gap still open beside the sharpest probe, wider than
+  the top, once more); the peak is the Lorentzian fitted over the top.
 ARRIVE (focusd.af.arrive): the lens goes to the peak; FOCUSED on the first clean frame there that
   measures close to the sharpest probe (the next frame, which a focus-priority shutter takes, is
   clean too); otherwise the sharpest probe itself, then a re-scan, then FAILED.

@@ -101,6 +101,15 @@ class DaemonHarness:
     def release(self, button: ButtonId) -> None:
         self.finger.release(button)
 
+    def shoot(self) -> None:
+        """One ordinary photo: five frames of viewfinder, the shutter pressed for two frames and
+        released, one frame more (wait for the capture with ``wait``)."""
+        self.step(5)
+        self.press(ButtonId.SHUTTER)
+        self.step(2)
+        self.release(ButtonId.SHUTTER)
+        self.step(1)
+
     def wait(self, predicate, timeout: float = TIMEOUT) -> bool:
         """Let frames come one at a time until ``predicate(stats)`` holds: the daemon learns of
         finished captures on its camera thread, at the next frame, as it does on the device."""

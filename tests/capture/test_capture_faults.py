@@ -25,29 +25,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.capture.writer import CaptureRequest, CaptureWriter
 from focusd.capture.files import read_metadata
 from focusd.config.settings import CaptureConfig
+from capture.capture_helpers import TIMEOUT_S, Results
 from daemon_harness import fill_disk, small_disk as mounted_small_disk
 
-TIMEOUT_S = 10.0
 KILLS = 200
-
-
-class Results:
-    def __init__(self) -> None:
-        self.items: list[CaptureResult] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, result: CaptureResult) -> None:
-        with self._changed:
-            self.items.append(result)
-            self._changed.notify_all()
-
-    def wait(self, count: int) -> list[CaptureResult]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: len(self.items) >= count, TIMEOUT_S)
-            return list(self.items)
 
 
 def noisy_request(press_id: int, size=(120, 160)) -> CaptureRequest:

@@ -6,17 +6,12 @@ import pytest
 from PIL import Image
 
 from daemon_harness import DaemonHarness, test_config as make_config
-from focusd.signals import ButtonId
 
 
 def test_exif_exposure_equals_the_frames_metadata(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False}, capture={"format": "jpeg"})
     with DaemonHarness(config, seed=2, light="indoor") as rig:
-        rig.step(5)
-        rig.press(ButtonId.SHUTTER)
-        rig.step(2)
-        rig.release(ButtonId.SHUTTER)
-        rig.step(1)
+        rig.shoot()
         assert rig.wait(lambda s: s.captures_written == 1)
         record = rig.journal()[0]
         image = rig.images()[0]
@@ -31,11 +26,7 @@ def test_manual_exposure_reaches_the_exif_from_the_frames_metadata(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False},
                          exposure={"auto": False, "shutter_us": 4000.0, "iso": 400.0})
     with DaemonHarness(config, seed=2, light="indoor") as rig:
-        rig.step(5)
-        rig.press(ButtonId.SHUTTER)
-        rig.step(2)
-        rig.release(ButtonId.SHUTTER)
-        rig.step(1)
+        rig.shoot()
         assert rig.wait(lambda s: s.captures_written == 1)
         record = rig.journal()[0]
         image = rig.images()[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -18,15 +17,14 @@ from PIL import TiffImagePlugin
 
 import focusd.capture.files as files
 from focusd.capture.dng import encode_dng
-from focusd.capture.writer import CaptureRequest, CaptureResult, CaptureWriter
+from focusd.capture.writer import CaptureRequest, CaptureWriter
 from focusd.config.settings import CaptureConfig
 from focusd.hw.base import RawImage
 from focusd.service import events as ev
-from focusd.signals import ButtonId
+from capture.capture_helpers import Results
 from daemon_harness import DaemonHarness, test_config as make_config
 
 WALL = datetime(2024, 5, 6, 7, 8, 9, 123000)
-TIMEOUT_S = 10.0
 #: rawpy's colour indices: color_desc is b"RGBG" for a Bayer DNG (0 red, 1 green, 2 blue, 3 the second green)
 COLOUR_OF = {0: "R", 1: "G", 2: "B", 3: "G"}
 
@@ -48,22 +46,6 @@ def tiff_tags(path: Path) -> TiffImagePlugin.ImageFileDirectory_v2:
 def raw_frame(seed: int, shape=(32, 48), cfa="RGGB", bit_depth=10, black=64) -> RawImage:
     pixels = np.random.default_rng(seed).integers(black, 2 ** bit_depth, size=shape).astype(np.uint16)
     return RawImage(pixels=pixels, cfa=cfa, bit_depth=bit_depth, black_level=black)
-
-
-class Results:
-    def __init__(self) -> None:
-        self.items: list[CaptureResult] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, result: CaptureResult) -> None:
-        with self._changed:
-            self.items.append(result)
-            self._changed.notify_all()
-
-    def wait(self, count: int) -> list[CaptureResult]:
-        with self._changed:
-            assert self._changed.wait_for(lambda: len(self.items) >= count, TIMEOUT_S)
-            return list(self.items)
 
 
 def request(seed: int, raw: RawImage | None, lens: float = 2.5, image_shape=(24, 32, 3)) -> CaptureRequest:
@@ -257,11 +239,7 @@ def test_the_daemon_writes_the_simulator_s_bayer_frame_as_a_dng_with_its_lens_po
     config = make_config(tmp_path, shutter={"burst": False}, capture={"raw": True})
     with DaemonHarness(config, seed=3, light="indoor") as rig:
         stream = rig.daemon.events.subscribe("test", depth=10_000)
-        rig.step(5)
-        rig.press(ButtonId.SHUTTER)
-        rig.step(2)
-        rig.release(ButtonId.SHUTTER)
-        rig.step(1)
+        rig.shoot()
         seen = []
 
         def written_out(_stats) -> bool:  # the event follows the count: wait for it on the stream
@@ -296,11 +274,7 @@ def test_the_daemon_writes_the_simulator_s_bayer_frame_as_a_dng_with_its_lens_po
 def test_without_capture_raw_no_dng_and_the_journal_says_null(tmp_path):
     config = make_config(tmp_path, shutter={"burst": False})
     with DaemonHarness(config, seed=3) as rig:
-        rig.step(5)
-        rig.press(ButtonId.SHUTTER)
-        rig.step(2)
-        rig.release(ButtonId.SHUTTER)
-        rig.step(1)
+        rig.shoot()
         assert rig.wait(lambda s: s.captures_written == 1)
         record = rig.journal()[0]
         folder = rig.images()[0].parent

@@ -249,8 +249,6 @@ class AutofocusEngine:
             return self._apply(probe(scan, tuning, self.lens_range), measurement)
         if isinstance(outcome, GoTo):
             target = self._clamp(outcome.target)
-            if not outcome.exact and abs(target - scan.track.last_command) <= tuning.lock_tolerance:
-                target = scan.track.last_command  # near enough: the lens stays where it is going
             log.debug("af to the peak %.3f D (expecting %.3g)", target, outcome.expected)
             scan.target, scan.expected, scan.fallback_target = target, outcome.expected, outcome.fallback
             self.phase = Phase.ARRIVE

@@ -147,4 +147,6 @@ def probe(state: ScanState, tuning: AfTuning, lens_range: tuple[float, float]) -
             _send(state, more)
             return probe(state, tuning, lens_range)
     state.fit = fit
+    if abs(target - track.last_command) <= tuning.lock_tolerance:
+        target = track.last_command  # near enough: the lens stays where it is going
     return GoTo(target, top, top_at)

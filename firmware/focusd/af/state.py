@@ -94,9 +94,6 @@ class GoTo:
     target: float
     expected: float
     fallback: float | None = None  #: D: the sharpest clean sample, to try if the target does not confirm
-    #: go exactly there, however near the lens already is (the sharpest sample itself: on a narrow
-    #: peak a few hundredths of a dioptre matter)
-    exact: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from focusd.af.measure import FocusMeasure, Measurement
-from focusd.af.state import Fail, Move, Outcome, PeakPassed, ScanState
+from focusd.af.state import Fail, Move, Outcome, PeakPassed, Sample, ScanState
 from focusd.af.track import SAME
 from focusd.af.tuning import AfTuning
 
@@ -99,10 +99,7 @@ def weak_peak(state: ScanState, tuning: AfTuning) -> str | None:
     """Why the sharpest held sample is no peak to lock on (None: it is one): compared with the
     lowest sample of the scan, with their noise parts taken as unfavourably as their levels
     allow (noise_shift)."""
-    held = [s for s in state.samples if s.at(state.dwell) is not None]
-    if not held:
-        return "no clean sample"
-    top = max(held, key=lambda s: s.value)
+    top = max(held_samples(state), key=lambda s: s.value)  # the callers have held samples
     bottom = min(state.samples, key=lambda s: s.value)
     best = top.value - noise_shift(state, tuning, top.level)[0]
     lowest = bottom.value + noise_shift(state, tuning, bottom.level)[1]
@@ -115,14 +112,15 @@ def weak_peak(state: ScanState, tuning: AfTuning) -> str | None:
     return None
 
 
+def held_samples(state: ScanState) -> list[Sample]:
+    """The scan's frames wholly at one position (at the dwell learned so far)."""
+    return [sample for sample in state.samples if sample.at(state.dwell) is not None]
+
+
 def held_curve(state: ScanState) -> tuple[np.ndarray, np.ndarray]:
-    """The scan's frames wholly at one position (at the dwell learned so far): (positions, values)."""
-    pairs = []
-    for sample in state.samples:
-        position = sample.at(state.dwell)
-        if position is not None:
-            pairs.append((position, sample.value))
-    return np.array([p for p, _ in pairs]), np.array([v for _, v in pairs])
+    """The held samples as (positions, values)."""
+    held = held_samples(state)
+    return np.array([s.at(state.dwell) for s in held]), np.array([s.value for s in held])
 
 
 def learn_dwell(state: ScanState, tuning: AfTuning) -> None:
